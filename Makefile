@@ -1,0 +1,63 @@
+# make run   — the app with demo data on http://127.0.0.1:8000 (embedded SQLite under var/)
+# make test  — install what is needed, lint, and run the whole suite on PostgreSQL (and SQLite)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_APT := libldap2-dev libsasl2-dev gcc
+TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
+export DJANGO_SETTINGS_MODULE := helpdesk.settings
+
+.PHONY: run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	  || missing="$$missing $$p"; done; \
+	if ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv python3-dev"; fi; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+endef
+
+system-deps-run:
+	$(call apt_install,$(RUN_APT))
+
+system-deps-test:
+	$(call apt_install,$(TEST_APT))
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: system-deps-run $(VENV)/.installed
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v0
+	DJANGO_DEBUG=1 $(PY) manage.py load_demo_data
+	DJANGO_DEBUG=1 $(PY) manage.py ensure_admin
+	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test-postgresql: $(VENV)/.installed-dev
+	DJANGO_DEBUG=1 $(PY) -m tests.stack $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-sqlite: $(VENV)/.installed-dev
+	env -u DATABASE_URL DJANGO_DEBUG=1 HELPDESK_VAR_DIR=$$(mktemp -d) $(PY) -m pytest -q -m sqlite $(PYTEST_ARGS)
+
+test: system-deps-test lint test-postgresql test-sqlite
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""The interface every customer-user source implements, and the values sources return.
+
+Words: `login` is the string mapped to UserLogin, `attributes` a dict keyed by Map attribute names,
+`record` (CustomerUserRecord) what a source returned for one customer user, `alias` a source name.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.config import SourceConfig
+
+# Attributes that are never stored as preferences because they shadow record data (R136).
+RESERVED_ATTRIBUTES = frozenset({
+    "UserID", "UserLogin", "UserPassword", "UserFirstname", "UserLastname", "UserFullname", "UserStreet",
+    "UserCity", "UserZip", "UserCountry", "UserComment", "UserCustomerID", "UserTitle", "UserEmail",
+    "ChangeTime", "ChangeBy", "CreateTime", "CreateBy", "UserPhone", "UserMobile", "UserFax",
+    "UserMailString", "ValidID",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CustomerUserRecord:
+    """One customer user as a source returned it, with the attributes of that source's Map."""
+
+    source: str
+    login: str
+    attributes: Mapping[str, Any]
+    display: str = ""  # R44: built from CustomerUserListFields
+    full_name: str = ""  # R64: built from CustomerUserNameFields
+
+    def __getitem__(self, attribute: str) -> Any:
+        return self.attributes[attribute]
+
+    def get(self, attribute: str, default: Any = None) -> Any:
+        return self.attributes.get(attribute, default)
+
+    @property
+    def customer_id(self) -> str:
+        return str(self.attributes.get("UserCustomerID") or "")
+
+    @property
+    def email(self) -> str:
+        return str(self.attributes.get("UserEmail") or "")
+
+    @property
+    def valid_id(self) -> int:
+        value = self.attributes.get("ValidID")
+        return 1 if value in (None, "") else int(value)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search; exactly one selector is honoured, by the precedence of R40."""
+
+    term: str | None = None
+    postmaster: str | None = None
+    login: str | None = None
+    customer_id: str | None = None
+    customer_id_raw: str | None = None
+    valid_only: bool = True
+    limit: int | None = None
+
+    @property
+    def selector(self) -> tuple[str, str]:
+        for name in ("term", "postmaster", "login", "customer_id", "customer_id_raw"):
+            value = getattr(self, name)
+            if value is not None:
+                return name, value.strip() if name == "term" else value
+        raise ValueError("A search needs a term, postmaster e-mail, login or customer ID (R40).")
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """What one source found; `has_more` says it stopped at its limit (never cut silently, W6)."""
+
+    records: list[CustomerUserRecord]
+    has_more: bool = False
+    total: int | None = None  # when cheap to know
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    alias: str
+    reachable: bool
+    detail: str = ""
+    probe_ms: float | None = None
+    count: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BaseSource(ABC):
+    """A customer-user source built from one SourceConfig; what it can do is stated in class attributes."""
+
+    kind = "abstract"
+    supports_write = True
+    supports_password = True
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.alias = config.alias
+
+    @property
+    def read_only(self) -> bool:
+        return self.config.read_only or not self.supports_write
+
+    # Reads. "Not found" is None; an unreachable backend raises SourceUnavailable.
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SourceResult: ...
+
+    @abstractmethod
+    def get(self, login: str) -> CustomerUserRecord | None: ...
+
+    @abstractmethod
+    def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]: ...
+
+    def customer_ids(self, login: str) -> list[str]:
+        """R61: the `UserCustomerIDs` list (split on its separator), then the primary ID unless excluded."""
+        record = self.get(login)
+        if record is None:
+            return []
+        ids = split_customer_ids(record.get("UserCustomerIDs"))
+        if not self.config.exclude_primary_customer_id and record.customer_id:
+            ids.append(record.customer_id)
+        return ids
+
+    # Writes: sources that cannot write raise SourceReadOnly.
+    @abstractmethod
+    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord: ...
+
+    @abstractmethod
+    def update(
+        self, login: str, attributes: Mapping[str, Any], *, acting_user: Any
+    ) -> CustomerUserRecord: ...
+
+    @abstractmethod
+    def set_password(self, login: str, password: str) -> None: ...
+
+    @abstractmethod
+    def check_password(self, login: str, password: str) -> bool | None:
+        """True/False when this source knows the login; None when it does not."""
+
+    @abstractmethod
+    def status(self) -> SourceStatus: ...
+
+    def generate_random_password(self, size: int = 8) -> str:
+        alphabet = string.ascii_letters + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(size))
+
+    # Helpers shared by all sources: the Map turns stored values into a record.
+    def make_record(self, login: str, attributes: dict[str, Any]) -> CustomerUserRecord:
+        return CustomerUserRecord(
+            source=self.alias,
+            login=login,
+            attributes=attributes,
+            display=self.display_string(attributes),
+            full_name=self.full_name(attributes),
+        )
+
+    def _value_of_storage(self, attributes: Mapping[str, Any], storage: str) -> str:
+        row = self.config.row_for_storage(storage)
+        if row is None or row.is_password:
+            return ""
+        value = attributes.get(row.attribute)
+        return "" if value is None else str(value)
+
+    def display_string(self, attributes: Mapping[str, Any]) -> str:
+        """R44, without the reference's e-mail regex (W15): the e-mail field, if last, goes in <…>."""
+        fields = self.config.list_fields
+        email_row = self.config.row("UserEmail")
+        if fields and email_row is not None and fields[-1] == email_row.storage:
+            email = self._value_of_storage(attributes, fields[-1])
+            rest = " ".join(v for f in fields[:-1] if (v := self._value_of_storage(attributes, f)))
+            if email:
+                return f'"{rest}" <{email}>' if rest else f"<{email}>"
+            return rest
+        return " ".join(v for f in fields if (v := self._value_of_storage(attributes, f)))
+
+    def full_name(self, attributes: Mapping[str, Any]) -> str:
+        """R64: the non-empty name fields joined by CustomerUserNameFieldsJoin."""
+        values = (self._value_of_storage(attributes, f) for f in self.config.name_fields)
+        return self.config.name_fields_join.join(v for v in values if v)
+
+
+def split_customer_ids(value: Any) -> list[str]:
+    """Split a legacy `UserCustomerIDs` value on any of `;`, `,`, `|`, dropping empty parts (W11)."""
+    if value is None:
+        return []
+    values = value if isinstance(value, list | tuple) else [value]
+    ids: list[str] = []
+    for item in values:
+        for part in str(item).replace(",", ";").replace("|", ";").split(";"):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    return ids

@@ -1,0 +1,42 @@
+"""Errors raised by sources and the registry; all are HelpdeskErrors with a stable code."""
+
+from django.utils.translation import gettext_lazy
+
+from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
+
+
+class SourceUnavailable(HelpdeskError):
+    code = "source.unavailable"
+    status = 503
+    template = gettext_lazy("Source {alias} is unavailable ({operation}): {detail}")
+
+
+class SourceReadOnly(HelpdeskError):
+    code = "source.read_only"
+    status = 409
+    template = gettext_lazy("Source {alias} is read-only; customer user {login!r} was not changed.")
+
+
+class UnknownSource(HelpdeskError):
+    code = "source.unknown"
+    status = 400
+    template = gettext_lazy("There is no source {alias!r}; configured sources: {configured}.")
+
+
+class CustomerUserNotFound(NotFound):
+    code = "customer_user.not_found"
+    template = gettext_lazy("There is no customer user {login!r}.")
+
+
+class CustomerUserInvalid(ValidationFailed):
+    code = "customer_user.invalid"
+    template = gettext_lazy("Customer user {login!r} was not saved: {summary}")
+
+
+__all__ = [
+    "CustomerUserInvalid",
+    "CustomerUserNotFound",
+    "SourceReadOnly",
+    "SourceUnavailable",
+    "UnknownSource",
+]

@@ -1,0 +1,522 @@
+"""The `DB` source: customer users in a SQL table, read and written through the Map (R40–R64).
+
+The table is our own `customer_user` (the customers app's CustomerUser model). Map storage names are
+column names; a storage name without a column lives in the row's `extra_attributes`, so an admin can add
+a field to the Map without a migration. Searches are built so that PostgreSQL can answer them from the
+indexes the migrations create: `lower(column)` btree indexes for exact matches, trigram GIN indexes on
+`lower(column)` for wildcard matches (W1).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from collections.abc import Mapping
+from datetime import datetime
+from functools import reduce
+from operator import and_, or_
+from typing import Any
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.db.models import F, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
+from django.db.models.lookups import Lookup
+from django.utils import timezone
+
+from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
+from backends.config import ConfigProblem, MapRow, SourceConfig
+from backends.errors import CustomerUserInvalid, SourceReadOnly, SourceUnavailable
+from backends.search import Expression, UnparsableSearch, parse_search
+
+EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
+_INT_RE = re.compile(r"^[+-]?\d{1,16}$")
+_email_validator = EmailValidator()
+
+
+class Like(Lookup):
+    """`lhs LIKE rhs` with backslash escapes; on SQLite, case-sensitive matching uses GLOB instead."""
+
+    lookup_name = "like"
+    prepare_rhs = False
+    case_sensitive = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+class Glob(Lookup):
+    lookup_name = "glob"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} GLOB {rhs}", [*lhs_params, *rhs_params]
+
+
+def like_pattern(pattern: str) -> str:
+    """`*` → `%`; literal `%`, `_` and backslash escaped (R43)."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def glob_pattern(pattern: str) -> str:
+    """`*` stays a wildcard; literal `?` and `[` are bracketed (SQLite GLOB is case-sensitive)."""
+    return pattern.replace("[", "[[]").replace("?", "[?]")
+
+
+class DBSource(BaseSource):
+    kind = "DB"
+
+    def __init__(self, config: SourceConfig) -> None:
+        super().__init__(config)
+        from customers.models import CustomerUser
+
+        self.model: type[models.Model] = CustomerUser
+        self.using = "default"
+        self._fields = {f.column: f for f in self.model._meta.concrete_fields}
+        self.case_sensitive = _case_sensitive(config.params)
+
+    @classmethod
+    def config_problems(cls, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+        from customers.models import CustomerUser
+
+        problems = []
+        params = raw.get("Params") or {}
+        table = params.get("Table", CustomerUser._meta.db_table) if isinstance(params, Mapping) else None
+        if table != CustomerUser._meta.db_table:
+            problems.append(
+                ConfigProblem(
+                    "['Params']['Table']",
+                    f"{table!r} is not a table this source can read",
+                    hint=f"Use {CustomerUser._meta.db_table!r}, the customers app's table.",
+                    check_id="backends.E030",
+                )
+            )
+        columns = {f.column for f in CustomerUser._meta.concrete_fields}
+        for key in ("CustomerKey", "CustomerID", "CustomerValid"):
+            name = raw.get(key) or (raw.get("Key") if key == "CustomerKey" else None)
+            if isinstance(name, str) and name and name not in columns:
+                problems.append(
+                    ConfigProblem(
+                        f"[{key!r}]",
+                        f"{name!r} is not a column of {CustomerUser._meta.db_table}",
+                        hint=f"Use one of: {', '.join(sorted(columns - {'extra_attributes'}))}.",
+                        check_id="backends.E031",
+                    )
+                )
+        return problems
+
+    # ----------------------------------------------------------------------------------------- reads
+    def _expr(self, storage: str):
+        field = self._fields.get(storage)
+        if field is not None and field.column != "extra_attributes":
+            return F(field.name)
+        return KT(f"extra_attributes__{storage}")
+
+    def _match(self, storage: str, pattern: str) -> Q:
+        if self.case_sensitive:
+            if connections[self.using].vendor == "sqlite":
+                return Q(Glob(self._expr(storage), glob_pattern(pattern)))
+            return Q(Like(self._expr(storage), like_pattern(pattern)))
+        return Q(Like(Lower(self._expr(storage)), like_pattern(pattern).lower()))
+
+    def _equals(self, storage: str, value: str) -> Q:
+        if self.case_sensitive:
+            return Q(models.lookups.Exact(self._expr(storage), value))
+        return Q(models.lookups.Exact(Lower(self._expr(storage)), value.lower()))
+
+    def _expression_q(self, expression: Expression, storages: tuple[str, ...]) -> Q:
+        """R43: a positive term matches any search field; a negated term requires that none does."""
+        if not storages:
+            return Q(pk__in=[])
+        groups = []
+        for group in expression:
+            conditions = []
+            for term in group:
+                pattern = term.pattern(self.config.search_prefix, self.config.search_suffix)
+                any_field = reduce(or_, (self._match(s, pattern) for s in storages))
+                conditions.append(~any_field if term.negated else any_field)
+            groups.append(reduce(and_, conditions))
+        return reduce(or_, groups)
+
+    def _base_queryset(self, valid_only: bool):
+        qs = self.model._default_manager.using(self.using).all()
+        if valid_only and self.config.customer_valid:
+            qs = qs.filter(Q(models.lookups.Exact(self._expr(self.config.customer_valid), 1)))
+        return qs
+
+    def _selector_q(self, query: SearchQuery) -> Q:
+        name, value = query.selector
+        config = self.config
+        if name == "term":
+            searchable = tuple(
+                s for s in config.search_fields if (row := config.row_for_storage(s)) and not row.is_password
+            )
+            return self._expression_q(parse_search(value), searchable)
+        if name == "postmaster":
+            # R45: exact whole-value match on each postmaster field, ORed (parenthesised, as Znuny: D2).
+            return reduce(
+                or_, (self._equals(s, value) for s in config.postmaster_search_fields), Q(pk__in=[])
+            )
+        if name == "login":
+            login_row = config.row("UserLogin")
+            if login_row is not None and login_row.storage_type == "int":
+                return self._equals(config.customer_key, value) if _INT_RE.match(value) else Q(pk__in=[])
+            # W2: exact (case-insensitive) unless the caller asks for `*` wildcards; never a substring.
+            if "*" in value:
+                return self._match(config.customer_key, value)
+            return self._equals(config.customer_key, value)
+        if name == "customer_id":
+            # R47 with `*` as wildcard; `%` is literal here like everywhere else (W3).
+            return self._match(config.customer_id, value)
+        return self._equals(config.customer_id, value)  # customer_id_raw, R48
+
+    def search(self, query: SearchQuery) -> SourceResult:
+        limit = query.limit or self.config.search_list_limit
+        try:
+            condition = self._selector_q(query)
+        except UnparsableSearch:
+            return SourceResult(records=[])
+        qs = self._base_queryset(query.valid_only).filter(condition).order_by(self.config.customer_key)
+        rows = self._fetch(qs[: limit + 1], "search")
+        records = [self._record(row) for row in rows[:limit]]
+        return SourceResult(records=records, has_more=len(rows) > limit)
+
+    def get(self, login: str) -> CustomerUserRecord | None:
+        """R55: case-insensitive lookup by login, invalid users included."""
+        if not login:
+            return None
+        rows = self._fetch(
+            self._base_queryset(False).filter(self._equals(self.config.customer_key, login)), "get"
+        )
+        return self._record(rows[0]) if rows else None
+
+    def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
+        """R62: distinct primary customer IDs, optionally matching a term (R43 grammar)."""
+        qs = self._base_queryset(valid_only)
+        if term:
+            try:
+                qs = qs.filter(self._expression_q(parse_search(term), (self.config.customer_id,)))
+            except UnparsableSearch:
+                return []
+        values = qs.values_list(self._field_name(self.config.customer_id), flat=True).distinct()
+        return sorted(set(self._fetch(values, "customer_id_list")), key=str.casefold)
+
+    def count(self) -> int:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [self.model._meta.db_table],
+                )
+                estimate = cursor.fetchone()[0]
+            if estimate > 100_000:
+                return int(estimate)
+        return self.model._default_manager.using(self.using).count()
+
+    def status(self) -> SourceStatus:
+        started = time.perf_counter()
+        try:
+            self.search(SearchQuery(term="probe*", limit=1))
+            probe_ms = (time.perf_counter() - started) * 1000
+            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=self.count())
+        except SourceUnavailable as exc:
+            return SourceStatus(self.alias, False, detail=exc.message)
+
+    def _field_name(self, storage: str) -> str:
+        return self._fields[storage].name
+
+    def _fetch(self, qs, operation: str) -> list[Any]:
+        try:
+            return list(qs)
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
+
+    def _record(self, row: models.Model) -> CustomerUserRecord:
+        extra = getattr(row, "extra_attributes", None) or {}
+        attributes: dict[str, Any] = {}
+        for map_row in self.config.map_rows:
+            if map_row.is_password:
+                continue  # the hash never leaves the source
+            field = self._fields.get(map_row.storage)
+            if field is not None and field.column != "extra_attributes":
+                value = getattr(row, field.attname)
+            else:
+                value = extra.get(map_row.storage, 0 if map_row.storage_type == "int" else "")
+            attributes[map_row.attribute] = _from_storage(value, map_row)
+        login = str(attributes.get("UserLogin") or getattr(row, self._field_name(self.config.customer_key)))
+        attributes["UserID"] = login
+        for attribute, attname in (("CreateTime", "created_at"), ("ChangeTime", "changed_at")):
+            if hasattr(row, attname):
+                attributes[attribute] = getattr(row, attname)
+        for attribute, attname in (("CreateBy", "created_by_id"), ("ChangeBy", "changed_by_id")):
+            if hasattr(row, attname):
+                attributes[attribute] = getattr(row, attname)
+        return self.make_record(login, attributes)
+
+    # ----------------------------------------------------------------------------------------- writes
+    def _refuse_if_read_only(self, login: str) -> None:
+        if self.read_only:
+            raise SourceReadOnly(alias=self.alias, login=login)
+
+    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        """R56: validate everything, then insert one row; nothing is written when anything is wrong."""
+        values = dict(attributes)
+        login = str(values.get("UserLogin") or "").strip()
+        self._refuse_if_read_only(login)
+        if not login and self.config.auto_login_creation:
+            login = self._auto_login()
+        values["UserLogin"] = login
+        values.setdefault("ValidID", 1)
+        with transaction.atomic(using=self.using):
+            errors = self._validate(values, existing=None)
+            if errors:
+                raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+            row = self.model(**self._columns_for(values, existing=None))
+            row.created_by = row.changed_by = _user_or_none(acting_user)
+            self._save(row, login)
+        return self._record(row)
+
+    def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        """R58: a full replace of every writable Map attribute of the user found by its old login."""
+        self._refuse_if_read_only(login)
+        values = dict(attributes)
+        with transaction.atomic(using=self.using):
+            row = (
+                self._base_queryset(False)
+                .select_for_update()
+                .filter(self._equals(self.config.customer_key, login))
+                .first()
+            )
+            if row is None:
+                from backends.errors import CustomerUserNotFound
+
+                raise CustomerUserNotFound(login=login)
+            current = self._record(row)
+            for map_row in self.config.map_rows:
+                if map_row.read_only and not map_row.is_password:
+                    values[map_row.attribute] = current.get(map_row.attribute)
+            errors = self._validate(values, existing=current)
+            if errors:
+                raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+            for name, value in self._columns_for(values, existing=row).items():
+                setattr(row, name, value)
+            row.changed_by = _user_or_none(acting_user)
+            self._save(row, login)
+        return self._record(row)
+
+    def set_password(self, login: str, password: str) -> None:
+        """R90, hashed with Django's hasher (W7); a Map without UserPassword is an error, not a no-op."""
+        self._refuse_if_read_only(login)
+        row = self.config.row("UserPassword")
+        if row is None:
+            raise CustomerUserInvalid(
+                {"UserPassword": [f"Source {self.alias} has no UserPassword row in its Map."]},
+                login=login,
+                summary="this source stores no passwords",
+            )
+        if not password:
+            raise CustomerUserInvalid(
+                {"UserPassword": ["A password must not be empty."]}, login=login, summary="empty password"
+            )
+        with transaction.atomic(using=self.using):
+            changed = (
+                self._base_queryset(False)
+                .filter(self._equals(self.config.customer_key, login))
+                .update(
+                    **{self._field_name(row.storage): make_password(password), "changed_at": timezone.now()}
+                )
+            )
+        if not changed:
+            from backends.errors import CustomerUserNotFound
+
+            raise CustomerUserNotFound(login=login)
+
+    def check_password(self, login: str, password: str) -> bool | None:
+        row = self.config.row("UserPassword")
+        if row is None or not login:
+            return None
+        stored = self._fetch(
+            self._base_queryset(False)
+            .filter(self._equals(self.config.customer_key, login))
+            .values_list(self._field_name(row.storage), flat=True),
+            "check_password",
+        )
+        if not stored:
+            return None
+        return bool(password) and bool(stored[0]) and check_password(password, stored[0])
+
+    def _save(self, row: models.Model, login: str) -> None:
+        try:
+            with transaction.atomic(using=self.using):
+                row.save(using=self.using)
+        except IntegrityError as exc:
+            raise CustomerUserInvalid(
+                {"UserLogin": [f"Customer user {login!r} already exists."]},
+                login=login,
+                summary="the login is taken",
+            ) from exc
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="write", detail=str(exc).strip()) from exc
+
+    def _auto_login(self) -> str:
+        """R56(4): `<prefix>-<YYYYMMDDhhmm><n>`, the first one not taken."""
+        stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+        base = f"{self.config.auto_login_creation_prefix}-{stamp}"
+        for n in range(10_000):
+            candidate = f"{base}{n}"
+            if self.get(candidate) is None:
+                return candidate
+        return f"{base}{int(time.time() * 1000)}"
+
+    def _columns_for(self, values: Mapping[str, Any], existing: models.Model | None) -> dict[str, Any]:
+        """Model field values for every writable Map row; a column mapped twice is written once (R56)."""
+        columns: dict[str, Any] = {}
+        extra = dict(getattr(existing, "extra_attributes", None) or {})
+        written: set[str] = set()
+        for map_row in self.config.map_rows:
+            if map_row.is_password or (existing is not None and map_row.read_only):
+                continue
+            if map_row.storage in written:
+                continue
+            written.add(map_row.storage)
+            value = _to_storage(values.get(map_row.attribute), map_row)
+            field = self._fields.get(map_row.storage)
+            if field is not None and field.column != "extra_attributes":
+                columns[field.name] = value
+            else:
+                extra[map_row.storage] = value
+        if "extra_attributes" in self._fields:
+            columns["extra_attributes"] = extra
+        return columns
+
+    def _validate(
+        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
+    ) -> dict[str, list[str]]:
+        """Every problem with the values, by Map attribute: required, length, type, e-mail, customer."""
+        errors: dict[str, list[str]] = {}
+
+        def add(attribute: str, message: str) -> None:
+            errors.setdefault(attribute, []).append(message)
+
+        for map_row in self.config.map_rows:
+            if map_row.is_password:
+                continue
+            value = values.get(map_row.attribute)
+            text = "" if value is None else str(value)
+            if "\x00" in text:
+                add(map_row.attribute, f"{map_row.label} must not contain NUL characters.")
+                continue
+            if map_row.required and not map_row.is_dynamic_field and not text.strip():
+                add(map_row.attribute, f"{map_row.label} is required.")
+                continue
+            if map_row.storage_type == "int" and text.strip() and not _INT_RE.match(text.strip()):
+                add(map_row.attribute, f"{map_row.label} must be a whole number, not {_short(text)!r}.")
+                continue
+            field = self._fields.get(map_row.storage)
+            max_length = (
+                getattr(field, "max_length", None) if field is not None else EXTRA_ATTRIBUTE_MAX_LENGTH
+            )
+            if max_length and len(text) > max_length:
+                add(
+                    map_row.attribute,
+                    f"{map_row.label} has {len(text)} characters; at most {max_length} are allowed.",
+                )
+        if errors:
+            return errors
+
+        valid_id = int(values.get("ValidID") or 1)
+        from customers.models import Validity
+
+        if valid_id not in Validity.values:
+            add("ValidID", f"ValidID must be one of {', '.join(map(str, Validity.values))}, not {valid_id}.")
+        email = str(values.get("UserEmail") or "").strip()
+        if email and valid_id == Validity.VALID:
+            try:
+                _email_validator(email)
+            except ValidationError:
+                add("UserEmail", f"{_short(email)!r} is not a valid e-mail address.")  # R56(6)
+        login = str(values.get("UserLogin") or "")
+        login_changed = existing is None or login.casefold() != existing.login.casefold()
+        if login_changed and self.get(login) is not None:
+            add("UserLogin", f"Customer user {login!r} already exists.")
+        if (
+            email
+            and "UserEmail" not in errors
+            and self.config.email_unique_check
+            and (existing is None or email.casefold() != existing.email.casefold())
+        ):
+            self._lock_email(email)
+            if self._email_taken(email, exclude_login=existing.login if existing else None):
+                add("UserEmail", "This email address is already in use for another customer user.")
+        customer_id = str(values.get("UserCustomerID") or "").strip()
+        if (
+            customer_id
+            and self.config.company_support
+            and (existing is None or customer_id != existing.customer_id)
+        ):
+            from customers.models import Customer
+
+            if not Customer.objects.filter(customer_id=customer_id).exists():
+                add("UserCustomerID", f"There is no customer {_short(customer_id)!r}.")
+        return errors
+
+    def _lock_email(self, email: str) -> None:
+        """Serialise concurrent writers of one e-mail address, closing the reference's race (W9)."""
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(email.casefold().encode())])
+
+    def _email_taken(self, email: str, *, exclude_login: str | None) -> bool:
+        """R56(5)/R57: a case-insensitive whole-value match over all users of this source, invalid too."""
+        email_row = self.config.row("UserEmail")
+        qs = self._base_queryset(False).filter(self._equals(email_row.storage, email))
+        if exclude_login is not None:
+            qs = qs.exclude(self._equals(self.config.customer_key, exclude_login))
+        return qs.exists()
+
+
+def _case_sensitive(params: Mapping[str, Any]) -> bool:
+    """R11: SearchCaseSensitive if defined, else CaseSensitive, else off."""
+    value = params.get("SearchCaseSensitive", params.get("CaseSensitive", 0))
+    return value not in (None, "", 0, "0", False)
+
+
+def _from_storage(value: Any, row: MapRow) -> Any:
+    if row.storage_type == "int":
+        try:
+            return int(value or 0)
+        except (TypeError, ValueError):
+            return 0
+    if isinstance(value, datetime):
+        return value
+    return "" if value is None else str(value)
+
+
+def _to_storage(value: Any, row: MapRow) -> Any:
+    if row.storage_type == "int":
+        text = "" if value is None else str(value).strip()
+        return int(text) if text else 0  # R12: an empty int is stored as 0
+    return "" if value is None else str(value).strip()
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "pk", None) else None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def _summary(errors: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in errors.items())

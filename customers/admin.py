@@ -1,0 +1,95 @@
+"""Admin screens for customers, groups and services (customer users get their own screens, issue 5).
+
+Customers and customer users are never deleted (R59): the delete action and permission are removed and
+invalidation is offered instead.
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from customers.models import Customer, CustomerUser, Group, Service, Validity
+from customers.services import invalidate_customer, invalidate_customer_user
+from helpdesk.errors import HelpdeskError
+
+
+class NeverDeletedAdmin(admin.ModelAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(Customer)
+class CustomerAdmin(NeverDeletedAdmin):
+    list_display = ["customer_id", "name", "city", "country", "validity", "changed_at"]
+    list_filter = ["validity"]
+    search_fields = ["customer_id", "name", "city"]
+    readonly_fields = ["created_at", "changed_at", "created_by", "changed_by"]
+    actions = ["mark_invalid"]
+
+    @admin.action(description=_("Mark selected customers invalid"))
+    def mark_invalid(self, request, queryset):
+        changed = 0
+        for customer_id in queryset.values_list("customer_id", flat=True):
+            invalidate_customer(customer_id=customer_id, acting_user=request.user)
+            changed += 1
+        self.message_user(
+            request,
+            ngettext("%d customer marked invalid.", "%d customers marked invalid.", changed) % changed,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        obj.changed_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CustomerUser)
+class CustomerUserAdmin(NeverDeletedAdmin):
+    """A read view of our own table; changes go through the sources' services."""
+
+    list_display = ["login", "first_name", "last_name", "email", "customer_id", "validity"]
+    list_filter = ["validity"]
+    search_fields = ["login", "email", "last_name", "customer_id"]
+    exclude = ["password"]
+    actions = ["mark_invalid"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Mark selected customer users invalid"))
+    def mark_invalid(self, request, queryset):
+        changed = 0
+        for login in queryset.values_list("login", flat=True):
+            try:
+                invalidate_customer_user(login=login, acting_user=request.user, validity=Validity.INVALID)
+                changed += 1
+            except HelpdeskError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+        self.message_user(
+            request,
+            ngettext("%d customer user marked invalid.", "%d customer users marked invalid.", changed)
+            % changed,
+        )
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "comments", "validity"]
+    list_filter = ["validity"]
+    search_fields = ["name"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "comments", "validity"]
+    list_filter = ["validity"]
+    search_fields = ["name"]

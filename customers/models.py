@@ -1,0 +1,324 @@
+"""Customers (companies), customer users of our own table, and their relations.
+
+Relations key customer users by login (R8), so users of LDAP and external sources take part exactly like
+the users of our own table. Unlike the reference (W8) every relation is unique in the database.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.errors import DeletionRefused
+
+
+class Validity(models.IntegerChoices):
+    VALID = 1, _("valid")
+    INVALID = 2, _("invalid")
+    INVALID_TEMPORARILY = 3, _("invalid-temporarily")
+
+
+class NeverDeletedQuerySet(models.QuerySet):
+    def delete(self):
+        raise DeletionRefused(kind=self.model._meta.verbose_name_plural.capitalize())
+
+
+class NeverDeleted(models.Model):
+    """Customers and customer users are invalidated, never deleted (R59)."""
+
+    objects = NeverDeletedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        raise DeletionRefused(kind=self._meta.verbose_name_plural.capitalize())
+
+
+class Audited(models.Model):
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_column="create_time")
+    changed_at = models.DateTimeField(_("changed"), auto_now=True, db_column="change_time")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="create_by",
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="change_by",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Customer(NeverDeleted, Audited):
+    """A company (R2). `customer_id` is the key other records and the sources refer to."""
+
+    customer_id = models.CharField(_("customer ID"), max_length=150, unique=True)
+    name = models.CharField(_("name"), max_length=191, unique=True)
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=200, blank=True)
+    country = models.CharField(_("country"), max_length=200, blank=True)
+    url = models.CharField(_("URL"), max_length=200, blank=True)
+    comments = models.CharField(_("comments"), max_length=250, blank=True)
+    validity = models.PositiveSmallIntegerField(
+        _("validity"), choices=Validity.choices, default=Validity.VALID, db_column="valid_id"
+    )
+
+    class Meta:
+        db_table = "customer_company"
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["name"]
+        indexes = [
+            models.Index(Lower("customer_id"), name="customer_company_lower_id"),
+            models.Index(Lower("name"), name="customer_company_lower_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.customer_id})"
+
+
+class CustomerUser(NeverDeleted, Audited):
+    """A customer user of our own table (R1), read and written through the `DB` source and its Map.
+
+    Column names follow the reference, because the Map names storage columns. `extra_attributes` holds
+    Map attributes that have no column of their own, so an admin can add a field to the Map without a
+    migration.
+    """
+
+    login = models.CharField(_("login"), max_length=191, unique=True)
+    email = models.CharField(_("email"), max_length=150)
+    customer_id = models.CharField(_("customer ID"), max_length=150)
+    password = models.CharField(_("password"), max_length=128, blank=True, db_column="pw")
+    title = models.CharField(_("title or salutation"), max_length=50, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=150, blank=True)
+    fax = models.CharField(_("fax"), max_length=150, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=150, blank=True)
+    street = models.CharField(_("street"), max_length=150, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=200, blank=True)
+    country = models.CharField(_("country"), max_length=200, blank=True)
+    comments = models.CharField(_("comments"), max_length=250, blank=True)
+    validity = models.PositiveSmallIntegerField(
+        _("validity"), choices=Validity.choices, default=Validity.VALID, db_column="valid_id"
+    )
+    extra_attributes = models.JSONField(_("extra attributes"), default=dict, blank=True)
+
+    class Meta:
+        db_table = "customer_user"
+        verbose_name = _("customer user")
+        verbose_name_plural = _("customer users")
+        ordering = ["login"]
+        constraints = [
+            # Lookups are case-insensitive (R55); `JDOE` and `jdoe` must never both exist.
+            models.UniqueConstraint(Lower("login"), name="customer_user_login_ci_unique"),
+        ]
+        indexes = [
+            models.Index(Lower("email"), name="customer_user_lower_email"),
+            models.Index(Lower("customer_id"), name="customer_user_lower_cid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.login
+
+
+class Group(Audited):
+    """A group that customer users and customers get permissions on (reference: `groups`, R9)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    comments = models.CharField(_("comments"), max_length=250, blank=True)
+    validity = models.PositiveSmallIntegerField(
+        _("validity"), choices=Validity.choices, default=Validity.VALID, db_column="valid_id"
+    )
+
+    class Meta:
+        verbose_name = _("group")
+        verbose_name_plural = _("groups")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(Audited):
+    """A service; `Parent::Child` names nest it under its parent."""
+
+    SEPARATOR = "::"
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    comments = models.CharField(_("comments"), max_length=250, blank=True)
+    validity = models.PositiveSmallIntegerField(
+        _("validity"), choices=Validity.choices, default=Validity.VALID, db_column="valid_id"
+    )
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def parent_name(self) -> str | None:
+        head, sep, _tail = self.name.rpartition(self.SEPARATOR)
+        return head if sep else None
+
+
+class CustomerUserPreference(models.Model):
+    """A key/value preference of a customer user (R3, R135), unique per login and key (W8)."""
+
+    login = models.CharField(_("login"), max_length=191)
+    key = models.CharField(_("key"), max_length=150)
+    value = models.CharField(_("value"), max_length=250, blank=True)
+
+    class Meta:
+        db_table = "customer_preferences"
+        verbose_name = _("customer user preference")
+        constraints = [models.UniqueConstraint(fields=["login", "key"], name="customer_pref_unique")]
+        indexes = [models.Index(fields=["key"], name="customer_pref_key")]
+
+    def __str__(self) -> str:
+        return f"{self.login}: {self.key}"
+
+
+class CustomerUserCustomer(models.Model):
+    """An additional customer of a customer user, beyond the primary one (R4)."""
+
+    login = models.CharField(_("login"), max_length=191)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        to_field="customer_id",
+        db_column="customer_id",
+        related_name="customer_user_links",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_column="create_time")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="create_by",
+    )
+
+    class Meta:
+        db_table = "customer_user_customer"
+        verbose_name = _("customer user ↔ customer")
+        constraints = [
+            models.UniqueConstraint(fields=["login", "customer"], name="customer_user_customer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.login} → {self.customer_id}"
+
+
+class CustomerUserGroup(models.Model):
+    """One permission type of a customer user on a group (R5); presence means granted."""
+
+    login = models.CharField(_("login"), max_length=191)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="customer_user_permissions")
+    permission = models.CharField(_("permission"), max_length=20, db_column="permission_key")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="create_time")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="create_by",
+    )
+
+    class Meta:
+        db_table = "group_customer_user"
+        verbose_name = _("customer user group permission")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["login", "group", "permission"], name="group_customer_user_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.login} {self.permission} {self.group_id}"
+
+
+class CustomerGroup(models.Model):
+    """One permission type of a customer on a group in a context (R6)."""
+
+    SAME = "Ticket::CustomerID::Same"
+    OTHER = "Ticket::CustomerID::Other"
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        to_field="customer_id",
+        db_column="customer_id",
+        related_name="group_permissions",
+    )
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="customer_permissions")
+    permission = models.CharField(_("permission"), max_length=20, db_column="permission_key")
+    context = models.CharField(_("context"), max_length=100, default=SAME, db_column="permission_context")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="create_time")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="create_by",
+    )
+
+    class Meta:
+        db_table = "group_customer"
+        verbose_name = _("customer group permission")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "group", "permission", "context"], name="group_customer_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.permission} {self.group_id} ({self.context})"
+
+
+class CustomerUserService(models.Model):
+    """A service a customer user may use (R7)."""
+
+    login = models.CharField(_("login"), max_length=191)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="customer_user_links")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="create_time")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_column="create_by",
+    )
+
+    class Meta:
+        db_table = "service_customer_user"
+        verbose_name = _("customer user service")
+        constraints = [
+            models.UniqueConstraint(fields=["login", "service"], name="service_customer_user_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.login} → {self.service_id}"

@@ -1,0 +1,178 @@
+"""Reads of customer users across all sources (R20–R24, R29). Selectors never write.
+
+Every result says which source it came from, which sources stopped at their limit and which could not be
+reached: nothing is cut or dropped silently (W6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backends.base import CustomerUserRecord, SearchQuery
+from backends.errors import SourceUnavailable
+from backends.registry import SourceHandler, sources
+from customers.models import Customer, CustomerUserCustomer, CustomerUserPreference
+
+
+@dataclass(frozen=True)
+class SourceWarning:
+    alias: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    rows: list[CustomerUserRecord]
+    truncated_sources: tuple[str, ...] = ()  # stopped at their limit: more exist there
+    warnings: tuple[SourceWarning, ...] = ()  # could not be reached: shown, never an empty result
+    limit: int = 0
+
+    @property
+    def unavailable_sources(self) -> tuple[str, ...]:
+        return tuple(w.alias for w in self.warnings)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    alias: str
+    name: str
+    kind: str
+    read_only: bool
+    extra: dict = field(default_factory=dict)
+
+
+def search_customer_users(
+    *,
+    term: str | None = None,
+    postmaster: str | None = None,
+    login: str | None = None,
+    customer_id: str | None = None,
+    customer_id_raw: str | None = None,
+    valid_only: bool = True,
+    limit: int | None = None,
+    source: str | None = None,
+    registry: SourceHandler = sources,
+) -> SearchPage:
+    """Search every source in order (or one), merge by login with the first source winning (R20)."""
+    query = SearchQuery(term, postmaster, login, customer_id, customer_id_raw, valid_only, limit)
+    query.selector  # noqa: B018  (raises for a search without a selector, R40)
+    selected = [registry[source]] if source else list(registry.in_order())
+    merged: dict[str, CustomerUserRecord] = {}
+    truncated: list[str] = []
+    warnings: list[SourceWarning] = []
+    for backend in selected:
+        try:
+            result = backend.search(query)
+        except SourceUnavailable as exc:
+            warnings.append(SourceWarning(backend.alias, exc.message))
+            continue
+        if result.has_more:
+            truncated.append(backend.alias)
+        for record in result.records:
+            merged.setdefault(record.login.casefold(), record)
+    rows = sorted(merged.values(), key=lambda r: (r.login.casefold(), r.login))
+    effective_limit = limit or min((b.config.search_list_limit for b in selected), default=250)
+    if len(rows) > effective_limit:
+        rows = rows[:effective_limit]
+        truncated.append("merged")
+    return SearchPage(rows, tuple(truncated), tuple(warnings), effective_limit)
+
+
+def get_customer_user(login: str, *, registry: SourceHandler = sources) -> CustomerUserRecord | None:
+    """R21: the first source that knows the login, with preferences and company data merged in.
+
+    If no reachable source knows the login but a source is down, the answer is "unavailable", not
+    "no such user".
+    """
+    unavailable: SourceUnavailable | None = None
+    for backend in registry.in_order():
+        try:
+            record = backend.get(login)
+        except SourceUnavailable as exc:
+            unavailable = unavailable or exc
+            continue
+        if record is not None:
+            return _enrich(record, registry)
+    if unavailable is not None:
+        raise unavailable
+    return None
+
+
+def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUserRecord:
+    config = registry.configs[record.source]
+    attributes = dict(record.attributes)
+    attributes["Source"] = record.source
+    attributes["UserFullname"] = record.full_name  # R30
+    attributes["UserMailString"] = record.display
+    if config.company_support and record.customer_id:
+        company = Customer.objects.filter(customer_id=record.customer_id).first()
+        if company is not None:
+            company_fields = {
+                "CustomerCompanyName": company.name,
+                "CustomerCompanyStreet": company.street,
+                "CustomerCompanyZIP": company.zip,
+                "CustomerCompanyCity": company.city,
+                "CustomerCompanyCountry": company.country,
+                "CustomerCompanyURL": company.url,
+                "CustomerCompanyComment": company.comments,
+                "CustomerCompanyValidID": company.validity,
+            }
+            attributes = {**company_fields, **attributes}  # user keys win on collision (R21)
+    for key, value in CustomerUserPreference.objects.filter(login=record.login).values_list("key", "value"):
+        attributes[key] = value  # R137: preferences are merged after the record (reserved keys never stored)
+    return CustomerUserRecord(record.source, record.login, attributes, record.display, record.full_name)
+
+
+def get_customer_name(login: str, *, registry: SourceHandler = sources) -> str:
+    """R22/R64: the name of the first source that knows the login; '' for an unknown login."""
+    for backend in registry.in_order():
+        try:
+            record = backend.get(login)
+        except SourceUnavailable:
+            continue
+        if record is not None and record.full_name:
+            return record.full_name
+    return ""
+
+
+def list_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[str]:
+    """R23: the first source's non-empty list, then the additional customers not yet in it."""
+    ids: list[str] = []
+    for backend in registry.in_order():
+        try:
+            ids = backend.customer_ids(login)
+        except SourceUnavailable:
+            continue
+        if ids:
+            break
+    stored_login = login
+    record = get_customer_user(login, registry=registry) if not ids else None
+    if record is not None:
+        stored_login = record.login
+    extra = (
+        CustomerUserCustomer.objects.filter(login__in={login, stored_login})
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+    )
+    return ids + [c for c in dict.fromkeys(extra) if c not in ids]
+
+
+def list_customer_id_values(
+    term: str | None = None, *, valid_only: bool = True, registry: SourceHandler = sources
+) -> list[str]:
+    """R24: the distinct primary customer IDs of all sources, sorted case-insensitively."""
+    values: set[str] = set()
+    for backend in registry.in_order():
+        try:
+            values.update(backend.list_customer_id_values(term, valid_only=valid_only))
+        except SourceUnavailable:
+            continue
+    return sorted(values, key=lambda v: (v.casefold(), v))
+
+
+def list_sources(*, read_only: bool | None = None, registry: SourceHandler = sources) -> list[SourceInfo]:
+    """R29: all sources, or only read-only ones, or only writable ones."""
+    infos = [SourceInfo(b.alias, b.config.name, b.kind, b.read_only) for b in registry.in_order()]
+    if read_only is None:
+        return infos
+    return [info for info in infos if info.read_only == read_only]

@@ -1,0 +1,262 @@
+"""Writes of customers and customer users. Keyword-only, atomic, and the one place these rules live.
+
+Customer users are written through the source registry (R25–R28); relations and preferences follow a
+renamed login (unlike the reference, W10).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy
+
+from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
+from backends.errors import CustomerUserInvalid, CustomerUserNotFound
+from backends.registry import SourceHandler, sources
+from customers.models import (
+    Customer,
+    CustomerUserCustomer,
+    CustomerUserGroup,
+    CustomerUserPreference,
+    CustomerUserService,
+    Validity,
+)
+from customers.selectors import get_customer_user
+from helpdesk.errors import HelpdeskError, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+
+class ReservedPreference(ValidationFailed):
+    code = "preference.reserved"
+    template = gettext_lazy("{key!r} is reserved for customer user data and cannot be a preference (R136).")
+
+
+class CustomerInvalid(ValidationFailed):
+    code = "customer.invalid"
+    template = gettext_lazy("Customer {customer_id!r} was not saved: {summary}")
+
+
+# --------------------------------------------------------------------------------------- customer users
+def create_customer_user(
+    *,
+    attributes: Mapping[str, Any],
+    acting_user: Any,
+    source: str = "CustomerUser",
+    registry: SourceHandler = sources,
+) -> tuple[CustomerUserRecord, str | None]:
+    """Add a customer user to `source` (R25, R56). Return the record and the password if one was generated.
+
+    A login that exists in any source is refused. Without a password a random one is set and returned,
+    so the caller can hand it over once; it is never stored or logged in clear.
+    """
+    backend = registry[source]
+    values = {k: v for k, v in attributes.items() if k != "UserPassword"}
+    login = str(values.get("UserLogin") or "").strip()
+    if login and get_customer_user(login, registry=registry) is not None:
+        raise CustomerUserInvalid(
+            {"UserLogin": [f'Customer user "{login}" already exists.']},
+            login=login,
+            summary="duplicate login",
+        )
+    password = str(attributes.get("UserPassword") or "")
+    generated = None
+    if not password and backend.config.row("UserPassword") is not None and not backend.read_only:
+        generated = password = generate_random_password(registry=registry)
+    with transaction.atomic():
+        record = backend.add(values, acting_user=acting_user)
+        if password and backend.config.row("UserPassword") is not None:
+            backend.set_password(record.login, password)
+    logger.info("customer user %s added to %s by %s", record.login, source, _actor(acting_user))
+    return record, generated
+
+
+def update_customer_user(
+    *,
+    login: str,
+    changes: Mapping[str, Any],
+    acting_user: Any,
+    registry: SourceHandler = sources,
+) -> CustomerUserRecord:
+    """Change attributes of a customer user in its own source (R26); unchanged attributes are kept.
+
+    A changed login must not exist in any source; preferences and every relation move with it (W10).
+    """
+    current = get_customer_user(login, registry=registry)
+    if current is None:
+        raise CustomerUserNotFound(login=login)
+    backend = registry[current.source]
+    map_attributes = {row.attribute for row in backend.config.map_rows}
+    values = {k: v for k, v in current.attributes.items() if k in map_attributes}
+    values.update({k: v for k, v in changes.items() if k != "UserPassword"})
+    new_login = str(values.get("UserLogin") or "").strip()
+    renamed = new_login.casefold() != current.login.casefold()
+    if renamed and get_customer_user(new_login, registry=registry) is not None:
+        raise CustomerUserInvalid(
+            {"UserLogin": [f'Customer user "{new_login}" already exists.']},
+            login=current.login,
+            summary="duplicate login",
+        )
+    with transaction.atomic():
+        record = backend.update(current.login, values, acting_user=acting_user)
+        if record.login != current.login:
+            _move_login(current.login, record.login)
+    logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
+    return record
+
+
+def _move_login(old: str, new: str) -> None:
+    """R60 moves preferences; we move every relation too (W10)."""
+    for model in (CustomerUserPreference, CustomerUserCustomer, CustomerUserGroup, CustomerUserService):
+        model.objects.filter(login=old).update(login=new)
+
+
+def invalidate_customer_user(
+    *,
+    login: str,
+    acting_user: Any,
+    validity: int = Validity.INVALID,
+    registry: SourceHandler = sources,
+) -> CustomerUserRecord:
+    """Invalidation replaces deletion (R59): set the validity; the row, relations and preferences stay."""
+    if validity == Validity.VALID:
+        raise ValidationFailed(
+            {"ValidID": ["Invalidation needs an invalid validity (2 or 3)."]},
+            detail="Invalidation needs an invalid validity.",
+        )
+    return update_customer_user(
+        login=login, changes={"ValidID": int(validity)}, acting_user=acting_user, registry=registry
+    )
+
+
+def set_customer_user_password(
+    *, login: str, password: str, acting_user: Any, registry: SourceHandler = sources
+) -> None:
+    """R27/R90: set the password in the user's own source, hashed with Django's hasher."""
+    current = get_customer_user(login, registry=registry)
+    if current is None:
+        raise CustomerUserNotFound(login=login)
+    registry[current.source].set_password(current.login, password)
+    logger.info("password of customer user %s set by %s", current.login, _actor(acting_user))
+
+
+def generate_random_password(*, size: int = 8, registry: SourceHandler = sources) -> str:
+    """R28: generated by the first source (at least 8 characters here: a shorter one is no password)."""
+    first = next(registry.in_order(), None)
+    size = max(size, 8)
+    if first is None:
+        alphabet = string.ascii_letters + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(size))
+    return first.generate_random_password(size)
+
+
+def set_customer_user_preference(*, login: str, key: str, value: str | None) -> None:
+    """R135/R136: store one preference; keys that shadow user data are refused."""
+    if key in RESERVED_ATTRIBUTES:
+        raise ReservedPreference({"key": [f"{key!r} is reserved (R136)."]}, key=key)
+    text = "" if value is None else str(value)
+    if len(text) > 250:
+        raise ValidationFailed(
+            {"value": [f"A preference value has at most 250 characters, not {len(text)}."]},
+            detail="Preference value too long.",
+        )
+    CustomerUserPreference.objects.update_or_create(login=login, key=key, defaults={"value": text})
+
+
+# --------------------------------------------------------------------------------------------- customers
+CUSTOMER_FIELDS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments", "validity")
+
+
+def create_customer(*, acting_user: Any, **values: Any) -> Customer:
+    """Add a customer (company); the customer ID and the name must be new, also among invalid ones (R154)."""
+    customer = Customer(**_customer_values(values))
+    customer.created_by = customer.changed_by = _user_or_none(acting_user)
+    _save_customer(customer, is_new=True)
+    return customer
+
+
+def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Customer:
+    """Change a customer; a changed customer ID is followed by its users and relations (R121)."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
+        if customer is None:
+            raise HelpdeskError(detail=f"There is no customer {customer_id!r}.")
+        old_id = customer.customer_id
+        for name, value in _customer_values(changes).items():
+            setattr(customer, name, value)
+        customer.changed_by = _user_or_none(acting_user)
+        if customer.customer_id != old_id:
+            _rename_customer_id(customer, old_id)
+        else:
+            _save_customer(customer, is_new=False)
+    return customer
+
+
+def _rename_customer_id(customer: Customer, old_id: str) -> None:
+    from customers.models import CustomerGroup, CustomerUser
+
+    new_id = customer.customer_id
+    _check_customer(customer, is_new=False)
+    # Relations point at the customer ID; their foreign keys are deferred until commit.
+    Customer.objects.filter(pk=customer.pk).update(customer_id=new_id)
+    CustomerUserCustomer.objects.filter(customer_id=old_id).update(customer_id=new_id)
+    CustomerGroup.objects.filter(customer_id=old_id).update(customer_id=new_id)
+    CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
+    _save_customer(customer, is_new=False)
+
+
+def invalidate_customer(*, customer_id: str, acting_user: Any, validity: int = Validity.INVALID) -> Customer:
+    return update_customer(customer_id=customer_id, acting_user=acting_user, validity=validity)
+
+
+def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            {name: ["Unknown field."] for name in sorted(unknown)},
+            detail=f"Unknown customer fields: {', '.join(sorted(unknown))}.",
+        )
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
+
+
+def _check_customer(customer: Customer, *, is_new: bool) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        customer.full_clean(validate_unique=True)
+    except ValidationError as exc:
+        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise CustomerInvalid(errors, customer_id=customer.customer_id, summary=summary) from exc
+    if "\x00" in "".join(str(getattr(customer, f) or "") for f in CUSTOMER_FIELDS):
+        raise CustomerInvalid(
+            {"name": ["Values must not contain NUL characters."]},
+            customer_id=customer.customer_id,
+            summary="NUL character",
+        )
+
+
+def _save_customer(customer: Customer, *, is_new: bool) -> None:
+    _check_customer(customer, is_new=is_new)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        raise CustomerInvalid(
+            {"customer_id": ["A customer with this customer ID or name already exists."]},
+            customer_id=customer.customer_id,
+            summary="duplicate",
+        ) from exc
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "pk", None) else None
+
+
+def _actor(user: Any) -> str:
+    return getattr(user, "get_username", lambda: "system")() if user is not None else "system"

@@ -1,0 +1,97 @@
+"""Read the customer-user configuration from settings or from the TOML file named by HELPDESK_CONFIG.
+
+The TOML file has one table per source, named as in the reference (`[CustomerUser]`, `[CustomerUser1]` …
+`[CustomerUser10]`, with `Map` as an array of arrays and `[CustomerUser.Params]` as a sub-table), and a
+`[Settings]` table for the global options of the permission service. This module only parses; the keys are
+validated by the system checks of `backends` (a bad source never reaches a request).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_TABLE = "Settings"
+
+# The reference's shipped DB source (Kernel/Config/Defaults.pm), over our own `customer_user` table.
+DEFAULT_CUSTOMER_USER_SOURCE: dict[str, Any] = {
+    "Name": "Database Backend",
+    "Module": "DB",
+    "Params": {"Table": "customer_user", "CaseSensitive": 0},
+    "CustomerKey": "login",
+    "CustomerID": "customer_id",
+    "CustomerValid": "valid_id",
+    "CustomerUserListFields": ["first_name", "last_name", "email"],
+    "CustomerUserSearchFields": ["login", "first_name", "last_name", "customer_id"],
+    "CustomerUserSearchPrefix": "*",
+    "CustomerUserSearchSuffix": "*",
+    "CustomerUserSearchListLimit": 250,
+    "CustomerUserPostMasterSearchFields": ["email"],
+    "CustomerUserNameFields": ["title", "first_name", "last_name"],
+    "CustomerUserEmailUniqCheck": 1,
+    "CustomerCompanySupport": 1,
+    # The reference ships group support off; this product is about group permissions, so ours is on.
+    "CustomerGroupSupport": 1,
+    "CacheTTL": 86400,
+    "Map": [
+        ["UserTitle", "Title or salutation", "title", 1, 0, "var", "", 0],
+        ["UserFirstname", "Firstname", "first_name", 1, 1, "var", "", 0],
+        ["UserLastname", "Lastname", "last_name", 1, 1, "var", "", 0],
+        ["UserLogin", "Username", "login", 1, 1, "var", "", 0],
+        ["UserPassword", "Password", "pw", 0, 0, "var", "", 0],
+        ["UserEmail", "Email", "email", 1, 1, "var", "", 0],
+        ["UserCustomerID", "CustomerID", "customer_id", 0, 1, "var", "", 0],
+        ["UserPhone", "Phone", "phone", 1, 0, "var", "", 0],
+        ["UserFax", "Fax", "fax", 1, 0, "var", "", 0],
+        ["UserMobile", "Mobile", "mobile", 1, 0, "var", "", 0],
+        ["UserStreet", "Street", "street", 1, 0, "var", "", 0],
+        ["UserZip", "Zip", "zip", 1, 0, "var", "", 0],
+        ["UserCity", "City", "city", 1, 0, "var", "", 0],
+        ["UserCountry", "Country", "country", 1, 0, "var", "", 0],
+        ["UserComment", "Comment", "comments", 1, 0, "var", "", 0],
+        ["ValidID", "Valid", "valid_id", 0, 1, "int", "", 0],
+    ],
+    "Selections": {},
+}
+
+# Global options (reference SysConfig names), seeding the run-time values an admin can change.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "CustomerGroupAlwaysGroups": ["users"],
+    "CustomerGroupCompanyAlwaysGroups": ["users"],
+    "CustomerPermissionTypes": ["ro", "rw"],
+    "CustomerDisableCompanyTicketAccess": 0,
+}
+
+
+@dataclass(frozen=True)
+class HelpdeskConfig:
+    customer_user_backends: dict[str, dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
+    """Return the sources and global options from `path`, or the shipped defaults without one."""
+    if not path:
+        return HelpdeskConfig(
+            customer_user_backends={"CustomerUser": DEFAULT_CUSTOMER_USER_SOURCE},
+            settings=dict(DEFAULT_SETTINGS),
+        )
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: not valid TOML: {exc}") from exc
+    global_options = raw.pop(SETTINGS_TABLE, {})
+    if not isinstance(global_options, dict):
+        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: [{SETTINGS_TABLE}] must be a table")
+    return HelpdeskConfig(
+        customer_user_backends=raw,
+        settings={**DEFAULT_SETTINGS, **global_options},
+    )
