@@ -119,16 +119,6 @@ class BaseSource(ABC):
     @abstractmethod
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]: ...
 
-    def customer_ids(self, login: str) -> list[str]:
-        """R61: the `UserCustomerIDs` list (split on its separator), then the primary ID unless excluded."""
-        record = self.get(login)
-        if record is None:
-            return []
-        ids = split_customer_ids(record.get("UserCustomerIDs"))
-        if not self.config.exclude_primary_customer_id and record.customer_id:
-            ids.append(record.customer_id)
-        return ids
-
     # Writes: sources that cannot write raise SourceReadOnly.
     @abstractmethod
     def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord: ...

@@ -322,3 +322,19 @@ class CustomerUserService(models.Model):
 
     def __str__(self) -> str:
         return f"{self.login} → {self.service_id}"
+
+
+class DefaultService(models.Model):
+    """A service every customer user may use (the reference's `<DEFAULT>` pseudo-login, R7/R131)."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="default_link")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("default service")
+
+    def __str__(self) -> str:
+        return str(self.service_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backends.base import CustomerUserRecord, SearchQuery
+from backends.base import CustomerUserRecord, SearchQuery, split_customer_ids
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
 from customers.models import Customer, CustomerUserCustomer, CustomerUserPreference
@@ -78,7 +78,9 @@ def search_customer_users(
     return SearchPage(rows, tuple(truncated), tuple(warnings), effective_limit)
 
 
-def get_customer_user(login: str, *, registry: SourceHandler = sources) -> CustomerUserRecord | None:
+def get_customer_user(
+    login: str, *, registry: SourceHandler = sources, enrich: bool = True
+) -> CustomerUserRecord | None:
     """R21: the first source that knows the login, with preferences and company data merged in.
 
     If no reachable source knows the login but a source is down, the answer is "unavailable", not
@@ -92,7 +94,7 @@ def get_customer_user(login: str, *, registry: SourceHandler = sources) -> Custo
             unavailable = unavailable or exc
             continue
         if record is not None:
-            return _enrich(record, registry)
+            return _enrich(record, registry) if enrich else record
     if unavailable is not None:
         raise unavailable
     return None
@@ -136,25 +138,23 @@ def get_customer_name(login: str, *, registry: SourceHandler = sources) -> str:
 
 
 def list_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[str]:
-    """R23: the first source's non-empty list, then the additional customers not yet in it."""
-    ids: list[str] = []
-    for backend in registry.in_order():
-        try:
-            ids = backend.customer_ids(login)
-        except SourceUnavailable:
-            continue
-        if ids:
-            break
-    stored_login = login
-    record = get_customer_user(login, registry=registry) if not ids else None
-    if record is not None:
-        stored_login = record.login
+    """R23: the customer IDs of the first source that knows the login, then the additional customers."""
+    record = get_customer_user(login, registry=registry)
+    return customer_ids_of(record, registry=registry) if record is not None else []
+
+
+def customer_ids_of(record: CustomerUserRecord, *, registry: SourceHandler = sources) -> list[str]:
+    """R23/R61 for a record already found: its source's list, then additional customers not yet in it."""
+    ids = split_customer_ids(record.get("UserCustomerIDs"))
+    if not registry.configs[record.source].exclude_primary_customer_id and record.customer_id:
+        ids.append(record.customer_id)
+    ids = list(dict.fromkeys(ids))
     extra = (
-        CustomerUserCustomer.objects.filter(login__in={login, stored_login})
+        CustomerUserCustomer.objects.filter(login=record.login)
         .order_by("customer_id")
         .values_list("customer_id", flat=True)
     )
-    return ids + [c for c in dict.fromkeys(extra) if c not in ids]
+    return ids + [c for c in extra if c not in ids]
 
 
 def list_customer_id_values(

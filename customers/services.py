@@ -106,8 +106,17 @@ def update_customer_user(
         record = backend.update(current.login, values, acting_user=acting_user)
         if record.login != current.login:
             _move_login(current.login, record.login)
+        _forget_permissions()
     logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
     return record
+
+
+def _forget_permissions() -> None:
+    """R108: any customer-user write may change a permission (customer, validity, login)."""
+    from permissions.matrix import forget_permission_matrices
+
+    forget_permission_matrices()
+    transaction.on_commit(forget_permission_matrices)
 
 
 def _move_login(old: str, new: str) -> None:
@@ -194,6 +203,7 @@ def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Cu
             _rename_customer_id(customer, old_id)
         else:
             _save_customer(customer, is_new=False)
+            _forget_permissions()
     return customer
 
 
@@ -208,6 +218,7 @@ def _rename_customer_id(customer: Customer, old_id: str) -> None:
     CustomerGroup.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
     _save_customer(customer, is_new=False)
+    _forget_permissions()
 
 
 def invalidate_customer(*, customer_id: str, acting_user: Any, validity: int = Validity.INVALID) -> Customer:

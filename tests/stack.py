@@ -80,6 +80,10 @@ def postgresql_cluster() -> Iterator[str]:
             ),
             **run,
         )
+        subprocess.run(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "helpdesk"],
+            **run,
+        )
         yield f"postgres://postgres@127.0.0.1:{port}"
     finally:
         if (data / "postmaster.pid").exists():

@@ -1,0 +1,91 @@
+"""Time the effective matrix of a customer user with 3 customers and 200 groups, cold and warm.
+
+Runs on the configured database inside a transaction that is rolled back, so nothing is left behind.
+"""
+
+import statistics
+import time
+
+from django.core.cache import cache
+from django.core.management.base import BaseCommand
+from django.db import connection, reset_queries, transaction
+
+from customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerUser,
+    CustomerUserCustomer,
+    CustomerUserGroup,
+    Group,
+)
+from permissions.matrix import build_permission_matrix, get_permission_matrix
+
+
+class Rollback(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = "Print cold and warm timings of the effective permission matrix (3 customers, 200 groups)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--groups", type=int, default=200)
+        parser.add_argument("--rounds", type=int, default=200)
+
+    def handle(self, *args, groups, rounds, **options):
+        try:
+            with transaction.atomic():
+                self._run(groups, rounds)
+                raise Rollback
+        except Rollback:
+            pass
+
+    def _run(self, group_count, rounds):
+        ids = [f"BENCH-C{n}" for n in range(3)]
+        Customer.objects.bulk_create([Customer(customer_id=c, name=c) for c in ids])
+        CustomerUser.objects.create(login="bench-user", email="bench@example.com", customer_id=ids[0],
+                                    first_name="Bench", last_name="User")  # fmt: skip
+        groups = Group.objects.bulk_create([Group(name=f"bench-group-{n:03d}") for n in range(group_count)])
+        CustomerUserCustomer.objects.bulk_create([CustomerUserCustomer(login="bench-user", customer_id=c)
+                                                  for c in ids[1:]])  # fmt: skip
+        CustomerUserGroup.objects.bulk_create(
+            [CustomerUserGroup(login="bench-user", group=g, permission="ro") for g in groups[::2]]
+        )
+        CustomerGroup.objects.bulk_create(
+            [
+                CustomerGroup(customer_id=ids[n % 3], group=g, permission="rw")
+                for n, g in enumerate(groups[::3])
+            ]
+        )
+        build_permission_matrix("bench-user")  # connection and code warm-up
+
+        from django.conf import settings
+
+        debug, settings.DEBUG = settings.DEBUG, True
+        reset_queries()
+        matrix = build_permission_matrix("bench-user")
+        queries = len(connection.queries)
+        settings.DEBUG = debug
+
+        cold = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            build_permission_matrix("bench-user")
+            cold.append((time.perf_counter() - started) * 1000)
+        cache.clear()
+        get_permission_matrix("bench-user")
+        warm = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            get_permission_matrix("bench-user")
+            warm.append((time.perf_counter() - started) * 1000)
+
+        allowed = len(matrix.group_names("ro"))
+        self.stdout.write(
+            f"database: {connection.vendor}; {group_count} groups, 3 customers; "
+            f"{allowed} groups allow ro; {queries} queries per cold build"
+        )
+        self.stdout.write(f"{'':6} {'median ms':>10} {'p95 ms':>10}")
+        for name, values in (("cold", cold), ("warm", warm)):
+            p95 = statistics.quantiles(values, n=20)[-1]
+            self.stdout.write(f"{name:6} {statistics.median(values):10.3f} {p95:10.3f}")

@@ -1,0 +1,242 @@
+"""Writes of relations and permission settings: bulk, atomic, audited, and invalidating cached answers.
+
+Relations key customer users by login (R8), so users of every source take part alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy
+
+from customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerUserCustomer,
+    CustomerUserGroup,
+    CustomerUserService,
+    DefaultService,
+    Group,
+    Service,
+)
+from helpdesk.errors import ValidationFailed
+from permissions.matrix import forget_permission_matrices
+from permissions.models import AuditEntry, PermissionSetting
+from permissions.selectors import SETTING_KEYS, permission_types
+
+
+class UnknownPermissionType(ValidationFailed):
+    code = "permission.unknown_type"
+    template = gettext_lazy("{permission!r} is not a permission type; allowed: {allowed}.")
+
+
+class UnknownRelated(ValidationFailed):
+    code = "relation.unknown"
+    template = gettext_lazy("Unknown {kind}: {names}.")
+
+
+def _audit(actor: Any, action: str, target: str, **detail: Any) -> None:
+    AuditEntry.objects.create(actor=actor if getattr(actor, "pk", None) else None, action=action,
+                              target=target[:200], detail=detail)  # fmt: skip
+
+
+def _changed() -> None:
+    forget_permission_matrices()
+    transaction.on_commit(forget_permission_matrices)
+
+
+def _check_types(permissions: Iterable[str], field: str = "permission") -> list[str]:
+    allowed = permission_types()
+    permissions = list(dict.fromkeys(permissions))
+    for permission in permissions:
+        if permission not in allowed:
+            raise UnknownPermissionType({field: [f"{permission!r} is not one of {', '.join(allowed)}."]},
+                                        permission=permission, allowed=", ".join(allowed))  # fmt: skip
+    return ["rw"] if "rw" in permissions else permissions  # R101/R102: rw stands for every type
+
+
+def _groups(names: Iterable[str]) -> dict[str, Group]:
+    names = list(dict.fromkeys(names))
+    found = {g.name: g for g in Group.objects.filter(name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise UnknownRelated(
+            {"group": [f"No group {n!r}." for n in missing]}, kind="groups", names=", ".join(missing)
+        )
+    return found
+
+
+def _customers(customer_ids: Iterable[str]) -> list[str]:
+    ids = list(dict.fromkeys(customer_ids))
+    found = set(Customer.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True))
+    missing = [c for c in ids if c not in found]
+    if missing:
+        raise UnknownRelated({"customer_id": [f"No customer {c!r}." for c in missing]}, kind="customers",
+                             names=", ".join(missing))  # fmt: skip
+    return ids
+
+
+def _services(names: Iterable[str]) -> dict[str, Service]:
+    names = list(dict.fromkeys(names))
+    found = {s.name: s for s in Service.objects.filter(name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise UnknownRelated({"service": [f"No service {n!r}." for n in missing]}, kind="services",
+                             names=", ".join(missing))  # fmt: skip
+    return found
+
+
+# --------------------------------------------------------------------------- customer user ↔ group
+@transaction.atomic
+def grant_group_permissions(
+    *, logins: Iterable[str], groups: Iterable[str], permissions: Iterable[str], acting_user: Any
+) -> int:
+    """R101 in bulk: many users × many groups; types not named are left untouched. Return rows added."""
+    kept = _check_types(permissions)
+    found = _groups(groups)
+    rows = [
+        CustomerUserGroup(login=login, group=group, permission=permission, created_by=_user(acting_user))
+        for login in dict.fromkeys(logins)
+        for group in found.values()
+        for permission in kept
+    ]
+    created = CustomerUserGroup.objects.bulk_create(rows, ignore_conflicts=True)
+    _audit(acting_user, "group_permission.granted", ",".join(dict.fromkeys(logins)),
+           groups=sorted(found), permissions=kept)  # fmt: skip
+    _changed()
+    return len(created)
+
+
+@transaction.atomic
+def revoke_group_permissions(
+    *, logins: Iterable[str], groups: Iterable[str], permissions: Iterable[str], acting_user: Any
+) -> int:
+    """Remove the named types; return rows removed."""
+    permissions = list(dict.fromkeys(permissions))
+    _check_types(permissions)
+    found = _groups(groups)
+    removed, _ = CustomerUserGroup.objects.filter(
+        login__in=list(logins), group__in=found.values(), permission__in=permissions
+    ).delete()
+    _audit(acting_user, "group_permission.revoked", ",".join(dict.fromkeys(logins)),
+           groups=sorted(found), permissions=permissions)  # fmt: skip
+    _changed()
+    return removed
+
+
+@transaction.atomic
+def set_customer_user_groups(
+    *, login: str, permissions: Mapping[str, Iterable[str]], acting_user: Any
+) -> None:
+    """Replace every group permission of one customer user with `{group: [types]}`."""
+    found = _groups(permissions)
+    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types)}
+    CustomerUserGroup.objects.filter(login=login).delete()
+    CustomerUserGroup.objects.bulk_create([
+        CustomerUserGroup(login=login, group=found[name], permission=t, created_by=_user(acting_user))
+        for name, t in sorted(wanted)
+    ])  # fmt: skip
+    _audit(
+        acting_user, "group_permission.set", login, permissions={k: sorted(v) for k, v in permissions.items()}
+    )
+    _changed()
+
+
+# -------------------------------------------------------------------------------- customer ↔ group
+@transaction.atomic
+def set_customer_groups(
+    *, customer_id: str, permissions: Mapping[str, Iterable[str]], acting_user: Any,
+    context: str = CustomerGroup.SAME,
+) -> None:  # fmt: skip
+    """R102: replace the customer's permissions in one context; only configured types are stored."""
+    _customers([customer_id])
+    if context not in (CustomerGroup.SAME, CustomerGroup.OTHER):
+        raise ValidationFailed({"context": [f"Unknown context {context!r}."]}, detail="Unknown context.")
+    found = _groups(permissions)
+    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types)}
+    CustomerGroup.objects.filter(customer_id=customer_id, context=context).delete()
+    CustomerGroup.objects.bulk_create([
+        CustomerGroup(customer_id=customer_id, group=found[name], permission=t, context=context,
+                      created_by=_user(acting_user))
+        for name, t in sorted(wanted)
+    ])  # fmt: skip
+    _audit(acting_user, "customer_group.set", customer_id, context=context,
+           permissions={k: sorted(v) for k, v in permissions.items()})  # fmt: skip
+    _changed()
+
+
+# -------------------------------------------------------------------------- customer user ↔ customer
+@transaction.atomic
+def set_additional_customers(*, login: str, customer_ids: Iterable[str], acting_user: Any) -> None:
+    """Replace the additional customers of a customer user (R4)."""
+    ids = _customers(customer_ids)
+    CustomerUserCustomer.objects.filter(login=login).delete()
+    CustomerUserCustomer.objects.bulk_create(
+        [CustomerUserCustomer(login=login, customer_id=c, created_by=_user(acting_user)) for c in ids]
+    )
+    _audit(acting_user, "customer_user_customer.set", login, customer_ids=ids)
+    _changed()
+
+
+@transaction.atomic
+def add_customer_users_to_customer(*, logins: Iterable[str], customer_id: str, acting_user: Any) -> int:
+    _customers([customer_id])
+    rows = [CustomerUserCustomer(login=login, customer_id=customer_id, created_by=_user(acting_user))
+            for login in dict.fromkeys(logins)]  # fmt: skip
+    created = CustomerUserCustomer.objects.bulk_create(rows, ignore_conflicts=True)
+    _audit(acting_user, "customer_user_customer.added", customer_id, logins=[r.login for r in rows])
+    _changed()
+    return len(created)
+
+
+# ---------------------------------------------------------------------------------------- services
+@transaction.atomic
+def set_customer_user_services(*, login: str, services: Iterable[str], acting_user: Any) -> None:
+    """Replace the services of a customer user (R130)."""
+    found = _services(services)
+    CustomerUserService.objects.filter(login=login).delete()
+    CustomerUserService.objects.bulk_create(
+        [CustomerUserService(login=login, service=s, created_by=_user(acting_user)) for s in found.values()]
+    )
+    _audit(acting_user, "customer_user_service.set", login, services=sorted(found))
+
+
+@transaction.atomic
+def set_default_services(*, services: Iterable[str], acting_user: Any) -> None:
+    """Replace the default services (the reference's `<DEFAULT>` login)."""
+    found = _services(services)
+    DefaultService.objects.all().delete()
+    DefaultService.objects.bulk_create([DefaultService(service=s, created_by=_user(acting_user))
+                                        for s in found.values()])  # fmt: skip
+    _audit(acting_user, "default_service.set", "<DEFAULT>", services=sorted(found))
+
+
+# ------------------------------------------------------------------------------------------ settings
+@transaction.atomic
+def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
+    """Change a global option at run time (stored, logged, and effective at once)."""
+    if key not in SETTING_KEYS:
+        raise ValidationFailed({"key": [f"Unknown setting {key!r}; one of {', '.join(SETTING_KEYS)}."]},
+                               detail=f"Unknown setting {key!r}.")  # fmt: skip
+    if key == "CustomerDisableCompanyTicketAccess":
+        if value not in (0, 1, True, False):
+            raise ValidationFailed(
+                {key: [f"Must be 0 or 1, not {value!r}."]}, detail=f"{key} must be 0 or 1."
+            )
+        value = int(value)
+    elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationFailed({key: ["Must be a list of non-empty names."]}, detail=f"{key} must be a list.")
+    elif key == "CustomerPermissionTypes" and ("ro" not in value or "rw" not in value):
+        raise ValidationFailed({key: ["Must contain ro and rw."]}, detail="Permission types need ro and rw.")
+    old = PermissionSetting.objects.filter(key=key).values_list("value", flat=True).first()
+    PermissionSetting.objects.update_or_create(
+        key=key, defaults={"value": value, "changed_by": _user(acting_user)}
+    )
+    _audit(acting_user, "setting.changed", key, old=old, new=value)
+    _changed()
+
+
+def _user(user: Any) -> Any:
+    return user if getattr(user, "pk", None) else None
