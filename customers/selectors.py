@@ -78,6 +78,19 @@ def search_customer_users(
     return SearchPage(rows, tuple(truncated), tuple(warnings), effective_limit)
 
 
+def list_customer_users(
+    *,
+    valid_only: bool = True,
+    limit: int | None = None,
+    source: str | None = None,
+    registry: SourceHandler = sources,
+) -> SearchPage:
+    """CustomerUserList: every customer user, merged like a search; bounded, and says when it is cut."""
+    return search_customer_users(
+        login="*", valid_only=valid_only, limit=limit, source=source, registry=registry
+    )
+
+
 def get_customer_user(
     login: str, *, registry: SourceHandler = sources, enrich: bool = True
 ) -> CustomerUserRecord | None:

@@ -18,6 +18,7 @@ from customers.selectors import (
     get_customer_user,
     list_customer_id_values,
     list_customer_ids,
+    list_customer_users,
     search_customer_users,
 )
 from customers.services import (
@@ -497,3 +498,12 @@ def test_searches_can_use_indexes_on_postgresql(registry, people):
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Seq Scan" not in plan, (query, plan)
+
+
+def test_customer_user_list(registry, people):
+    """CustomerUserList: all users (valid ones by default), from which source, bounded with a note."""
+    assert logins(list_customer_users(registry=registry)) == ["jdoe", "joanna", "mmuller"]
+    page = list_customer_users(valid_only=False, limit=2, registry=registry)
+    assert logins(page) == ["gone", "jdoe"]
+    assert page.truncated_sources == ("CustomerUser",)
+    assert {row.source for row in page.rows} == {"CustomerUser"}
