@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import ConfigProblem, MapRow, SourceConfig
-from backends.errors import CustomerUserInvalid, SourceReadOnly, SourceUnavailable
+from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
 from backends.search import Expression, UnparsableSearch, parse_search
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
@@ -43,7 +43,6 @@ class Like(Lookup):
 
     lookup_name = "like"
     prepare_rhs = False
-    case_sensitive = False
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
@@ -298,8 +297,6 @@ class DBSource(BaseSource):
                 .first()
             )
             if row is None:
-                from backends.errors import CustomerUserNotFound
-
                 raise CustomerUserNotFound(login=login)
             current = self._record(row)
             for map_row in self.config.map_rows:
@@ -337,8 +334,6 @@ class DBSource(BaseSource):
                 )
             )
         if not changed:
-            from backends.errors import CustomerUserNotFound
-
             raise CustomerUserNotFound(login=login)
 
     def check_password(self, login: str, password: str) -> bool | None:

@@ -6,7 +6,7 @@ reached: nothing is cut or dropped silently (W6).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from backends.base import CustomerUserRecord, SearchQuery, split_customer_ids
 from backends.errors import SourceUnavailable
@@ -38,7 +38,6 @@ class SourceInfo:
     name: str
     kind: str
     read_only: bool
-    extra: dict = field(default_factory=dict)
 
 
 def search_customer_users(
@@ -152,7 +151,7 @@ def get_customer_name(login: str, *, registry: SourceHandler = sources) -> str:
 
 def list_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[str]:
     """R23: the customer IDs of the first source that knows the login, then the additional customers."""
-    record = get_customer_user(login, registry=registry)
+    record = get_customer_user(login, registry=registry, enrich=False)
     return customer_ids_of(record, registry=registry) if record is not None else []
 
 

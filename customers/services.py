@@ -27,7 +27,7 @@ from customers.models import (
     Validity,
 )
 from customers.selectors import get_customer_user
-from helpdesk.errors import HelpdeskError, ValidationFailed
+from helpdesk.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Cu
     with transaction.atomic():
         customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
         if customer is None:
-            raise HelpdeskError(detail=f"There is no customer {customer_id!r}.")
+            raise NotFound(detail=f"There is no customer {customer_id!r}.")
         old_id = customer.customer_id
         for name, value in _customer_values(changes).items():
             setattr(customer, name, value)

@@ -12,7 +12,7 @@ def list_company_ticket_customer_ids(login: str, *, registry: SourceHandler = so
     """R118: none when company-ticket access is disabled; else CustomerIDs(U) (R23, R61, R120)."""
     if get_permission_setting("CustomerDisableCompanyTicketAccess"):
         return []
-    record = get_customer_user(login, registry=registry)
+    record = get_customer_user(login, registry=registry, enrich=False)
     return customer_ids_of(record, registry=registry) if record is not None else []
 
 
@@ -23,7 +23,7 @@ def list_customer_user_services(login: str, *, registry: SourceHandler = sources
     defaults add to every user's own services, so giving one user an extra service does not take the
     defaults away from them (docs/differences.md).
     """
-    record = get_customer_user(login, registry=registry)
+    record = get_customer_user(login, registry=registry, enrich=False)
     stored_login = record.login if record is not None else login
     own = CustomerUserService.objects.filter(login=stored_login, service__validity=Validity.VALID)
     defaults = DefaultService.objects.filter(service__validity=Validity.VALID)
