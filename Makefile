@@ -61,7 +61,7 @@ test: system-deps-test lint test-postgresql test-sqlite
 
 # The effective permission matrix, 3 customers × 200 groups, on a throwaway PostgreSQL.
 bench-permissions: system-deps-test $(VENV)/.installed-dev
-	DJANGO_DEBUG=1 $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_permissions'
+	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_permissions'
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +115,11 @@ class BaseSource(ABC):
 
     @abstractmethod
     def get(self, login: str) -> CustomerUserRecord | None: ...
+
+    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        """The records this source knows among `logins`, keyed by the casefolded login."""
+        records = (self.get(login) for login in dict.fromkeys(logins))
+        return {record.login.casefold(): record for record in records if record is not None}
 
     @abstractmethod
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import reduce
 from operator import and_, or_
@@ -197,6 +197,22 @@ class DBSource(BaseSource):
             self._base_queryset(False).filter(self._equals(self.config.customer_key, login)), "get"
         )
         return self._record(rows[0]) if rows else None
+
+    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        """One query for many logins (chunked), compared like get()."""
+        logins = list(dict.fromkeys(login for login in logins if login))
+        found: dict[str, CustomerUserRecord] = {}
+        key = self._expr(self.config.customer_key)
+        for start in range(0, len(logins), 500):
+            chunk = logins[start : start + 500]
+            if self.case_sensitive:
+                condition = Q(models.lookups.In(key, chunk))
+            else:
+                condition = Q(models.lookups.In(Lower(key), [login.lower() for login in chunk]))
+            for row in self._fetch(self._base_queryset(False).filter(condition), "get"):
+                record = self._record(row)
+                found[record.login.casefold()] = record
+        return found
 
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
         """R62: distinct primary customer IDs, optionally matching a term (R43 grammar)."""

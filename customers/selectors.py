@@ -6,6 +6,7 @@ reached: nothing is cut or dropped silently (W6).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backends.base import CustomerUserRecord, SearchQuery, split_customer_ids
@@ -137,6 +138,26 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
     return CustomerUserRecord(record.source, record.login, attributes, record.display, record.full_name)
 
 
+def get_customer_users(
+    logins: Iterable[str], *, registry: SourceHandler = sources
+) -> tuple[dict[str, CustomerUserRecord], tuple[str, ...]]:
+    """R21 for many logins at once: {casefolded login: record of the first source that knows it}, and
+    the aliases of the sources that could not be asked.
+    """
+    found: dict[str, CustomerUserRecord] = {}
+    unavailable: list[str] = []
+    for backend in registry.in_order():
+        missing = [login for login in dict.fromkeys(logins) if login.casefold() not in found]
+        if not missing:
+            break
+        try:
+            for key, record in backend.get_many(missing).items():
+                found.setdefault(key, record)
+        except SourceUnavailable:
+            unavailable.append(backend.alias)
+    return found, tuple(unavailable)
+
+
 def get_customer_name(login: str, *, registry: SourceHandler = sources) -> str:
     """R22/R64: the name of the first source that knows the login; '' for an unknown login."""
     for backend in registry.in_order():
@@ -155,18 +176,22 @@ def list_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[
     return customer_ids_of(record, registry=registry) if record is not None else []
 
 
-def customer_ids_of(record: CustomerUserRecord, *, registry: SourceHandler = sources) -> list[str]:
-    """R23/R61 for a record already found: its source's list, then additional customers not yet in it."""
+def customer_ids_of(
+    record: CustomerUserRecord, *, registry: SourceHandler = sources, additional: Iterable[str] | None = None
+) -> list[str]:
+    """R23/R61 for a record already found: its source's list, then additional customers not yet in it.
+
+    `additional` is the user's customer_user_customer ids when the caller already read them.
+    """
     ids = split_customer_ids(record.get("UserCustomerIDs"))
     if not registry.configs[record.source].exclude_primary_customer_id and record.customer_id:
         ids.append(record.customer_id)
     ids = list(dict.fromkeys(ids))
-    extra = (
-        CustomerUserCustomer.objects.filter(login=record.login)
-        .order_by("customer_id")
-        .values_list("customer_id", flat=True)
-    )
-    return ids + [c for c in extra if c not in ids]
+    if additional is None:
+        additional = CustomerUserCustomer.objects.filter(login=record.login).values_list(
+            "customer_id", flat=True
+        )
+    return ids + [c for c in sorted(additional) if c not in ids]
 
 
 def list_customer_id_values(

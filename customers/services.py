@@ -28,6 +28,7 @@ from customers.models import (
 )
 from customers.selectors import get_customer_user
 from helpdesk.errors import NotFound, ValidationFailed
+from permissions.cache import forget_permission_answers
 
 logger = logging.getLogger(__name__)
 
@@ -106,17 +107,9 @@ def update_customer_user(
         record = backend.update(current.login, values, acting_user=acting_user)
         if record.login != current.login:
             _move_login(current.login, record.login)
-        _forget_permissions()
+        forget_permission_answers()  # R108: any customer-user write may change a permission
     logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
     return record
-
-
-def _forget_permissions() -> None:
-    """R108: any customer-user write may change a permission (customer, validity, login)."""
-    from permissions.matrix import forget_permission_matrices
-
-    forget_permission_matrices()
-    transaction.on_commit(forget_permission_matrices)
 
 
 def _move_login(old: str, new: str) -> None:
@@ -203,7 +196,7 @@ def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Cu
             _rename_customer_id(customer, old_id)
         else:
             _save_customer(customer, is_new=False)
-            _forget_permissions()
+            forget_permission_answers()  # R108: any customer-user write may change a permission
     return customer
 
 
@@ -218,7 +211,7 @@ def _rename_customer_id(customer: Customer, old_id: str) -> None:
     CustomerGroup.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
     _save_customer(customer, is_new=False)
-    _forget_permissions()
+    forget_permission_answers()  # R108: any customer-user write may change a permission
 
 
 def invalidate_customer(*, customer_id: str, acting_user: Any, validity: int = Validity.INVALID) -> Customer:

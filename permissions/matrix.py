@@ -17,16 +17,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.core.cache import cache
+from django.db import connection
 
+from backends.base import CustomerUserRecord, split_customer_ids
 from backends.registry import SourceHandler, sources
-from customers.models import CustomerGroup, CustomerUserGroup, Group, Validity
+from customers.models import CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
 from customers.selectors import customer_ids_of, get_customer_user
+from permissions.cache import CACHE_TTL, generation
 from permissions.selectors import get_permission_settings, permission_types
-
-GENERATION_KEY = "permissions:generation"
-CACHE_TTL = 20 * 24 * 3600  # R108: 20 days, cleared by every write
 
 
 @dataclass(frozen=True)
@@ -82,22 +83,6 @@ def _name(group: Group | str) -> str:
     return group if isinstance(group, str) else group.name
 
 
-def generation() -> int:
-    value = cache.get(GENERATION_KEY)
-    if value is None:
-        cache.add(GENERATION_KEY, 1, None)
-        value = cache.get(GENERATION_KEY, 1)
-    return value
-
-
-def forget_permission_matrices() -> None:
-    """Invalidate every cached matrix at once (R108); called by every relation and setting write."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, 2, None)
-
-
 def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_cache: bool = True):
     """Return the effective matrix of `login`, from the cache when it is still current."""
     key = f"permissions:matrix:{generation()}:{login.casefold()}"
@@ -112,50 +97,92 @@ def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_
 
 
 def build_permission_matrix(login: str, *, registry: SourceHandler = sources) -> PermissionMatrix:
+    """Three queries: the settings, the customer user, and one UNION of everything the steps read."""
     options = get_permission_settings()
-    types = tuple(permission_types())
-    valid_groups = dict(Group.objects.filter(validity=Validity.VALID).values_list("name", "id"))
+    types = tuple(permission_types(options))
+    record = get_customer_user(login, registry=registry, enrich=False)
+    stored_login = record.login if record is not None else login
+    valid_groups: dict[str, int] = {}
+    rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for kind, name, permission, via in _relation_rows(stored_login, record):
+        if kind == "group":
+            valid_groups[name] = int(via)
+        else:
+            rows[kind].append((name, permission, via))
+
     grants: dict[tuple[str, str], list[Grant]] = defaultdict(list)
 
     def grant(group_name: str, stored: str, kind: str, via: str = "") -> None:
         if group_name not in valid_groups:
             return
-        for permission in types if stored == "rw" or kind in ("group_support_off",) else (stored,):
+        for permission in types if stored == "rw" else (stored,):
             if permission in types:
                 grants[(group_name, permission)].append(Grant(kind, stored, via))
 
-    record = get_customer_user(login, registry=registry, enrich=False)
     if record is None:
         # An unknown login gets nothing, not even the default groups (W17).
         return PermissionMatrix(login, types, valid_groups, {})
-    stored_login = record.login
-    if not registry.configs[record.source].group_support:
+    if not registry.configs[record.source].group_support:  # step 1
         for name in valid_groups:
             grant(name, "rw", "group_support_off", record.source)
         return PermissionMatrix(stored_login, types, valid_groups, _freeze(grants))
 
-    for name, stored in CustomerUserGroup.objects.filter(login=stored_login).values_list(
-        "group__name", "permission"
-    ):
+    for name, stored, _ in rows["direct"]:  # step 2
         grant(name, stored, "direct")
 
-    customer_ids = customer_ids_of(record, registry=registry)
+    customer_ids = customer_ids_of(  # step 3
+        record, registry=registry, additional=[via for _, _, via in rows["additional"]]
+    )
     if customer_ids:
-        rows = CustomerGroup.objects.filter(customer_id__in=customer_ids, context=CustomerGroup.SAME)
-        for customer_id, name, stored in rows.values_list("customer_id", "group__name", "permission"):
-            grant(name, stored, "customer", customer_id)
+        for name, stored, customer_id in rows["customer"]:
+            if customer_id in customer_ids:  # the candidates may include an excluded primary id (R61)
+                grant(name, stored, "customer", customer_id)
         for name in options.get("CustomerGroupCompanyAlwaysGroups") or ():
-            for permission in types:
-                if name in valid_groups:
-                    grants[(name, permission)].append(
-                        Grant("company_default", permission, ", ".join(customer_ids))
-                    )
+            grant(name, "rw", "company_default", ", ".join(customer_ids))
 
-    for name in options.get("CustomerGroupAlwaysGroups") or ():
-        for permission in types:
-            if name in valid_groups:
-                grants[(name, permission)].append(Grant("default", permission))
+    for name in options.get("CustomerGroupAlwaysGroups") or ():  # step 4: every type
+        grant(name, "rw", "default")
     return PermissionMatrix(stored_login, types, valid_groups, _freeze(grants))
+
+
+def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[str, str, str, str]]:
+    """(kind, group name, permission, via) rows: valid groups, direct links, additional customers, and the
+    Same-context links of every customer the user may belong to, in one round trip.
+
+    Hand-written SQL because this is the hot path: the ORM takes about 4 ms to compile this UNION, the
+    database under 1 ms to run it (measured by bench_permissions).
+    """
+    g, ug, uc, cg = (_sql_names(m) for m in (Group, CustomerUserGroup, CustomerUserCustomer, CustomerGroup))
+    parts = [
+        f"SELECT 'group', g.{g.name}, '', CAST(g.{g.id} AS VARCHAR(20)) FROM {g.table} g"
+        f" WHERE g.{g.validity} = %s"
+    ]
+    params: list[object] = [Validity.VALID]
+    if record is not None:
+        primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id]
+        placeholders = ", ".join(["%s"] * len(primary))
+        parts += [
+            f"SELECT 'direct', g.{g.name}, ug.{ug.permission}, '' FROM {ug.table} ug"
+            f" JOIN {g.table} g ON g.{g.id} = ug.{ug.group} WHERE ug.{ug.login} = %s AND g.{g.validity} = %s",
+            f"SELECT 'additional', '', '', uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s",
+            f"SELECT 'customer', g.{g.name}, cg.{cg.permission}, cg.{cg.customer} FROM {cg.table} cg"
+            f" JOIN {g.table} g ON g.{g.id} = cg.{cg.group}"
+            f" WHERE g.{g.validity} = %s AND cg.{cg.context} = %s"
+            f" AND (cg.{cg.customer} IN ({placeholders})"
+            f" OR cg.{cg.customer} IN (SELECT uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s))",
+        ]
+        params += [login, Validity.VALID, login, Validity.VALID, CustomerGroup.SAME, *primary, login]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return cursor.fetchall()
+
+
+def _sql_names(model) -> SimpleNamespace:
+    """The quoted table name (`.table`) and the quoted column of every concrete field, by field name."""
+    quote = connection.ops.quote_name
+    return SimpleNamespace(
+        table=quote(model._meta.db_table), **{f.name: quote(f.column) for f in model._meta.concrete_fields}
+    )
 
 
 def _freeze(grants: dict[tuple[str, str], list[Grant]]) -> dict[tuple[str, str], tuple[Grant, ...]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
+from permissions.cache import CACHE_TTL, generation
 from permissions.models import PermissionSetting
 
 SETTING_KEYS = (
@@ -27,12 +29,24 @@ def get_permission_setting(key: str) -> Any:
 
 
 def get_permission_settings() -> dict[str, Any]:
-    """All four options in one query."""
-    stored = dict(PermissionSetting.objects.filter(key__in=SETTING_KEYS).values_list("key", "value"))
-    return {key: stored.get(key, settings.HELPDESK_SETTINGS.get(key)) for key in SETTING_KEYS}
+    """All four options, read in one query and cached until the next permission write (R108)."""
+    key = f"permissions:settings:{generation()}"
+    options = cache.get(key)
+    if options is None:
+        stored = dict(PermissionSetting.objects.filter(key__in=SETTING_KEYS).values_list("key", "value"))
+        options = {k: stored.get(k, settings.HELPDESK_SETTINGS.get(k)) for k in SETTING_KEYS}
+        cache.set(key, options, CACHE_TTL)
+    return options
 
 
-def permission_types() -> list[str]:
-    """R100/R14: the configured types; `rw` is always there and always last."""
-    types = [t for t in get_permission_setting("CustomerPermissionTypes") or [] if t != "rw"]
+def permission_types(options: dict[str, Any] | None = None) -> list[str]:
+    """R100/R14: the configured types; `rw` is always there and always last.
+
+    `options` is the result of get_permission_settings() when the caller already has it.
+    """
+    if options is None:
+        configured = get_permission_setting("CustomerPermissionTypes")
+    else:
+        configured = options.get("CustomerPermissionTypes")
+    types = [t for t in configured or [] if t != "rw"]
     return [*dict.fromkeys(["ro", *types]), "rw"]

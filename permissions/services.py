@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
+from backends.errors import SourceUnavailable
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -21,8 +22,9 @@ from customers.models import (
     Group,
     Service,
 )
+from customers.selectors import get_customer_users
 from helpdesk.errors import ValidationFailed
-from permissions.matrix import forget_permission_matrices
+from permissions.cache import forget_permission_answers
 from permissions.models import AuditEntry, PermissionSetting
 from permissions.selectors import SETTING_KEYS, permission_types
 
@@ -42,11 +44,6 @@ def _audit(actor: Any, action: str, target: str, **detail: Any) -> None:
                               target=target[:200], detail=detail)  # fmt: skip
 
 
-def _changed() -> None:
-    forget_permission_matrices()
-    transaction.on_commit(forget_permission_matrices)
-
-
 def _check_types(permissions: Iterable[str], field: str = "permission") -> list[str]:
     allowed = permission_types()
     permissions = list(dict.fromkeys(permissions))
@@ -55,6 +52,23 @@ def _check_types(permissions: Iterable[str], field: str = "permission") -> list[
             raise UnknownPermissionType({field: [f"{permission!r} is not one of {', '.join(allowed)}."]},
                                         permission=permission, allowed=", ".join(allowed))  # fmt: skip
     return ["rw"] if "rw" in permissions else permissions  # R101/R102: rw stands for every type
+
+
+def _logins(logins: Iterable[str]) -> list[str]:
+    """The stored logins of the named customer users, in the order given; unknown ones are refused.
+
+    Relations are keyed by the stored login (R8), so `ALICE` given for `alice` is stored as `alice`.
+    """
+    logins = [login for login in dict.fromkeys(logins) if login]
+    found, unavailable = get_customer_users(logins)
+    missing = [login for login in logins if login.casefold() not in found]
+    if missing and unavailable:
+        raise SourceUnavailable(alias=", ".join(unavailable), operation="get",
+                                detail=f"cannot tell whether {', '.join(missing)} exist")  # fmt: skip
+    if missing:
+        raise UnknownRelated({"login": [f"No customer user {login!r}." for login in missing]},
+                             kind="customer users", names=", ".join(missing))  # fmt: skip
+    return list(dict.fromkeys(found[login.casefold()].login for login in logins))
 
 
 def _groups(names: Iterable[str]) -> dict[str, Group]:
@@ -96,17 +110,23 @@ def grant_group_permissions(
     """R101 in bulk: many users × many groups; types not named are left untouched. Return rows added."""
     kept = _check_types(permissions)
     found = _groups(groups)
+    logins = _logins(logins)
+    existing = set(
+        CustomerUserGroup.objects.filter(
+            login__in=logins, group__in=found.values(), permission__in=kept
+        ).values_list("login", "group_id", "permission")
+    )
     rows = [
         CustomerUserGroup(login=login, group=group, permission=permission, created_by=_user(acting_user))
-        for login in dict.fromkeys(logins)
+        for login in logins
         for group in found.values()
         for permission in kept
+        if (login, group.pk, permission) not in existing
     ]
-    created = CustomerUserGroup.objects.bulk_create(rows, ignore_conflicts=True)
-    _audit(acting_user, "group_permission.granted", ",".join(dict.fromkeys(logins)),
-           groups=sorted(found), permissions=kept)  # fmt: skip
-    _changed()
-    return len(created)
+    CustomerUserGroup.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent grant is no error
+    _audit(acting_user, "group_permission.granted", ",".join(logins), groups=sorted(found), permissions=kept)
+    forget_permission_answers()
+    return len(rows)
 
 
 @transaction.atomic
@@ -122,7 +142,7 @@ def revoke_group_permissions(
     ).delete()
     _audit(acting_user, "group_permission.revoked", ",".join(dict.fromkeys(logins)),
            groups=sorted(found), permissions=permissions)  # fmt: skip
-    _changed()
+    forget_permission_answers()
     return removed
 
 
@@ -133,6 +153,7 @@ def set_customer_user_groups(
     """Replace every group permission of one customer user with `{group: [types]}`."""
     found = _groups(permissions)
     wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types)}
+    (login,) = _logins([login])
     CustomerUserGroup.objects.filter(login=login).delete()
     CustomerUserGroup.objects.bulk_create([
         CustomerUserGroup(login=login, group=found[name], permission=t, created_by=_user(acting_user))
@@ -141,7 +162,7 @@ def set_customer_user_groups(
     _audit(
         acting_user, "group_permission.set", login, permissions={k: sorted(v) for k, v in permissions.items()}
     )
-    _changed()
+    forget_permission_answers()
 
 
 # -------------------------------------------------------------------------------- customer ↔ group
@@ -164,7 +185,7 @@ def set_customer_groups(
     ])  # fmt: skip
     _audit(acting_user, "customer_group.set", customer_id, context=context,
            permissions={k: sorted(v) for k, v in permissions.items()})  # fmt: skip
-    _changed()
+    forget_permission_answers()
 
 
 # -------------------------------------------------------------------------- customer user ↔ customer
@@ -172,23 +193,41 @@ def set_customer_groups(
 def set_additional_customers(*, login: str, customer_ids: Iterable[str], acting_user: Any) -> None:
     """Replace the additional customers of a customer user (R4)."""
     ids = _customers(customer_ids)
+    (login,) = _logins([login])
     CustomerUserCustomer.objects.filter(login=login).delete()
     CustomerUserCustomer.objects.bulk_create(
         [CustomerUserCustomer(login=login, customer_id=c, created_by=_user(acting_user)) for c in ids]
     )
     _audit(acting_user, "customer_user_customer.set", login, customer_ids=ids)
-    _changed()
+    forget_permission_answers()
 
 
 @transaction.atomic
 def add_customer_users_to_customer(*, logins: Iterable[str], customer_id: str, acting_user: Any) -> int:
     _customers([customer_id])
+    logins = _logins(logins)
+    existing = set(
+        CustomerUserCustomer.objects.filter(login__in=logins, customer_id=customer_id).values_list(
+            "login", flat=True
+        )
+    )
     rows = [CustomerUserCustomer(login=login, customer_id=customer_id, created_by=_user(acting_user))
-            for login in dict.fromkeys(logins)]  # fmt: skip
-    created = CustomerUserCustomer.objects.bulk_create(rows, ignore_conflicts=True)
+            for login in logins if login not in existing]  # fmt: skip
+    CustomerUserCustomer.objects.bulk_create(rows, ignore_conflicts=True)
     _audit(acting_user, "customer_user_customer.added", customer_id, logins=[r.login for r in rows])
-    _changed()
-    return len(created)
+    forget_permission_answers()
+    return len(rows)
+
+
+@transaction.atomic
+def remove_customer_users_from_customer(*, logins: Iterable[str], customer_id: str, acting_user: Any) -> int:
+    """Remove `customer_id` from the additional customers of many users; return rows removed."""
+    _customers([customer_id])
+    logins = list(dict.fromkeys(logins))
+    removed, _ = CustomerUserCustomer.objects.filter(login__in=logins, customer_id=customer_id).delete()
+    _audit(acting_user, "customer_user_customer.removed", customer_id, logins=logins)
+    forget_permission_answers()
+    return removed
 
 
 # ---------------------------------------------------------------------------------------- services
@@ -196,11 +235,37 @@ def add_customer_users_to_customer(*, logins: Iterable[str], customer_id: str, a
 def set_customer_user_services(*, login: str, services: Iterable[str], acting_user: Any) -> None:
     """Replace the services of a customer user (R130)."""
     found = _services(services)
+    (login,) = _logins([login])
     CustomerUserService.objects.filter(login=login).delete()
     CustomerUserService.objects.bulk_create(
         [CustomerUserService(login=login, service=s, created_by=_user(acting_user)) for s in found.values()]
     )
     _audit(acting_user, "customer_user_service.set", login, services=sorted(found))
+
+
+@transaction.atomic
+def add_customer_users_to_service(*, logins: Iterable[str], service: str, acting_user: Any) -> int:
+    """R130 (Active=1) for many users at once; return rows added."""
+    found = _services([service])[service]
+    logins = _logins(logins)
+    existing = set(
+        CustomerUserService.objects.filter(login__in=logins, service=found).values_list("login", flat=True)
+    )
+    rows = [CustomerUserService(login=login, service=found, created_by=_user(acting_user))
+            for login in logins if login not in existing]  # fmt: skip
+    CustomerUserService.objects.bulk_create(rows, ignore_conflicts=True)
+    _audit(acting_user, "customer_user_service.added", service, logins=[r.login for r in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def remove_customer_users_from_service(*, logins: Iterable[str], service: str, acting_user: Any) -> int:
+    """R130 (Active=0) for many users at once; return rows removed (the reference returns false)."""
+    found = _services([service])[service]
+    logins = list(dict.fromkeys(logins))
+    removed, _ = CustomerUserService.objects.filter(login__in=logins, service=found).delete()
+    _audit(acting_user, "customer_user_service.removed", service, logins=logins)
+    return removed
 
 
 @transaction.atomic
@@ -235,7 +300,7 @@ def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
         key=key, defaults={"value": value, "changed_by": _user(acting_user)}
     )
     _audit(acting_user, "setting.changed", key, old=old, new=value)
-    _changed()
+    forget_permission_answers()
 
 
 def _user(user: Any) -> Any:
