@@ -6,9 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
-from django.utils.module_loading import import_string
 
-from backends.config import ALIAS_RE, MAX_SOURCES, module_path, ordered_aliases, validate_source_config
+from backends.config import ALIAS_RE, MAX_SOURCES, ordered_aliases, validate_source_config
 
 OBJ = "settings.CUSTOMER_USER_BACKENDS"
 
@@ -49,9 +48,6 @@ def check_customer_user_sources(app_configs: Any = None, **kwargs: Any) -> list[
             )
     for alias in ordered_aliases(raw):
         problems = validate_source_config(alias, raw[alias])
-        if not problems:
-            source_class = import_string(module_path(raw[alias]["Module"]))
-            problems = list(getattr(source_class, "config_problems", lambda _raw: [])(raw[alias]))
         messages.extend(
             Error(
                 f"CUSTOMER_USER_BACKENDS[{alias!r}]{p.path}: {p.message}",

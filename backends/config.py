@@ -243,7 +243,11 @@ def validate_source_config(alias: str, raw: Any) -> list[ConfigProblem]:
         return [
             ConfigProblem("", f"must be a table of keys, not {type(raw).__name__}", check_id="backends.E002")
         ]
-    return list(_problems(alias, raw))
+    problems = list(_problems(alias, raw))
+    if not problems:
+        source_class = import_string(module_path(raw["Module"]))
+        problems = list(getattr(source_class, "config_problems", lambda _raw: [])(raw))
+    return problems
 
 
 def _problems(alias: str, raw: Mapping[str, Any]) -> Iterator[ConfigProblem]:

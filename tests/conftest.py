@@ -22,6 +22,16 @@ def _fast_password_hashing(settings):
     ]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache: cached source reads and permissions belong to one test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def db_source_settings():
     """Return a factory of DB source configs: the shipped one with keys overridden."""
@@ -49,12 +59,55 @@ def acting_user(django_user_model, db):
 
 @pytest.fixture(scope="session")
 def slapd():
-    """A throwaway slapd with ou=people under dc=example,dc=org, for the whole session."""
+    """The session's directory: 2,100 people under ou=people (size limit 500) and 60 under ou=partners."""
     if not shutil.which("slapd", path="/usr/sbin:/usr/bin"):
         pytest.fail("slapd is not installed: `make test` installs it (apt-get install slapd ldap-utils)")
-    from tests.ldap_server import DirectoryServer
+    from tests.ldap_server import DirectoryServer, people_ldif
 
     server = DirectoryServer()
     server.start()
+    server.load(people_ldif())
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ldap_source_settings(slapd):
+    """Return a factory of LDAP source configs for the session's directory, with keys overridden."""
+    from tests.ldap_server import PEOPLE_DN, SERVICE_DN, SERVICE_PW
+
+    def make(params=None, **overrides):
+        config = {
+            "Name": "Directory",
+            "Module": "LDAP",
+            "Params": {"Host": slapd.ldap_uri, "BaseDN": PEOPLE_DN, "SSCOPE": "one", "UserDN": SERVICE_DN,
+                       "UserPw": SERVICE_PW, "AlwaysFilter": "(objectClass=inetOrgPerson)",
+                       "Params": {"timeout": 5, "version": 3}},
+            "CustomerKey": "uid",
+            "CustomerID": "departmentNumber",
+            "CustomerUserListFields": ["givenName", "sn", "mail"],
+            "CustomerUserSearchFields": ["uid", "givenName", "sn", "mail"],
+            "CustomerUserSearchPrefix": "",
+            "CustomerUserSearchSuffix": "*",
+            "CustomerUserSearchListLimit": 250,
+            "CustomerUserPostMasterSearchFields": ["mail"],
+            "CustomerUserNameFields": ["givenName", "sn"],
+            "CustomerUserValidFilter": "(!(employeeType=disabled))",
+            "CustomerGroupSupport": 1,
+            "CacheTTL": 0,
+            "Map": [
+                ["UserFirstname", "Firstname", "givenName", 1, 1, "var"],
+                ["UserLastname", "Lastname", "sn", 1, 1, "var"],
+                ["UserLogin", "Username", "uid", 1, 1, "var"],
+                ["UserEmail", "Email", "mail", 1, 1, "var"],
+                ["UserCustomerID", "CustomerID", "departmentNumber", 0, 1, "var"],
+                ["UserCustomerIDs", "CustomerIDs", "businessCategory", 1, 0, "var"],
+                ["UserPhone", "Phone", "telephoneNumber", 1, 0, "var"],
+                ["UserComment", "Comment", "description", 1, 0, "var"],
+            ],
+        }  # fmt: skip
+        config["Params"].update(params or {})
+        config.update(overrides)
+        return config
+
+    return make

@@ -1,8 +1,14 @@
-"""A throwaway slapd for the test session, started by python-ldap's slapdtest on a free loopback port."""
+"""Throwaway slapd servers started by python-ldap's slapdtest on free loopback ports, and their data.
+
+The session directory holds more people than its size limit (so paging is proven, not assumed), with
+international UTF-8 names, and a second base (`ou=partners`) for a second LDAP source.
+"""
 
 from __future__ import annotations
 
 import os
+import random
+from pathlib import Path
 
 os.environ.setdefault("SLAPD", "/usr/sbin/slapd")
 os.environ.setdefault("SCHEMA", "/etc/ldap/schema")
@@ -11,19 +17,100 @@ import slapdtest
 
 BASE_DN = "dc=example,dc=org"
 PEOPLE_DN = f"ou=people,{BASE_DN}"
+PARTNERS_DN = f"ou=partners,{BASE_DN}"
+SERVICE_DN = f"cn=helpdesk,{BASE_DN}"
+SERVICE_PW = "service-secret"
+SIZE_LIMIT = 500
+PEOPLE = 2100
+PARTNERS = 60
+CUSTOMER_IDS = [f"LDAP-{n:02d}" for n in range(20)]
+PASSWORD = "Directory-pass-1"  # every generated person's password
+
+FIRST_NAMES = [
+    "Zoë", "Søren", "Łukasz", "José", "François", "Øyvind", "Ñuño", "Gül", "Đorđe", "Иван", "Мария", "李",
+    "Ólafur", "Şebnem", "Αλέξανδρος", "Jürgen", "Siobhán", "Mateusz", "Ngozi", "Hiroshi", "Ana", "Björk",
+]  # fmt: skip
+LAST_NAMES = [
+    "Müller", "Østergård", "Wąsowski", "Núñez", "Lefèvre", "Ærø", "Çelik", "Đurić", "Петров", "王",
+    "Guðmundsdóttir", "Yılmaz", "Παπαδόπουλος", "Schröder", "Ó Briain", "Nowak", "Okafor", "山田", "Silva",
+]  # fmt: skip
 
 
 class DirectoryServer(slapdtest.SlapdObject):
+    """A slapd whose size limit (500) is below its entry count; paged searches may see everything."""
+
     suffix = BASE_DN
     root_cn = "admin"
     root_pw = "admin-secret"
     slapd_loglevel = "0"
-    openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif")
+    openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
+    slapd_conf_template = slapdtest.SlapdObject.slapd_conf_template + (
+        f"olcSizeLimit: size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n"
+        # The service account may write; anyone may read, but no one reads a password.
+        f"olcAccess: {{0}}to attrs=userPassword by dn.exact={SERVICE_DN} write by self write by anonymous auth by * none\n"
+        f"olcAccess: {{1}}to * by dn.exact={SERVICE_DN} write by * read\n"
+    )
 
     def start(self) -> None:
         super().start()
-        # The suffix entry comes before anything below it.
-        self.ldapadd(
-            f"dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n"
-            f"dn: {PEOPLE_DN}\nobjectClass: organizationalUnit\nou: people\n"
+        self.ldapadd(base_ldif())
+
+    def load(self, ldif: str) -> None:
+        path = Path(self.testrundir) / "load.ldif"
+        path.write_text(ldif, encoding="utf-8")
+        self._cli_popen(self.PATH_LDAPADD, extra_args=["-f", str(path)])
+
+
+def base_ldif() -> str:
+    """The suffix entry first, then what lives below it (slapd refuses children of a missing parent)."""
+    return (
+        f"dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n"
+        f"dn: {PEOPLE_DN}\nobjectClass: organizationalUnit\nou: people\n\n"
+        f"dn: {PARTNERS_DN}\nobjectClass: organizationalUnit\nou: partners\n\n"
+        f"dn: {SERVICE_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n"
+        f"cn: helpdesk\nuserPassword: {SERVICE_PW}\n"
+    )
+
+
+def person(uid: str, first: str, last: str, *, customer_id: str, ou: str = PEOPLE_DN,
+           extra_customer_ids: tuple[str, ...] = (), disabled: bool = False, phone: str = "") -> str:  # fmt: skip
+    lines = [
+        f"dn: uid={uid},{ou}", "objectClass: inetOrgPerson", f"uid: {uid}", f"cn: {first} {last}",
+        f"givenName: {first}", f"sn: {last}", f"mail: {uid}@example.org", f"departmentNumber: {customer_id}",
+        f"userPassword: {PASSWORD}", f"employeeType: {'disabled' if disabled else 'active'}",
+    ]  # fmt: skip
+    lines += [f"businessCategory: {c}" for c in extra_customer_ids]
+    if phone:
+        lines.append(f"telephoneNumber: {phone}")
+    return "\n".join(lines) + "\n"
+
+
+def people() -> list[dict]:
+    """PEOPLE people and PARTNERS partners, deterministic; a few partner logins repeat people's (conflicts)."""
+    rng = random.Random(4515)
+    rows = []
+    for n in range(PEOPLE):
+        rows.append({
+            "uid": f"person{n:04d}", "first": rng.choice(FIRST_NAMES), "last": rng.choice(LAST_NAMES),
+            "customer_id": CUSTOMER_IDS[n % len(CUSTOMER_IDS)], "ou": PEOPLE_DN,
+            "extra_customer_ids": tuple(rng.sample(CUSTOMER_IDS, 2)) if n % 7 == 0 else (),
+            "disabled": n % 50 == 49, "phone": f"+49 30 {n:07d}",
+        })  # fmt: skip
+    for n in range(PARTNERS):
+        rows.append({
+            "uid": f"person{n:04d}" if n < 3 else f"partner{n:03d}", "first": rng.choice(FIRST_NAMES),
+            "last": rng.choice(LAST_NAMES), "customer_id": "PARTNER", "ou": PARTNERS_DN,
+        })  # fmt: skip
+    return rows
+
+
+def people_ldif() -> str:
+    return "\n".join(
+        person(
+            row["uid"],
+            row["first"],
+            row["last"],
+            **{k: v for k, v in row.items() if k not in ("uid", "first", "last")},
         )
+        for row in people()
+    )

@@ -1,0 +1,541 @@
+"""The `LDAP` source: customer users in a directory, read (and, when configured writable, written) through
+the Map, whose storage names are LDAP attributes (R70–R80).
+
+Reads go through python-ldap directly, not through django-ldapdb's query compiler: every read must AND the
+administrator's raw `AlwaysFilter` and `CustomerUserValidFilter` (R74, R76), stop at a limit while paging
+past the server's size limit (simple paged results), and bind as the user to check a password (R91);
+django-ldapdb can express none of these. Writes go through a django-ldapdb model built from the Map.
+
+Every value a caller supplies is escaped (RFC 4515) before it reaches a filter; only `*` stays a
+wildcard where the reference makes it one (R72, R73). The two raw filters come from the configuration and
+are checked for balanced syntax when the configuration is loaded (W5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import string
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import ldap
+from ldap.controls import SimplePagedResultsControl
+from ldap.filter import escape_filter_chars
+
+from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
+from backends.config import ConfigProblem, SourceConfig, truthy
+from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
+from backends.search import Expression, Term, UnparsableSearch, parse_search
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 500  # OpenLDAP's default size limit; Active Directory's MaxPageSize is 1000
+DEFAULT_OBJECT_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
+MULTI_VALUED = ("UserCustomerIDs",)
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_!@#$%^&*"  # R80
+
+
+def ldap_uris(params: Mapping[str, Any]) -> list[str]:
+    """`Host` as a name, a URI, or a list of them for fail-over; `Params.port` applies to bare names."""
+    hosts = params.get("Host")
+    hosts = [hosts] if isinstance(hosts, str) else list(hosts or ())
+    port = (params.get("Params") or {}).get("port")
+    uris = []
+    for host in hosts:
+        host = str(host).strip()
+        if not host:
+            continue
+        if "://" in host:
+            uris.append(host)
+        else:
+            uris.append(f"ldap://{host}:{port}" if port else f"ldap://{host}")
+    return uris
+
+
+def filter_syntax_problem(text: str) -> str | None:
+    """A raw filter must be one parenthesised expression with balanced parentheses (RFC 4515 shape)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.startswith("(") and text.endswith(")")):
+        return "must be enclosed in parentheses, e.g. (objectClass=inetOrgPerson)"
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "\\":
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0 or (depth == 0 and index != len(text) - 1):
+            return "has unbalanced parentheses or more than one top-level expression"
+    return None if depth == 0 else "has unbalanced parentheses"
+
+
+def escape_pattern(pattern: str) -> str:
+    """Escape everything but `*`, which stays a wildcard (R72)."""
+    return "*".join(escape_filter_chars(part) for part in pattern.split("*"))
+
+
+def _and(*filters: str) -> str:
+    parts = [f for f in filters if f]
+    if len(parts) == 1:
+        return parts[0]
+    return f"(&{''.join(parts)})"
+
+
+def _or(filters: Iterable[str]) -> str:
+    parts = list(filters)
+    return parts[0] if len(parts) == 1 else f"(|{''.join(parts)})"
+
+
+class LDAPSource(BaseSource):
+    kind = "LDAP"
+
+    def __init__(self, config: SourceConfig) -> None:
+        super().__init__(config)
+        params = config.params
+        self.uris = ldap_uris(params)
+        self.base_dn = str(params["BaseDN"])
+        self.scope = ldap.SCOPE_ONELEVEL if params.get("SSCOPE") == "one" else ldap.SCOPE_SUBTREE
+        self.bind_dn = str(params.get("UserDN") or "")
+        self.bind_pw = str(params.get("UserPw") or "")
+        self.always_filter = str(params.get("AlwaysFilter") or "").strip()
+        self.charset = str(params.get("SourceCharset") or "utf-8")
+        self.group_dn = str(params.get("GroupDN") or "")
+        self.start_tls = truthy(params.get("StartTLS"))
+        self.ca_file = str(params.get("CAFile") or "")
+        self.page_size = int(params.get("PageSize") or DEFAULT_PAGE_SIZE)
+        options = params.get("Params") or {}
+        self.timeout = float(options.get("timeout") or 10)
+        self.version = int(options.get("version") or 3)
+        self.object_classes = tuple(params.get("ObjectClasses") or DEFAULT_OBJECT_CLASSES)
+        self._connection: ldap.ldapobject.LDAPObject | None = None
+        self._attributes = sorted(
+            {row.storage for row in config.map_rows if not row.is_password}
+            | {config.customer_key, config.customer_id}
+            | ({config.customer_valid} if config.customer_valid else set())
+        )
+
+    @property
+    def read_only(self) -> bool:
+        """LDAP is read-only unless the source says `ReadOnly: 0` (R70; writable is beyond the reference)."""
+        return self.config.read_only
+
+    @classmethod
+    def config_problems(cls, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+        params = raw.get("Params") or {}
+        problems = []
+
+        def problem(path: str, message: str, hint: str = "") -> None:
+            problems.append(ConfigProblem(path, message, hint=hint, check_id="backends.E040"))
+
+        if not ldap_uris(params):
+            problem(
+                "['Params']['Host']", "missing: a host name, an ldap:// or ldaps:// URI, or a list of them"
+            )
+        for uri in ldap_uris(params):
+            if not uri.startswith(("ldap://", "ldaps://", "ldapi://")):
+                problem("['Params']['Host']", f"{uri!r} is not an ldap://, ldaps:// or ldapi:// URI")
+        base_dn = params.get("BaseDN")
+        if not isinstance(base_dn, str) or not base_dn or not ldap.dn.is_dn(base_dn):
+            problem("['Params']['BaseDN']", f"{base_dn!r} is not a distinguished name")
+        if params.get("SSCOPE", "sub") not in ("one", "sub"):
+            problem("['Params']['SSCOPE']", f"must be 'one' or 'sub', not {params.get('SSCOPE')!r}")
+        if bool(params.get("UserDN")) != bool(params.get("UserPw")):
+            problem(
+                "['Params']['UserDN']", "UserDN and UserPw go together (or neither, for an anonymous bind)"
+            )
+        for key, path in (
+            ("AlwaysFilter", "['Params']['AlwaysFilter']"),
+            (None, "['CustomerUserValidFilter']"),
+        ):
+            text = params.get(key) if key else raw.get("CustomerUserValidFilter")
+            message = filter_syntax_problem(str(text or ""))
+            if message:
+                problem(path, f"{text!r} {message}")
+        options = params.get("Params") or {}
+        if not isinstance(options, Mapping):
+            problem("['Params']['Params']", "must be a table of port, timeout, version")
+        else:
+            for key in ("port", "timeout", "version"):
+                value = options.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                    problem(f"['Params']['Params'][{key!r}]", f"must be a number, not {value!r}")
+        ca_file = params.get("CAFile")
+        if ca_file and not os.path.isfile(str(ca_file)):
+            problem("['Params']['CAFile']", f"{ca_file!r} is not a readable file")
+        page_size = params.get("PageSize")
+        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+            problem("['Params']['PageSize']", f"must be a whole number ≥ 1, not {page_size!r}")
+        return problems
+
+    # ------------------------------------------------------------------------------------ connection
+    def _connect(self, bind_dn: str | None = None, bind_pw: str | None = None) -> ldap.ldapobject.LDAPObject:
+        """A new connection bound as the service account (or anonymously), or as `bind_dn` when given."""
+        connection = ldap.initialize(" ".join(self.uris))  # libldap tries each URI in turn (fail-over)
+        connection.set_option(ldap.OPT_PROTOCOL_VERSION, self.version)
+        connection.set_option(ldap.OPT_REFERRALS, 0)
+        connection.set_option(ldap.OPT_NETWORK_TIMEOUT, self.timeout)
+        connection.set_option(ldap.OPT_TIMEOUT, self.timeout)
+        if self.ca_file:
+            connection.set_option(ldap.OPT_X_TLS_CACERTFILE, self.ca_file)
+            connection.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            connection.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # must come after the other TLS options
+        if self.start_tls:
+            connection.start_tls_s()
+        if bind_dn is not None:
+            connection.simple_bind_s(bind_dn, bind_pw or "")
+        else:
+            connection.simple_bind_s(self.bind_dn, self.bind_pw)
+        return connection
+
+    def _run(self, operation: str, call):
+        """Run `call(connection)`, reconnecting once if the server dropped an idle connection."""
+        for attempt in (1, 2):
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                return call(self._connection)
+            except ldap.SERVER_DOWN as exc:
+                self._connection = None
+                if attempt == 2:
+                    raise self._unavailable(operation, exc) from exc
+            except (ldap.TIMEOUT, ldap.INVALID_CREDENTIALS, ldap.CONNECT_ERROR, ldap.OPERATIONS_ERROR) as exc:
+                self._connection = None
+                raise self._unavailable(operation, exc) from exc
+            except ldap.NO_SUCH_OBJECT as exc:
+                raise self._unavailable(operation, exc, f"base DN {self.base_dn!r} does not exist") from exc
+        raise AssertionError("unreachable")
+
+    def _unavailable(self, operation: str, exc: Exception, detail: str = "") -> SourceUnavailable:
+        if not detail:
+            info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+            detail = " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip() or type(exc).__name__
+        return SourceUnavailable(
+            alias=self.alias, operation=operation, detail=f"{detail} ({', '.join(self.uris)})"
+        )
+
+    def _search(self, filterstr: str, limit: int | None, attributes: list[str] | None = None):
+        """Entries matching `filterstr` under BaseDN, paged past the server's size limit; at most
+        `limit + 1` when a limit is given, so the caller can tell that more exist (W6).
+
+        Returns (entries, complete): `complete` is False when the server cut the answer itself.
+        """
+        wanted = None if limit is None else limit + 1
+
+        def run(connection):
+            entries: list[tuple[str, dict[str, list[bytes]]]] = []
+            control = SimplePagedResultsControl(
+                True, size=min(self.page_size, wanted or self.page_size), cookie=""
+            )
+            while True:
+                msgid = connection.search_ext(
+                    self.base_dn, self.scope, filterstr, attributes or self._attributes, serverctrls=[control]
+                )
+                try:
+                    _, data, _, controls = connection.result3(msgid, timeout=self.timeout)
+                except ldap.SIZELIMIT_EXCEEDED:
+                    logger.warning("LDAP source %s: the server's size limit cut a paged search", self.alias)
+                    return entries, False
+                entries.extend((dn, attrs) for dn, attrs in data if dn is not None)
+                if wanted is not None and len(entries) >= wanted:
+                    return entries[:wanted], True
+                cookie = next((c.cookie for c in controls if c.controlType == control.controlType), b"")
+                if not cookie:
+                    return entries, True
+                control.cookie = cookie
+
+        return self._run("search", run)
+
+    # ------------------------------------------------------------------------------------- filters
+    def _with_fixed_filters(self, filterstr: str, *, valid: bool) -> str:
+        return _and(self.always_filter, self.config.valid_filter.strip() if valid else "", filterstr)
+
+    def _term_filter(self, term: Term) -> str:
+        pattern = escape_pattern(term.pattern(self.config.search_prefix, self.config.search_suffix))
+        either = _or(f"({field}={pattern})" for field in self.config.search_fields)
+        return f"(!{either})" if term.negated else either
+
+    def _expression_filter(self, expression: Expression) -> str:
+        return _or(_and(*(self._term_filter(t) for t in group)) for group in expression)
+
+    def _selector_filter(self, query: SearchQuery) -> str:
+        name, value = query.selector
+        config = self.config
+        if name == "term":
+            return self._expression_filter(parse_search(value))
+        if name == "postmaster":
+            # R73: `*` is a wildcard here (unlike the DB source); everything else is escaped.
+            return _or(f"({field}={escape_pattern(value)})" for field in config.postmaster_search_fields)
+        if name == "login":
+            # Exact unless the caller writes `*`, as in the DB source (W2).
+            pattern = escape_pattern(value) if "*" in value else escape_filter_chars(value)
+            return f"({config.customer_key}={pattern})"
+        if name == "customer_id":
+            return f"({config.customer_id}={escape_pattern(value)})"
+        return f"({config.customer_id}={escape_filter_chars(value)})"  # customer_id_raw: exact (R73)
+
+    # ---------------------------------------------------------------------------------------- reads
+    def search(self, query: SearchQuery) -> SourceResult:
+        limit = query.limit or self.config.search_list_limit
+        try:
+            selector = self._selector_filter(query)
+        except UnparsableSearch:
+            return SourceResult(records=[])
+        # R76: the valid filter always applies to searches.
+        entries, complete = self._search(self._with_fixed_filters(selector, valid=True), limit)
+        records = self._records(entries)
+        records = self._only_group_members(records)
+        records.sort(key=lambda r: (r.login.casefold(), r.login))
+        return SourceResult(records=records[:limit], has_more=len(entries) > limit or not complete)
+
+    def get(self, login: str) -> CustomerUserRecord | None:
+        """R76: data get never applies the valid filter; the AlwaysFilter does apply (R74)."""
+        if not login:
+            return None
+        filterstr = self._with_fixed_filters(
+            f"({self.config.customer_key}={escape_filter_chars(login)})", valid=False
+        )
+        entries, _ = self._search(filterstr, 1)
+        records = self._records(entries[:1])
+        return records[0] if records else None
+
+    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        logins = list(dict.fromkeys(login for login in logins if login))
+        found: dict[str, CustomerUserRecord] = {}
+        for start in range(0, len(logins), 200):
+            chunk = logins[start : start + 200]
+            either = _or(f"({self.config.customer_key}={escape_filter_chars(login)})" for login in chunk)
+            entries, _ = self._search(self._with_fixed_filters(either, valid=False), None)
+            found.update({record.login.casefold(): record for record in self._records(entries)})
+        return found
+
+    def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
+        """R62/R76: distinct primary customer IDs; the valid filter applies only when asked for."""
+        condition = f"({self.config.customer_id}=*)"
+        if term:
+            try:
+                expression = parse_search(term)
+            except UnparsableSearch:
+                return []
+            condition = _and(condition, _or(
+                _and(*(f"({self.config.customer_id}={escape_pattern(t.text)})" for t in group))
+                for group in expression
+            ))  # fmt: skip
+        entries, _ = self._search(self._with_fixed_filters(condition, valid=valid_only), None,
+                                  [self.config.customer_id])  # fmt: skip
+        values = {self._first(attrs, self.config.customer_id) for _, attrs in entries}
+        return sorted((v for v in values if v), key=str.casefold)
+
+    def iter_logins(self) -> Iterator[str]:
+        entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
+                                  None, [self.config.customer_key])  # fmt: skip
+        for _, attrs in entries:
+            login = self._first(attrs, self.config.customer_key)
+            if login:
+                yield login
+
+    def count(self) -> int:
+        """Every entry the source can see, counted through paged results (DNs only, no attributes)."""
+        entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
+                                  None, ["1.1"])  # fmt: skip
+        return len(entries)
+
+    def status(self) -> SourceStatus:
+        started = time.perf_counter()
+        try:
+            self._search(self._with_fixed_filters(f"({self.config.customer_key}=probe)", valid=False), 1)
+            probe_ms = (time.perf_counter() - started) * 1000
+            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=self.count(),
+                                extra={"uris": self.uris, "base_dn": self.base_dn})  # fmt: skip
+        except SourceUnavailable as exc:
+            return SourceStatus(self.alias, False, detail=exc.message)
+
+    # --------------------------------------------------------------------------- entries → records
+    def _decode(self, value: bytes) -> str:
+        return value.decode(self.charset, errors="replace")  # R79
+
+    def _first(self, attrs: Mapping[str, list[bytes]], name: str) -> str:
+        """R78: the first value of a (possibly multi-valued) attribute; attribute names are case-blind."""
+        values = _values(attrs, name)
+        value = self._decode(values[0]) if values else ""
+        if name.lower() == "targetaddress" and value.upper().startswith("SMTP:"):
+            value = value[5:]
+        return value
+
+    def _records(self, entries: list[tuple[str, dict[str, list[bytes]]]]) -> list[CustomerUserRecord]:
+        records = []
+        for dn, attrs in entries:
+            attributes: dict[str, Any] = {}
+            for row in self.config.map_rows:
+                if row.is_password:
+                    continue
+                if row.attribute in MULTI_VALUED:
+                    attributes[row.attribute] = ";".join(self._decode(v) for v in _values(attrs, row.storage))
+                    continue
+                value = self._first(attrs, row.storage)
+                if row.storage_type == "int":
+                    value = int(value) if value.strip().lstrip("+-").isdigit() else 0
+                attributes[row.attribute] = value
+            login = self._first(attrs, self.config.customer_key)
+            if not login:
+                continue
+            attributes["UserLogin"] = attributes.get("UserLogin") or login
+            attributes["UserID"] = login
+            attributes["UserCustomerID"] = self._first(attrs, self.config.customer_id)
+            if self.config.customer_valid:
+                value = self._first(attrs, self.config.customer_valid)
+                attributes["ValidID"] = int(value) if value.isdigit() else 1
+            attributes["DN"] = dn
+            records.append(self.make_record(login, attributes))
+        if self.config.raw.get("TranslateManagerTo"):
+            records = [self._translate_manager(r) for r in records]
+        return records
+
+    def _translate_manager(self, record: CustomerUserRecord) -> CustomerUserRecord:
+        """R78: a `manager` DN is replaced by an attribute of the referenced entry."""
+        row = self.config.row_for_storage("manager")
+        manager_dn = record.get(row.attribute) if row else ""
+        if not manager_dn:
+            return record
+        target = str(self.config.raw["TranslateManagerTo"])
+
+        def read(connection):
+            try:
+                return connection.search_s(manager_dn, ldap.SCOPE_BASE, "(objectClass=*)", [target])
+            except ldap.NO_SUCH_OBJECT:
+                return []
+
+        found = self._run("get", read)
+        if found:
+            attributes = {**record.attributes, row.attribute: self._first(found[0][1], target)}
+            return self.make_record(record.login, attributes)
+        return record
+
+    def _only_group_members(self, records: list[CustomerUserRecord]) -> list[CustomerUserRecord]:
+        """R75: with GroupDN, only logins that are a memberUid under it; one escaped query (W4)."""
+        if not self.group_dn or not records:
+            return records
+        either = _or(f"(memberUid={escape_filter_chars(r.login)})" for r in records)
+
+        def read(connection):
+            return connection.search_s(self.group_dn, ldap.SCOPE_SUBTREE, either, ["memberUid"])
+
+        members = {
+            self._decode(v).casefold()
+            for _, attrs in self._run("search", read)
+            for v in _values(attrs, "memberUid")
+        }
+        return [r for r in records if r.login.casefold() in members]
+
+    # --------------------------------------------------------------------------------------- writes
+    def _refuse_if_read_only(self, login: str) -> None:
+        if self.read_only:
+            raise SourceReadOnly(alias=self.alias, login=login)
+
+    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        from backends.directory import directory_model, write_entry
+
+        login = str(attributes.get("UserLogin") or "").strip()
+        self._refuse_if_read_only(login)
+        errors = self._validate(attributes, existing=None)
+        if errors:
+            raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+        write_entry(self, directory_model(self), None, self._entry_values(attributes))
+        return self.get(login)
+
+    def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        from backends.directory import directory_model, write_entry
+
+        self._refuse_if_read_only(login)
+        current = self.get(login)
+        if current is None:
+            raise CustomerUserNotFound(login=login)
+        values = dict(attributes)
+        for row in self.config.map_rows:
+            if row.read_only and not row.is_password:
+                values[row.attribute] = current.get(row.attribute)
+        errors = self._validate(values, existing=current)
+        if errors:
+            raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+        write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values))
+        return self.get(str(values.get("UserLogin") or login))
+
+    def set_password(self, login: str, password: str) -> None:
+        """The server hashes it: the Password Modify extended operation (RFC 3062)."""
+        self._refuse_if_read_only(login)
+        if not password:
+            raise CustomerUserInvalid(
+                {"UserPassword": ["A password must not be empty."]}, login=login, summary="empty password"
+            )
+        record = self.get(login)
+        if record is None:
+            raise CustomerUserNotFound(login=login)
+        self._run("set_password", lambda connection: connection.passwd_s(record.get("DN"), None, password))
+
+    def check_password(self, login: str, password: str) -> bool | None:
+        """R91: find the entry by login (with the AlwaysFilter), then bind as it with the password."""
+        login = (login or "").strip()
+        if not login:
+            return None
+        record = self.get(login)
+        if record is None:
+            return None
+        if not password:
+            return False
+        try:
+            self._connect(record.get("DN"), password).unbind_s()
+        except ldap.INVALID_CREDENTIALS:
+            return False
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as exc:
+            raise self._unavailable("check_password", exc) from exc
+        return True
+
+    def generate_random_password(self, size: int = 8) -> str:
+        return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))
+
+    def _entry_values(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+        """LDAP attribute → values for every writable Map row; multi-valued rows split on `;`.
+
+        `cn`, which person entries must have, is the full name (R64) unless the Map writes it itself.
+        """
+        entry: dict[str, list[str]] = {}
+        if self.config.row_for_storage("cn") is None:
+            entry["cn"] = [self.full_name(values) or str(values.get("UserLogin") or "")]
+        for row in self.config.map_rows:
+            if row.is_password or row.storage in entry:
+                continue
+            value = values.get(row.attribute)
+            text = "" if value is None else str(value).strip()
+            if row.attribute in MULTI_VALUED:
+                entry[row.storage] = [part.strip() for part in text.split(";") if part.strip()]
+            else:
+                entry[row.storage] = [text] if text else []
+        return entry
+
+    def _validate(
+        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
+    ) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for row in self.config.map_rows:
+            if row.is_password:
+                continue
+            text = str(values.get(row.attribute) or "")
+            if row.required and not text.strip():
+                errors.setdefault(row.attribute, []).append(f"{row.label} is required.")
+        login = str(values.get("UserLogin") or "")
+        if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
+            errors.setdefault("UserLogin", []).append(f"Customer user {login!r} already exists.")
+        return errors
+
+
+def _values(attrs: Mapping[str, list[bytes]], name: str) -> list[bytes]:
+    if name in attrs:
+        return attrs[name]
+    lowered = name.lower()
+    return next((v for k, v in attrs.items() if k.lower() == lowered), [])
+
+
+def _summary(errors: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in errors.items())

@@ -1,0 +1,247 @@
+"""The LDAP source against the session's real slapd (R70–R80): search, paging, escaping, writes, binds."""
+
+import contextlib
+
+import ldap
+import pytest
+
+from backends.base import SearchQuery
+from backends.config import validate_source_config
+from backends.errors import CustomerUserInvalid, SourceReadOnly, SourceUnavailable
+from backends.registry import SourceHandler
+from customers.selectors import customer_ids_of
+from tests.ldap_server import CUSTOMER_IDS, PARTNERS_DN, PASSWORD, PEOPLE, SIZE_LIMIT, people
+
+pytestmark = [pytest.mark.ldap]
+
+PEOPLE_ROWS = [row for row in people() if row["ou"].startswith("ou=people")]
+ACTIVE = [row for row in PEOPLE_ROWS if not row["disabled"]]
+
+
+def source(config):
+    return SourceHandler({"CustomerUser1": config})["CustomerUser1"]
+
+
+@pytest.fixture
+def directory(ldap_source_settings):
+    return source(ldap_source_settings())
+
+
+def logins(result):
+    return [record.login for record in result.records]
+
+
+def test_a_search_matches_any_search_field_case_insensitively_with_utf8(directory):
+    """R72 with the directory's matching rules: `müller` finds Müller; first values; valid filter (R76)."""
+    expected = sorted(
+        r["uid"] for r in ACTIVE if r["last"].startswith("Müller") or r["first"].startswith("Müller")
+    )
+    for term in ("Müller", "müller", "MÜLLER"):
+        result = directory.search(SearchQuery(term=term, limit=1000))
+        assert logins(result) == expected
+        assert not result.has_more
+    record = directory.search(SearchQuery(term="Müller")).records[0]
+    assert record.full_name.endswith("Müller")
+    assert record.display.endswith("@example.org>")
+
+
+def test_the_r43_grammar_combines_terms(directory):
+    both = directory.search(SearchQuery(term="person01* + Петров", limit=1000))
+    assert logins(both) == sorted(
+        r["uid"] for r in ACTIVE if r["uid"].startswith("person01") and r["last"] == "Петров"
+    )
+    either = directory.search(SearchQuery(term="person0001 OR person0002", limit=1000))
+    assert logins(either) == ["person0001", "person0002"]
+    negated = directory.search(SearchQuery(term="person000* + !person0001", limit=1000))
+    assert "person0001" not in logins(negated)
+    assert "person0002" in logins(negated)
+
+
+def test_paged_results_go_past_the_server_size_limit(directory, slapd):
+    """W6/R77: the directory holds more than its size limit; listing and counting still see everything."""
+    plain = ldap.initialize(slapd.ldap_uri)
+    with pytest.raises(ldap.SIZELIMIT_EXCEEDED):
+        plain.search_s(directory.base_dn, ldap.SCOPE_ONELEVEL, "(uid=*)", ["uid"])
+    assert PEOPLE > SIZE_LIMIT
+    assert directory.count() == PEOPLE
+    everyone = directory.search(SearchQuery(term="*", limit=PEOPLE))
+    assert logins(everyone) == sorted(r["uid"] for r in ACTIVE)
+    assert not everyone.has_more
+
+
+def test_searches_stop_at_the_list_limit_and_say_so(directory):
+    result = directory.search(SearchQuery(term="person*"))
+    assert len(result.records) == 250  # CustomerUserSearchListLimit
+    assert result.has_more
+
+
+@pytest.mark.parametrize(
+    ("selector", "value"),
+    [
+        ("term", "*)(uid=*"),
+        ("term", "admin)(|(objectClass=*"),
+        ("login", "*)(uid=*"),
+        ("login", "admin)(|(objectClass=*"),
+        ("postmaster", "*)(mail=*"),
+        ("customer_id", "*)(departmentNumber=*"),
+        ("customer_id_raw", "LDAP-01)(|(objectClass=*"),
+    ],
+)
+def test_user_values_are_escaped_so_injection_finds_nothing(directory, selector, value):
+    """RFC 4515 escaping (W4): these return what a literal search does: no entry contains `)(`."""
+    assert directory.search(SearchQuery(**{selector: value})).records == []
+
+
+@pytest.mark.django_db  # django-ldapdb writes through a Django connection
+def test_a_login_with_filter_characters_is_found_literally(directory, ldap_source_settings, slapd):
+    writable = source(ldap_source_settings(ReadOnly=0))
+    writable.add({"UserLogin": "o'hara(x)*", "UserFirstname": "Seán", "UserLastname": "O'Hara",
+                  "UserEmail": "ohara@example.org", "UserCustomerID": "LDAP-01"}, acting_user=None)  # fmt: skip
+    try:
+        assert directory.get("o'hara(x)*").login == "o'hara(x)*"
+        assert logins(directory.search(SearchQuery(login="o'hara(x)*"))) == ["o'hara(x)*"]
+        assert directory.get("o'hara(x)") is None
+    finally:
+        slapd.ldapdelete(f"uid=o'hara(x)\\2A,{directory.base_dn}")
+
+
+def test_login_postmaster_and_customer_id_selectors(directory):
+    """R73: login and raw customer ID are exact; postmaster keeps `*` as a wildcard; W2: no substrings."""
+    assert logins(directory.search(SearchQuery(login="PERSON0007"))) == ["person0007"]
+    assert logins(directory.search(SearchQuery(login="person000"))) == []
+    assert logins(directory.search(SearchQuery(postmaster="person0007@example.org"))) == ["person0007"]
+    assert logins(directory.search(SearchQuery(postmaster="*0007@example.org"))) == ["person0007"]
+    raw = directory.search(SearchQuery(customer_id_raw="LDAP-03", limit=1000))
+    assert logins(raw) == sorted(r["uid"] for r in ACTIVE if r["customer_id"] == "LDAP-03")
+    assert directory.search(SearchQuery(customer_id_raw="LDAP-0", limit=1000)).records == []
+    assert len(directory.search(SearchQuery(customer_id="LDAP-0*", limit=3000)).records) == len(
+        [r for r in ACTIVE if r["customer_id"].startswith("LDAP-0")]
+    )
+
+
+def test_data_get_ignores_the_valid_filter_but_not_the_always_filter(ldap_source_settings):
+    """R74, R76."""
+    disabled = next(r for r in PEOPLE_ROWS if r["disabled"])["uid"]
+    assert source(ldap_source_settings()).get(disabled).login == disabled
+    assert source(ldap_source_settings()).search(SearchQuery(login=disabled)).records == []
+    strict = source(ldap_source_settings({"AlwaysFilter": "(employeeType=active)"}))
+    assert strict.get(disabled) is None
+    assert strict.get("person0001").login == "person0001"
+
+
+@pytest.mark.django_db
+def test_multi_valued_customer_ids_and_first_values(directory):
+    """R61/R78: UserCustomerIDs takes every value, single-valued fields the first."""
+    row = PEOPLE_ROWS[0]
+    record = directory.get(row["uid"])
+    assert record.get("UserCustomerIDs") == ";".join(row["extra_customer_ids"])
+    assert customer_ids_of(record, registry=SourceHandler({"CustomerUser1": directory.config.raw})) == list(
+        dict.fromkeys([*row["extra_customer_ids"], row["customer_id"]])
+    )
+
+
+def test_customer_id_list(directory):
+    """R62/R76: distinct primary ids, sorted; a term filters them."""
+    assert directory.list_customer_id_values(None) == CUSTOMER_IDS
+    assert directory.list_customer_id_values("LDAP-1*") == [c for c in CUSTOMER_IDS if c.startswith("LDAP-1")]
+
+
+def test_a_second_base_is_a_second_source(ldap_source_settings):
+    partners = source(ldap_source_settings({"BaseDN": PARTNERS_DN}))
+    assert partners.count() == 60
+    assert {r.customer_id for r in partners.search(SearchQuery(term="*", limit=100)).records} == {"PARTNER"}
+
+
+def test_read_only_source_refuses_writes_with_a_clear_message(directory):
+    """R70: LDAP is read-only by default."""
+    with pytest.raises(
+        SourceReadOnly, match="Source CustomerUser1 is read-only; customer user 'new' was not"
+    ):
+        directory.add({"UserLogin": "new"}, acting_user=None)
+    with pytest.raises(SourceReadOnly):
+        directory.set_password("person0001", "x")
+
+
+@pytest.mark.django_db
+def test_a_writable_source_adds_updates_renames_and_sets_passwords(ldap_source_settings, slapd):
+    """Beyond R70: writes through the django-ldapdb model built from the Map."""
+    writable = source(ldap_source_settings(ReadOnly=0))
+    values = {"UserLogin": "new.user", "UserFirstname": "Ærøn", "UserLastname": "Ødegård",
+              "UserEmail": "new.user@example.org", "UserCustomerID": "LDAP-02",
+              "UserCustomerIDs": "LDAP-05;LDAP-06"}  # fmt: skip
+    record = writable.add(values, acting_user=None)
+    try:
+        assert (record.full_name, record.get("UserCustomerIDs")) == ("Ærøn Ødegård", "LDAP-05;LDAP-06")
+        with pytest.raises(CustomerUserInvalid, match="already exists"):
+            writable.add(values, acting_user=None)
+        with pytest.raises(CustomerUserInvalid) as caught:
+            writable.add({"UserLogin": "incomplete"}, acting_user=None)
+        assert set(caught.value.field_errors) == {
+            "UserFirstname",
+            "UserLastname",
+            "UserEmail",
+            "UserCustomerID",
+        }
+
+        updated = writable.update("new.user", {**values, "UserLogin": "renamed.user", "UserCustomerIDs": "LDAP-07",
+                                               "UserPhone": "+1 555"}, acting_user=None)  # fmt: skip
+        assert (updated.login, updated.get("UserCustomerIDs"), updated.get("UserPhone")) == (
+            "renamed.user", "LDAP-07", "+1 555",
+        )  # fmt: skip
+        assert writable.get("new.user") is None
+        writable.set_password("renamed.user", "Fresh pass 1")
+        assert writable.check_password("renamed.user", "Fresh pass 1") is True
+        assert writable.check_password("renamed.user", "wrong") is False
+    finally:
+        for uid in ("new.user", "renamed.user"):
+            with contextlib.suppress(RuntimeError):
+                slapd.ldapdelete(f"uid={uid},{writable.base_dn}")
+
+
+def test_password_check_binds_as_the_user(directory):
+    """R91: find the DN by login, then bind; unknown login is None, a wrong or empty password False."""
+    assert directory.check_password("person0003", PASSWORD) is True
+    assert directory.check_password("person0003", "nope") is False
+    assert directory.check_password("person0003", "") is False
+    assert directory.check_password("nobody-here", PASSWORD) is None
+
+
+def test_fail_over_anonymous_bind_and_starttls(ldap_source_settings, slapd):
+    """R71: a list of hosts is tried in order; no UserDN binds anonymously; StartTLS with a CA file."""
+    dead = "ldap://127.0.0.1:9"
+    failing_over = source(ldap_source_settings({"Host": [dead, slapd.ldap_uri]}))
+    assert failing_over.get("person0001").login == "person0001"
+    anonymous = source(ldap_source_settings({"UserDN": "", "UserPw": ""}))
+    assert anonymous.get("person0001").login == "person0001"
+    tls = source(ldap_source_settings({"StartTLS": 1, "CAFile": slapd.cafile}))  # the cert names 127.0.0.1
+    assert tls.get("person0001").login == "person0001"
+
+
+def test_an_unreachable_or_misconfigured_directory_is_unavailable_not_empty(ldap_source_settings):
+    down = source(ldap_source_settings({"Host": "ldap://127.0.0.1:9"}))
+    with pytest.raises(
+        SourceUnavailable, match=r"Source CustomerUser1 is unavailable \(search\): Can't contact"
+    ):
+        down.search(SearchQuery(term="x"))
+    wrong = source(ldap_source_settings({"UserPw": "wrong"}))
+    with pytest.raises(SourceUnavailable, match="Invalid credentials"):
+        wrong.get("person0001")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"Host": ""}, "['Params']['Host']: missing"),
+        ({"Host": "http://x"}, "is not an ldap://, ldaps:// or ldapi:// URI"),
+        ({"BaseDN": "not a dn"}, "['Params']['BaseDN']: 'not a dn' is not a distinguished name"),
+        ({"SSCOPE": "base"}, "must be 'one' or 'sub'"),
+        ({"UserPw": ""}, "UserDN and UserPw go together"),
+        ({"AlwaysFilter": "(&(objectClass=*)"}, "has unbalanced parentheses"),
+        ({"AlwaysFilter": "objectClass=*"}, "must be enclosed in parentheses"),
+        ({"Params": {"timeout": "soon"}}, "['Params']['Params']['timeout']: must be a number"),
+        ({"CAFile": "/nonexistent/ca.pem"}, "is not a readable file"),
+    ],
+)
+def test_configuration_problems_name_the_key(ldap_source_settings, params, message):
+    problems = validate_source_config("CustomerUser1", ldap_source_settings(params))
+    assert any(message in f"{p.path}: {p.message}" for p in problems), problems
