@@ -100,6 +100,7 @@ class BaseSource(ABC):
     kind = "abstract"
     supports_write = True
     supports_password = True
+    runs_inline = False  # True: asked in the caller's thread (it reads the project's own database)
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config

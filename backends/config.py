@@ -8,9 +8,12 @@ checks accept is exactly a config the registry can build.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +55,7 @@ SOURCE_KEYS: dict[str, Any] = {
     "AutoLoginCreationPrefix": "auto",
     "AdminSetPreferences": None,  # DB 1, LDAP 0
     "CacheTTL": None,  # DB 86400, LDAP 0 unless set
+    "Timeout": 10,  # seconds a search may take before the others answer without it (ours, not R11)
     "ReadOnly": None,  # DB 0, LDAP 1
     "CustomerCompanySupport": 1,
     "CustomerGroupSupport": 0,  # R14: off gives the source's users every valid group (R103 step 1)
@@ -166,6 +170,7 @@ class SourceConfig:
     auto_login_creation_prefix: str
     admin_set_preferences: bool
     cache_ttl: int
+    timeout: float
     read_only: bool
     company_support: bool
     group_support: bool
@@ -218,6 +223,7 @@ class SourceConfig:
             auto_login_creation_prefix=str(get("AutoLoginCreationPrefix")),
             admin_set_preferences=truthy(get("AdminSetPreferences", 0 if is_ldap else 1)),
             cache_ttl=int(get("CacheTTL", 0 if is_ldap else 86400)),
+            timeout=float(get("Timeout")),
             read_only=truthy(get("ReadOnly", 1 if is_ldap else 0)),
             company_support=truthy(get("CustomerCompanySupport")),
             group_support=truthy(get("CustomerGroupSupport")),
@@ -231,6 +237,11 @@ class SourceConfig:
 
     def row_for_storage(self, storage: str) -> MapRow | None:
         return next((row for row in self.map_rows if row.storage == storage), None)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever the configuration does: part of every cache key of this source."""
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
     def storages(self) -> tuple[str, ...]:
@@ -303,6 +314,14 @@ def _problems(alias: str, raw: Mapping[str, Any]) -> Iterator[ConfigProblem]:
             not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value)
         ):
             yield ConfigProblem(f"[{key!r}]", "must be a list of strings", check_id="backends.E015")
+
+    timeout = raw.get("Timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        yield ConfigProblem(
+            "['Timeout']", f"must be a number of seconds > 0, not {timeout!r}", check_id="backends.E016"
+        )
 
     for key in ("CustomerUserSearchListLimit", "CacheTTL"):
         value = raw.get(key)

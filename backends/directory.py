@@ -59,7 +59,7 @@ def _ldapdb_alias(source: LDAPSource) -> str:
         options[ldap.OPT_X_TLS_CACERTFILE] = source.ca_file
         options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
         options[ldap.OPT_X_TLS_NEWCTX] = 0
-    return source_connection(f"ldap:{source.alias}", {
+    return source_connection(f"ldap:{source.alias}:{source.config.fingerprint}", {
         "ENGINE": "ldapdb.backends.ldap", "NAME": " ".join(source.uris), "USER": source.bind_dn,
         "PASSWORD": source.bind_pw, "TLS": source.start_tls, "CONNECTION_OPTIONS": options,
     })  # fmt: skip

@@ -13,6 +13,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from backends.base import BaseSource
+from backends.cache import CachingSource
 from backends.config import SourceConfig, ordered_aliases
 from backends.errors import UnknownSource
 
@@ -36,6 +37,8 @@ class SourceHandler:
                 raise UnknownSource(alias=alias, configured=", ".join(self.configs) or "none")
             config = self.configs[alias]
             source = import_string(config.module_path)(config)
+            if config.cache_ttl > 0:
+                source = CachingSource(source)
             setattr(self._built, alias, source)
         return source
 

@@ -14,10 +14,12 @@ import time
 import zlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import reduce
+from functools import cache, reduce
 from operator import and_, or_
 from typing import Any
 
+import dj_database_url
+from django.apps.registry import Apps
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -30,6 +32,7 @@ from django.utils import timezone
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import ConfigProblem, MapRow, SourceConfig
+from backends.connections import source_connection
 from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
 from backends.search import Expression, UnparsableSearch, parse_search
 
@@ -72,30 +75,49 @@ def glob_pattern(pattern: str) -> str:
 
 
 class DBSource(BaseSource):
+    """Our own `customer_user` table, or a table in another database (`Params.DSN` or `Params.Database`).
+
+    An external table is read and written through an unmanaged model built from the Map in its own app
+    registry, so no migration ever touches it; its columns and their sizes come from the database itself.
+    """
+
     kind = "DB"
 
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
-        from customers.models import CustomerUser
-
-        self.model: type[models.Model] = CustomerUser
-        self.using = "default"
-        self._fields = {f.column: f for f in self.model._meta.concrete_fields}
         self.case_sensitive = _case_sensitive(config.params)
+        self.external = is_external(config.params)
+        if self.external:
+            self.using = external_database_alias(config)
+            self.model = external_model(config)
+        else:
+            from customers.models import CustomerUser
+
+            self.model = CustomerUser
+            self.using = "default"
+        self._fields = {f.column: f for f in self.model._meta.concrete_fields}
+        self._columns_checked = not self.external
+
+    @property
+    def runs_inline(self) -> bool:
+        return self.using == "default"
 
     @classmethod
     def config_problems(cls, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+        params = raw.get("Params") or {}
+        if is_external(params):
+            return external_config_problems(raw)
         from customers.models import CustomerUser
 
         problems = []
-        params = raw.get("Params") or {}
-        table = params.get("Table", CustomerUser._meta.db_table) if isinstance(params, Mapping) else None
+        table = params.get("Table", CustomerUser._meta.db_table)
         if table != CustomerUser._meta.db_table:
             problems.append(
                 ConfigProblem(
                     "['Params']['Table']",
                     f"{table!r} is not a table this source can read",
-                    hint=f"Use {CustomerUser._meta.db_table!r}, the customers app's table.",
+                    hint=f"Use {CustomerUser._meta.db_table!r}, the customers app's table, or name the "
+                    "database holding it with Params.DSN or Params.Database.",
                     check_id="backends.E030",
                 )
             )
@@ -112,6 +134,29 @@ class DBSource(BaseSource):
                     )
                 )
         return problems
+
+    def _check_columns(self) -> None:
+        """An external table must have every column the Map names; its sizes bound what is written."""
+        if self._columns_checked:
+            return
+        table = self.model._meta.db_table
+        connection = connections[self.using]
+        try:
+            with connection.cursor() as cursor:
+                description = {
+                    c.name: c for c in connection.introspection.get_table_description(cursor, table)
+                }
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="connect", detail=str(exc).strip()) from exc
+        missing = ", ".join(repr(column) for column in self._fields if column not in description)
+        if missing:
+            detail = f"table {table!r} has no column {missing}"
+            raise SourceUnavailable(alias=self.alias, operation="connect", detail=detail)
+        for column, field in self._fields.items():
+            size = description[column].internal_size
+            if isinstance(field, models.CharField) and size and size > 0:
+                field.max_length = size
+        self._columns_checked = True
 
     # ----------------------------------------------------------------------------------------- reads
     def _expr(self, storage: str):
@@ -184,7 +229,11 @@ class DBSource(BaseSource):
             condition = self._selector_q(query)
         except UnparsableSearch:
             return SourceResult(records=[])
-        qs = self._base_queryset(query.valid_only).filter(condition).order_by(self.config.customer_key)
+        qs = (
+            self._base_queryset(query.valid_only)
+            .filter(condition)
+            .order_by(self._field_name(self.config.customer_key))
+        )
         rows = self._fetch(qs[: limit + 1], "search")
         records = [self._record(row) for row in rows[:limit]]
         return SourceResult(records=records, has_more=len(rows) > limit)
@@ -252,6 +301,7 @@ class DBSource(BaseSource):
 
     def _fetch(self, qs, operation: str) -> list[Any]:
         try:
+            self._check_columns()
             return list(qs)
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
@@ -292,19 +342,22 @@ class DBSource(BaseSource):
             login = self._auto_login()
         values["UserLogin"] = login
         values.setdefault("ValidID", 1)
+        self._check_columns()
         with transaction.atomic(using=self.using):
             errors = self._validate(values, existing=None)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
             row = self.model(**self._columns_for(values, existing=None))
-            row.created_by = row.changed_by = _user_or_none(acting_user)
-            self._save(row, login)
+            if not self.external:
+                row.created_by = row.changed_by = _user_or_none(acting_user)
+            self._save(row, login, force_insert=True)
         return self._record(row)
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
         """R58: a full replace of every writable Map attribute of the user found by its old login."""
         self._refuse_if_read_only(login)
         values = dict(attributes)
+        self._check_columns()
         with transaction.atomic(using=self.using):
             row = (
                 self._base_queryset(False)
@@ -321,10 +374,19 @@ class DBSource(BaseSource):
             errors = self._validate(values, existing=current)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
-            for name, value in self._columns_for(values, existing=row).items():
-                setattr(row, name, value)
-            row.changed_by = _user_or_none(acting_user)
-            self._save(row, login)
+            columns = self._columns_for(values, existing=row)
+            if self.external:
+                # The login may be the table's key: update by the old key instead of saving the row, which
+                # would insert a second row under the new key.
+                old_key = self._base_queryset(False).filter(self._equals(self.config.customer_key, login))
+                self._save_update(old_key, columns, login)
+                row = old_key.model(**{**{f.attname: getattr(row, f.attname) for f in self._fields.values()},
+                                       **columns})  # fmt: skip
+            else:
+                for name, value in columns.items():
+                    setattr(row, name, value)
+                row.changed_by = _user_or_none(acting_user)
+                self._save(row, login)
         return self._record(row)
 
     def set_password(self, login: str, password: str) -> None:
@@ -346,7 +408,8 @@ class DBSource(BaseSource):
                 self._base_queryset(False)
                 .filter(self._equals(self.config.customer_key, login))
                 .update(
-                    **{self._field_name(row.storage): make_password(password), "changed_at": timezone.now()}
+                    **{self._field_name(row.storage): make_password(password)},
+                    **({} if self.external else {"changed_at": timezone.now()}),
                 )
             )
         if not changed:
@@ -366,10 +429,23 @@ class DBSource(BaseSource):
             return None
         return bool(password) and bool(stored[0]) and check_password(password, stored[0])
 
-    def _save(self, row: models.Model, login: str) -> None:
+    def _save_update(self, queryset, columns: dict[str, Any], login: str) -> None:
         try:
             with transaction.atomic(using=self.using):
-                row.save(using=self.using)
+                queryset.update(**columns)
+        except IntegrityError as exc:
+            raise CustomerUserInvalid(
+                {"UserLogin": [f"Customer user {columns.get(self._field_name(self.config.customer_key))!r} "
+                               "already exists."]},
+                login=login, summary="the login is taken",
+            ) from exc  # fmt: skip
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="write", detail=str(exc).strip()) from exc
+
+    def _save(self, row: models.Model, login: str, force_insert: bool = False) -> None:
+        try:
+            with transaction.atomic(using=self.using):
+                row.save(using=self.using, force_insert=force_insert)
         except IntegrityError as exc:
             raise CustomerUserInvalid(
                 {"UserLogin": [f"Customer user {login!r} already exists."]},
@@ -531,3 +607,92 @@ def _short(text: str, limit: int = 60) -> str:
 
 def _summary(errors: Mapping[str, list[str]]) -> str:
     return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in errors.items())
+
+
+# --------------------------------------------------------------------------------- external tables
+def is_external(params: Mapping[str, Any]) -> bool:
+    return isinstance(params, Mapping) and bool(params.get("DSN") or params.get("Database"))
+
+
+def external_config_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    from django.conf import settings
+
+    params = raw.get("Params") or {}
+    problems = []
+    if params.get("DSN") and params.get("Database"):
+        problems.append(
+            ConfigProblem("['Params']", "give DSN or Database, not both", check_id="backends.E032")
+        )
+    if params.get("Database") and params["Database"] not in settings.DATABASES:
+        problems.append(ConfigProblem(
+            "['Params']['Database']", f"{params['Database']!r} is not a DATABASES alias",
+            hint=f"Use one of: {', '.join(settings.DATABASES)}, or give a DSN.", check_id="backends.E032",
+        ))  # fmt: skip
+    if params.get("DSN"):
+        try:
+            dj_database_url.parse(str(params["DSN"]))
+        except (ValueError, KeyError) as exc:
+            problems.append(ConfigProblem(
+                "['Params']['DSN']", f"is not a database URL ({exc})",
+                hint="For example postgres://user:password@host:5432/name.", check_id="backends.E032",
+            ))  # fmt: skip
+    table = params.get("Table")
+    if not isinstance(table, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", table or ""):
+        problems.append(ConfigProblem("['Params']['Table']", f"{table!r} is not a table name",
+                                      check_id="backends.E032"))  # fmt: skip
+    for index, row in enumerate(raw.get("Map") or ()):
+        if len(row) > 5 and row[5] == "dynamic_field":
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(row[2])):
+            problems.append(ConfigProblem(f"['Map'][{index}][2]", f"{row[2]!r} is not a column name",
+                                          check_id="backends.E032"))  # fmt: skip
+    return problems
+
+
+def external_database_alias(config: SourceConfig) -> str:
+    params = config.params
+    if params.get("Database"):
+        return str(params["Database"])
+    settings_dict = dj_database_url.parse(str(params["DSN"]))
+    if params.get("User"):
+        settings_dict["USER"] = str(params["User"])
+    if params.get("Password"):
+        settings_dict["PASSWORD"] = str(params["Password"])
+    settings_dict.setdefault("OPTIONS", {})
+    if settings_dict["ENGINE"].endswith("postgresql"):
+        timeout = max(1, int(config.timeout))
+        settings_dict["OPTIONS"].setdefault("connect_timeout", timeout)
+    settings_dict["CONN_HEALTH_CHECKS"] = True
+    return source_connection(f"source:{config.alias}:{config.fingerprint}", settings_dict)
+
+
+@cache
+def _external_model(alias: str, table: str, key: str, columns: tuple[tuple[str, bool], ...]) -> type:
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "Meta": type(
+            "Meta", (), {"db_table": table, "managed": False, "apps": Apps(), "app_label": "backends"}
+        ),
+    }
+    for column, is_int in columns:
+        name = "c_" + column.lower()
+        if is_int:
+            attrs[name] = models.IntegerField(db_column=column, null=True)
+        else:
+            attrs[name] = models.CharField(
+                db_column=column, max_length=1000, null=True, primary_key=column == key
+            )
+    return type(f"External{alias}", (models.Model,), attrs)
+
+
+def external_model(config: SourceConfig) -> type[models.Model]:
+    """An unmanaged model of the external table: one field per Map column, the login column as key."""
+    columns: dict[str, bool] = {}
+    for row in config.map_rows:
+        if not row.is_dynamic_field:
+            columns.setdefault(row.storage, row.storage_type == "int")
+    for column in (config.customer_key, config.customer_id, config.customer_valid):
+        if column:
+            columns.setdefault(column, False)
+    return _external_model(config.alias, str(config.params["Table"]), config.customer_key,
+                           tuple(columns.items()))  # fmt: skip

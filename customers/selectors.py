@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from backends.base import CustomerUserRecord, SearchQuery, split_customer_ids
+from backends.base import BaseSource, CustomerUserRecord, SearchQuery, split_customer_ids
+from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
 from customers.models import Customer, CustomerUserCustomer, CustomerUserPreference
@@ -56,22 +57,20 @@ def search_customer_users(
     """Search every source in order (or one), merge by login with the first source winning (R20)."""
     query = SearchQuery(term, postmaster, login, customer_id, customer_id_raw, valid_only, limit)
     query.selector  # noqa: B018  (raises for a search without a selector, R40)
-    selected = [registry[source]] if source else list(registry.in_order())
+    selected = [registry[source].alias] if source else registry.aliases
     merged: dict[str, CustomerUserRecord] = {}
     truncated: list[str] = []
     warnings: list[SourceWarning] = []
-    for backend in selected:
-        try:
-            result = backend.search(query)
-        except SourceUnavailable as exc:
-            warnings.append(SourceWarning(backend.alias, exc.message))
+    for answer in ask_sources(registry, selected, "search", lambda backend: backend.search(query)):
+        if answer.error is not None:
+            warnings.append(SourceWarning(answer.alias, answer.error.message))
             continue
-        if result.has_more:
-            truncated.append(backend.alias)
-        for record in result.records:
-            merged.setdefault(record.login.casefold(), record)
+        if answer.value.has_more:
+            truncated.append(answer.alias)
+        for record in answer.value.records:
+            merged.setdefault(record.login.casefold(), record)  # the earliest source wins (R20)
     rows = sorted(merged.values(), key=lambda r: (r.login.casefold(), r.login))
-    effective_limit = limit or min((b.config.search_list_limit for b in selected), default=250)
+    effective_limit = limit or min((registry.configs[a].search_list_limit for a in selected), default=250)
     if len(rows) > effective_limit:
         rows = rows[:effective_limit]
         truncated.append("merged")
@@ -100,14 +99,11 @@ def get_customer_user(
     "no such user".
     """
     unavailable: SourceUnavailable | None = None
-    for backend in registry.in_order():
-        try:
-            record = backend.get(login)
-        except SourceUnavailable as exc:
-            unavailable = unavailable or exc
-            continue
-        if record is not None:
-            return _enrich(record, registry) if enrich else record
+    for answer in ask_sources(registry, registry.aliases, "get", lambda backend: backend.get(login)):
+        if answer.error is not None:
+            unavailable = unavailable or answer.error
+        elif answer.value is not None:
+            return _enrich(answer.value, registry) if enrich else answer.value
     if unavailable is not None:
         raise unavailable
     return None
@@ -144,29 +140,23 @@ def get_customer_users(
     """R21 for many logins at once: {casefolded login: record of the first source that knows it}, and
     the aliases of the sources that could not be asked.
     """
+    logins = list(dict.fromkeys(logins))
     found: dict[str, CustomerUserRecord] = {}
     unavailable: list[str] = []
-    for backend in registry.in_order():
-        missing = [login for login in dict.fromkeys(logins) if login.casefold() not in found]
-        if not missing:
-            break
-        try:
-            for key, record in backend.get_many(missing).items():
-                found.setdefault(key, record)
-        except SourceUnavailable:
-            unavailable.append(backend.alias)
+    for answer in ask_sources(registry, registry.aliases, "get", lambda backend: backend.get_many(logins)):
+        if answer.error is not None:
+            unavailable.append(answer.alias)
+            continue
+        for key, record in answer.value.items():
+            found.setdefault(key, record)  # the earliest source wins (R21)
     return found, tuple(unavailable)
 
 
 def get_customer_name(login: str, *, registry: SourceHandler = sources) -> str:
     """R22/R64: the name of the first source that knows the login; '' for an unknown login."""
-    for backend in registry.in_order():
-        try:
-            record = backend.get(login)
-        except SourceUnavailable:
-            continue
-        if record is not None and record.full_name:
-            return record.full_name
+    for answer in ask_sources(registry, registry.aliases, "get", lambda backend: backend.get(login)):
+        if answer.value is not None and answer.value.full_name:
+            return answer.value.full_name
     return ""
 
 
@@ -199,11 +189,12 @@ def list_customer_id_values(
 ) -> list[str]:
     """R24: the distinct primary customer IDs of all sources, sorted case-insensitively."""
     values: set[str] = set()
-    for backend in registry.in_order():
-        try:
-            values.update(backend.list_customer_id_values(term, valid_only=valid_only))
-        except SourceUnavailable:
-            continue
+
+    def read(backend: BaseSource) -> list[str]:
+        return backend.list_customer_id_values(term, valid_only=valid_only)
+
+    for answer in ask_sources(registry, registry.aliases, "customer_id_list", read):
+        values.update(answer.value or ())
     return sorted(values, key=lambda v: (v.casefold(), v))
 
 

@@ -23,7 +23,9 @@ def test_slapd_answers_a_bind_add_and_search(slapd):
         ("objectClass", [b"inetOrgPerson"]), ("uid", [b"zoe"]), ("cn", ["Zoë Schröder".encode()]),
         ("sn", ["Schröder".encode()]), ("mail", [b"zoe@example.org"]),
     ])  # fmt: skip
-    [(found_dn, entry_attrs)] = connection.search_s(PEOPLE_DN, ldap.SCOPE_ONELEVEL, "(&(uid=ZOE)(sn=schröder))")
+    [(found_dn, entry_attrs)] = connection.search_s(
+        PEOPLE_DN, ldap.SCOPE_ONELEVEL, "(&(uid=ZOE)(sn=schröder))"
+    )
     assert found_dn == dn
     assert entry_attrs["cn"] == ["Zoë Schröder".encode()]
     connection.delete_s(dn)

@@ -1,0 +1,92 @@
+"""`CacheTTL`: a source's reads cached in Django's cache framework, forgotten on every write (R11).
+
+The registry wraps a source whose CacheTTL is above 0 in a CachingSource. Keys carry the source's alias,
+a fingerprint of its configuration and a generation number; a write through the app bumps the generation,
+so everything that source answered before is stale at once, whatever the cache backend (local memory by
+default, Redis or Memcached through CACHES in production).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.core.cache import cache
+
+from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult
+
+_MISSING = object()
+
+
+def _generation_key(alias: str) -> str:
+    return f"customer-user-source:{alias}:generation"
+
+
+def source_generation(alias: str) -> int:
+    value = cache.get(_generation_key(alias))
+    if value is None:
+        cache.add(_generation_key(alias), 1, None)
+        value = cache.get(_generation_key(alias), 1)
+    return value
+
+
+def forget_source_reads(alias: str) -> None:
+    try:
+        cache.incr(_generation_key(alias))
+    except ValueError:
+        cache.set(_generation_key(alias), 2, None)
+
+
+class CachingSource:
+    """A source whose reads are cached for CacheTTL seconds; everything else passes through."""
+
+    def __init__(self, source: BaseSource) -> None:
+        self._source = source
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def _cached(self, operation: str, arguments: tuple, compute: Callable[[], Any]) -> Any:
+        digest = hashlib.sha256(repr(arguments).encode()).hexdigest()[:32]
+        config = self._source.config
+        generation = source_generation(config.alias)
+        key = f"customer-user-source:{config.alias}:{config.fingerprint}:{generation}:{operation}:{digest}"
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            cache.set(key, value, config.cache_ttl)
+        return value
+
+    def search(self, query: SearchQuery) -> SourceResult:
+        return self._cached("search", (query,), lambda: self._source.search(query))
+
+    def get(self, login: str) -> CustomerUserRecord | None:
+        return self._cached("get", (login.casefold(),), lambda: self._source.get(login))
+
+    def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
+        def compute() -> list[str]:
+            return self._source.list_customer_id_values(term, valid_only=valid_only)
+
+        return self._cached("customer_ids", (term, valid_only), compute)
+
+    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        return self._source.get_many(logins)
+
+    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        try:
+            return self._source.add(attributes, acting_user=acting_user)
+        finally:
+            forget_source_reads(self._source.alias)
+
+    def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+        try:
+            return self._source.update(login, attributes, acting_user=acting_user)
+        finally:
+            forget_source_reads(self._source.alias)
+
+    def set_password(self, login: str, password: str) -> None:
+        try:
+            self._source.set_password(login, password)
+        finally:
+            forget_source_reads(self._source.alias)
