@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,10 @@ class BaseSource(ABC):
         """The records this source knows among `logins`, keyed by the casefolded login."""
         records = (self.get(login) for login in dict.fromkeys(logins))
         return {record.login.casefold(): record for record in records if record is not None}
+
+    @abstractmethod
+    def iter_logins(self) -> Iterator[str]:
+        """Every login of the source, invalid users included (for the conflicts report)."""
 
     @abstractmethod
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cache, reduce
 from operator import and_, or_
@@ -274,7 +274,21 @@ class DBSource(BaseSource):
         values = qs.values_list(self._field_name(self.config.customer_id), flat=True).distinct()
         return sorted(set(self._fetch(values, "customer_id_list")), key=str.casefold)
 
+    def iter_logins(self) -> Iterator[str]:
+        logins = self._base_queryset(False).values_list(self._field_name(self.config.customer_key), flat=True)
+        try:
+            self._check_columns()
+            yield from logins.iterator(chunk_size=5000)
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="list", detail=str(exc).strip()) from exc
+
     def count(self) -> int:
+        try:
+            return self._count()
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="count", detail=str(exc).strip()) from exc
+
+    def _count(self) -> int:
         connection = connections[self.using]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_delete, post_save
 
 
 def _unicode_lower_for_sqlite(sender, connection, **kwargs) -> None:
@@ -12,6 +13,15 @@ def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+def _forget_cached_customer_user_reads(sender, **kwargs) -> None:
+    """A customer-user row changed outside a source (admin, import, shell): cached reads are stale (R11)."""
+    from backends.cache import forget_source_reads
+    from backends.registry import sources
+
+    for alias in sources.aliases:
+        forget_source_reads(alias)
+
+
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
@@ -19,3 +29,8 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_unicode_lower_for_sqlite, dispatch_uid="customers.sqlite_lower")
+        customer_user = self.get_model("CustomerUser")
+        for signal in (post_save, post_delete):
+            signal.connect(
+                _forget_cached_customer_user_reads, sender=customer_user, dispatch_uid=f"customers.{signal}"
+            )

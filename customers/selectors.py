@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from backends.base import BaseSource, CustomerUserRecord, SearchQuery, split_customer_ids
+from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceStatus, split_customer_ids
 from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
@@ -32,6 +32,25 @@ class SearchPage:
     @property
     def unavailable_sources(self) -> tuple[str, ...]:
         return tuple(w.alias for w in self.warnings)
+
+
+@dataclass(frozen=True)
+class LoginConflict:
+    """A login that more than one source knows; the first source (R10 order) wins (R20, R21)."""
+
+    login: str
+    sources: tuple[str, ...]
+
+    @property
+    def winner(self) -> str:
+        return self.sources[0]
+
+
+@dataclass(frozen=True)
+class SourcesStatus:
+    sources: tuple[SourceStatus, ...]
+    conflicts: tuple[LoginConflict, ...]
+    unlisted_sources: tuple[str, ...] = ()  # could not be listed: conflicts with them are not known
 
 
 @dataclass(frozen=True)
@@ -204,3 +223,52 @@ def list_sources(*, read_only: bool | None = None, registry: SourceHandler = sou
     if read_only is None:
         return infos
     return [info for info in infos if info.read_only == read_only]
+
+
+def list_login_conflicts(registry: SourceHandler = sources) -> tuple[list[LoginConflict], tuple[str, ...]]:
+    """Every login known to more than one source, and the sources that could not be listed.
+
+    Sources are listed login by login, except the project's own table, which is asked only about the
+    logins the others hold: it is usually the big one.
+    """
+    probed = [alias for alias in registry.aliases if registry[alias].runs_inline]
+    listed = [alias for alias in registry.aliases if alias not in probed]
+    owners: dict[str, list[str]] = {}
+    shown: dict[str, str] = {}
+    unlisted: list[str] = []
+    for answer in ask_sources(registry, listed, "list", lambda backend: list(backend.iter_logins())):
+        if answer.error is not None:
+            unlisted.append(answer.alias)
+            continue
+        for login in answer.value:
+            key = login.casefold()
+            shown.setdefault(key, login)
+            if answer.alias not in owners.setdefault(key, []):
+                owners[key].append(answer.alias)
+    for alias in probed:
+        try:
+            found = registry[alias].get_many(list(shown.values()))
+        except SourceUnavailable:
+            unlisted.append(alias)
+            continue
+        for key in found:
+            owners[key].append(alias)
+    order = {alias: n for n, alias in enumerate(registry.aliases)}
+    conflicts = [
+        LoginConflict(shown[key], tuple(sorted(aliases, key=order.__getitem__)))
+        for key, aliases in owners.items()
+        if len(aliases) > 1
+    ]
+    return sorted(conflicts, key=lambda c: (c.login.casefold(), c.login)), tuple(unlisted)
+
+
+def get_sources_status(registry: SourceHandler = sources) -> SourcesStatus:
+    """Each source's reachability, probe time and size, and the logins more than one source knows."""
+    statuses = []
+    for answer in ask_sources(registry, registry.aliases, "status", lambda backend: backend.status()):
+        if answer.error is not None:
+            statuses.append(SourceStatus(answer.alias, False, detail=answer.error.message))
+        else:
+            statuses.append(answer.value)
+    conflicts, unlisted = list_login_conflicts(registry)
+    return SourcesStatus(tuple(statuses), tuple(conflicts), unlisted)
