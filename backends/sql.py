@@ -34,6 +34,7 @@ from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceRes
 from backends.config import ConfigProblem, MapRow, SourceConfig
 from backends.connections import source_connection
 from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
+from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
@@ -441,7 +442,19 @@ class DBSource(BaseSource):
         )
         if not stored:
             return None
-        return bool(password) and bool(stored[0]) and check_password(password, stored[0])
+        encoded = as_django_encoded(stored[0] or "")
+        if not password or encoded is None:
+            return False
+
+        def upgrade(clear: str) -> None:
+            """R88 → W7: a reference hash that verified is replaced by Django's hash of the same password."""
+            if not self.read_only:
+                with transaction.atomic(using=self.using):
+                    self._base_queryset(False).filter(self._equals(self.config.customer_key, login)).update(
+                        **{self._field_name(row.storage): make_password(clear)}
+                    )
+
+        return check_password(password, encoded, setter=upgrade)
 
     def _save_update(self, queryset, columns: dict[str, Any], login: str) -> None:
         try:

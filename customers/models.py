@@ -338,3 +338,21 @@ class DefaultService(models.Model):
 
     def __str__(self) -> str:
         return str(self.service_id)
+
+
+class LoginFailure(models.Model):
+    """Failed customer logins of one login at one source (R86), and the lock that too many of them set."""
+
+    login = models.CharField(_("login"), max_length=191)  # casefolded
+    source = models.CharField(_("source"), max_length=20)
+    count = models.PositiveIntegerField(_("failed logins"), default=0)
+    last_failed_at = models.DateTimeField(_("last failed at"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        db_table = "customer_user_login_failure"
+        verbose_name = _("failed customer login")
+        constraints = [models.UniqueConstraint(fields=["login", "source"], name="login_failure_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.login}@{self.source}: {self.count}"

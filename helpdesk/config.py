@@ -64,7 +64,28 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "CustomerGroupCompanyAlwaysGroups": ["users"],
     "CustomerPermissionTypes": ["ro", "rw"],
     "CustomerDisableCompanyTicketAccess": 0,
+    # Customer login (R85–R87): the sources to try, in order (empty: every source, R10 order); failed
+    # logins per user and source before the account is locked, and for how long (0: never locked).
+    "CustomerAuthModules": [],
+    "CustomerLoginMaxFailed": 5,
+    "CustomerLoginLockMinutes": 15,
 }
+
+
+def settings_problems(options: dict[str, Any]) -> list[str]:
+    """What is wrong with a [Settings] table, key by key."""
+    problems = []
+    for key, value in options.items():
+        if key not in DEFAULT_SETTINGS:
+            problems.append(f"[{SETTINGS_TABLE}] {key}: unknown key; known: {', '.join(DEFAULT_SETTINGS)}")
+        elif isinstance(DEFAULT_SETTINGS[key], list) and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            problems.append(f"[{SETTINGS_TABLE}] {key}: must be a list of strings, not {value!r}")
+        elif isinstance(DEFAULT_SETTINGS[key], int) and (isinstance(value, bool) or not isinstance(value, int)
+                                                         or value < 0):  # fmt: skip
+            problems.append(f"[{SETTINGS_TABLE}] {key}: must be a whole number ≥ 0, not {value!r}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,9 @@ def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
     global_options = raw.pop(SETTINGS_TABLE, {})
     if not isinstance(global_options, dict):
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: [{SETTINGS_TABLE}] must be a table")
+    problems = settings_problems(global_options)
+    if problems:
+        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: " + "; ".join(problems))
     return HelpdeskConfig(
         customer_user_backends=raw,
         settings={**DEFAULT_SETTINGS, **global_options},

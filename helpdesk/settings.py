@@ -102,6 +102,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # The reference's formats (R88): verified once, then replaced by the first hasher above.
+    *(
+        f"backends.hashers.Reference{name}Hasher"
+        for name in ("SHA1", "SHA256", "SHA512", "DESCrypt", "MD5Crypt", "Apr1", "SHACrypt", "Bcrypt")
+    ),
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

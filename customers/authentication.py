@@ -1,0 +1,153 @@
+"""Customer login against the sources (R85–R92): password hashes for databases, binds for directories.
+
+The sources named in `CustomerAuthModules` (default: every source, R10 order) are tried in turn; the first
+that accepts the password wins (R85). Failed logins are counted per login and source; at
+`CustomerLoginMaxFailed` the login is locked for `CustomerLoginLockMinutes` (beyond OTOBO, and without the
+reference's switch to invalid-temporarily, which an admin would have to undo by hand). Every outcome is
+logged, never the password.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backends.errors import SourceUnavailable
+from backends.registry import SourceHandler, sources
+from customers.models import CustomerUserPreference, LoginFailure, Validity
+from customers.selectors import get_customer_user
+
+logger = logging.getLogger("helpdesk.customer_login")
+
+FAILED = "Login failed: the login or the password is wrong."
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    ok: bool
+    login: str
+    reason: str  # ok | bad_credentials | locked | invalid | unavailable | missing
+    source: str = ""
+    locked_until: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        """What the person at the login form may be told (never which part was wrong)."""
+        match self.reason:
+            case "ok":
+                return ""
+            case "locked":
+                return "Too many failed logins: try again later."
+            case "unavailable":
+                return "The login service is unavailable; please try again in a few minutes."
+            case _:
+                return FAILED
+
+
+def auth_sources(registry: SourceHandler) -> list[str]:
+    configured = settings.HELPDESK_SETTINGS.get("CustomerAuthModules") or []
+    return [alias for alias in configured if alias in registry] or registry.aliases
+
+
+def authenticate_customer_user(
+    login: str, password: str, *, registry: SourceHandler = sources, remote_addr: str = ""
+) -> LoginOutcome:
+    login = (login or "").strip()
+    where = f" from {remote_addr}" if remote_addr else ""
+    if not login or not password:
+        logger.info("customer login refused%s: login or password missing (login %r)", where, login)
+        return LoginOutcome(False, login, "missing")
+    key = login.casefold()
+    locked_until = (
+        LoginFailure.objects.filter(login=key, locked_until__gt=timezone.now())
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if locked_until is not None:
+        logger.warning(
+            "customer login refused%s: %r is locked until %s", where, login, locked_until.isoformat()
+        )
+        return LoginOutcome(False, login, "locked", locked_until=locked_until)
+
+    refused_by: list[str] = []
+    unavailable: list[str] = []
+    for alias in auth_sources(registry):
+        try:
+            accepted = registry[alias].check_password(login, password)
+        except SourceUnavailable as exc:
+            logger.error(
+                "customer login%s: source %s could not check %r: %s", where, alias, login, exc.message
+            )
+            unavailable.append(alias)
+            continue
+        if accepted:
+            return _accepted(login, alias, registry, where)
+        if accepted is False:
+            refused_by.append(alias)
+
+    if refused_by:
+        until = _count_failure(key, refused_by)
+        lock = f"; locked until {until.isoformat()}" if until else ""
+        logger.warning(
+            "customer login failed%s: wrong password for %r at %s%s",
+            where,
+            login,
+            ", ".join(refused_by),
+            lock,
+        )
+        return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
+    if unavailable:
+        return LoginOutcome(False, login, "unavailable")
+    logger.warning("customer login failed%s: no source knows %r", where, login)
+    return LoginOutcome(False, login, "bad_credentials")
+
+
+def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> LoginOutcome:
+    try:
+        record = get_customer_user(login, registry=registry, enrich=False)
+    except SourceUnavailable:
+        record = None  # R87: accepted as is when no record can be read
+    stored = record.login if record is not None else login
+    if record is not None and record.valid_id != Validity.VALID:
+        logger.warning("customer login refused%s: %r is set to invalid (%s)", where, stored, record.valid_id)
+        return LoginOutcome(False, login, "invalid", source=alias)
+    with transaction.atomic():
+        LoginFailure.objects.filter(login=login.casefold()).delete()
+        for pref, value in (
+            ("UserLastLogin", str(int(timezone.now().timestamp()))),
+            ("UserAuthBackend", alias),
+        ):
+            CustomerUserPreference.objects.update_or_create(login=stored, key=pref, defaults={"value": value})
+    logger.info("customer login%s: %r accepted by %s", where, stored, alias)
+    return LoginOutcome(True, stored, "ok", source=alias)
+
+
+def _count_failure(key: str, aliases: list[str]) -> datetime | None:
+    """Count one failure at each source that refused; lock when one reaches the maximum (R86).
+
+    The counts live in LoginFailure, per source, not in the `UserLoginFailed` preference.
+    """
+    options = settings.HELPDESK_SETTINGS
+    maximum = int(options.get("CustomerLoginMaxFailed") or 0)
+    minutes = int(options.get("CustomerLoginLockMinutes") or 0)
+    now = timezone.now()
+    locked_until = None
+    with transaction.atomic():
+        for alias in aliases:
+            failure, created = LoginFailure.objects.select_for_update().get_or_create(
+                login=key, source=alias, defaults={"count": 1, "last_failed_at": now}
+            )
+            if not created:
+                LoginFailure.objects.filter(pk=failure.pk).update(count=F("count") + 1, last_failed_at=now)
+                failure.refresh_from_db()
+            if maximum and failure.count >= maximum and minutes:
+                locked_until = now + timedelta(minutes=minutes)
+                LoginFailure.objects.filter(pk=failure.pk).update(locked_until=locked_until, count=0)
+    return locked_until
