@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -62,6 +62,10 @@ test: system-deps-test lint test-postgresql test-sqlite
 # The effective permission matrix, 3 customers × 200 groups, on a throwaway PostgreSQL.
 bench-permissions: system-deps-test $(VENV)/.installed-dev
 	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_permissions'
+
+# 200 varied searches: DB only, LDAP only, and DB + LDAP + LDAP, on a throwaway PostgreSQL and slapd.
+bench-search: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench_search
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

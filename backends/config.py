@@ -233,10 +233,21 @@ class SourceConfig:
         )
 
     def row(self, attribute: str) -> MapRow | None:
-        return next((row for row in self.map_rows if row.attribute == attribute), None)
+        return self._rows_by_attribute.get(attribute)
 
     def row_for_storage(self, storage: str) -> MapRow | None:
-        return next((row for row in self.map_rows if row.storage == storage), None)
+        return self._rows_by_storage.get(storage)
+
+    @cached_property
+    def _rows_by_attribute(self) -> dict[str, MapRow]:
+        return {row.attribute: row for row in self.map_rows}
+
+    @cached_property
+    def _rows_by_storage(self) -> dict[str, MapRow]:
+        rows: dict[str, MapRow] = {}
+        for row in self.map_rows:
+            rows.setdefault(row.storage, row)  # the first row of a storage name, as before
+        return rows
 
     @cached_property
     def fingerprint(self) -> str:

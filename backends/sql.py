@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from functools import cache, reduce
+from functools import cache, cached_property, reduce
 from operator import and_, or_
 from typing import Any
 
@@ -321,15 +321,25 @@ class DBSource(BaseSource):
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
 
-    def _record(self, row: models.Model) -> CustomerUserRecord:
-        extra = getattr(row, "extra_attributes", None) or {}
-        attributes: dict[str, Any] = {}
+    @cached_property
+    def _read_plan(self) -> tuple[tuple[MapRow, str | None], ...]:
+        """For each readable Map row: the model attribute it reads, or None for `extra_attributes`."""
+        plan = []
         for map_row in self.config.map_rows:
             if map_row.is_password:
                 continue  # the hash never leaves the source
             field = self._fields.get(map_row.storage)
-            if field is not None and field.column != "extra_attributes":
-                value = getattr(row, field.attname)
+            plan.append(
+                (map_row, field.attname if field is not None and field.column != "extra_attributes" else None)
+            )
+        return tuple(plan)
+
+    def _record(self, row: models.Model) -> CustomerUserRecord:
+        extra = getattr(row, "extra_attributes", None) or {}
+        attributes: dict[str, Any] = {}
+        for map_row, attname in self._read_plan:
+            if attname is not None:
+                value = getattr(row, attname)
             else:
                 value = extra.get(map_row.storage, 0 if map_row.storage_type == "int" else "")
             attributes[map_row.attribute] = _from_storage(value, map_row)
