@@ -237,7 +237,9 @@ class DBSource(BaseSource):
         )
         rows = self._fetch(qs[: limit + 1], "search")
         records = [self._record(row) for row in rows[:limit]]
-        return SourceResult(records=records, has_more=len(rows) > limit)
+        has_more = len(rows) > limit
+        total = self._fetch_count(qs) if has_more else len(records)  # cheap here: the same indexed filter
+        return SourceResult(records=records, has_more=has_more, total=total)
 
     def get(self, login: str) -> CustomerUserRecord | None:
         """R55: case-insensitive lookup by login, invalid users included."""
@@ -313,6 +315,12 @@ class DBSource(BaseSource):
 
     def _field_name(self, storage: str) -> str:
         return self._fields[storage].name
+
+    def _fetch_count(self, qs) -> int:
+        try:
+            return qs.order_by().count()
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="search", detail=str(exc).strip()) from exc
 
     def _fetch(self, qs, operation: str) -> list[Any]:
         try:

@@ -26,6 +26,7 @@ class SourceWarning:
 class SearchPage:
     rows: list[CustomerUserRecord]
     truncated_sources: tuple[str, ...] = ()  # stopped at their limit: more exist there
+    source_totals: tuple[tuple[str, int], ...] = ()  # matches per source, where the source could count them
     warnings: tuple[SourceWarning, ...] = ()  # could not be reached: shown, never an empty result
     limit: int = 0
 
@@ -80,12 +81,15 @@ def search_customer_users(
     merged: dict[str, CustomerUserRecord] = {}
     truncated: list[str] = []
     warnings: list[SourceWarning] = []
+    totals: list[tuple[str, int]] = []
     for answer in ask_sources(registry, selected, "search", lambda backend: backend.search(query)):
         if answer.error is not None:
             warnings.append(SourceWarning(answer.alias, answer.error.message))
             continue
         if answer.value.has_more:
             truncated.append(answer.alias)
+        if answer.value.total is not None:
+            totals.append((answer.alias, answer.value.total))
         for record in answer.value.records:
             merged.setdefault(record.login.casefold(), record)  # the earliest source wins (R20)
     rows = sorted(merged.values(), key=lambda r: (r.login.casefold(), r.login))
@@ -93,7 +97,7 @@ def search_customer_users(
     if len(rows) > effective_limit:
         rows = rows[:effective_limit]
         truncated.append("merged")
-    return SearchPage(rows, tuple(truncated), tuple(warnings), effective_limit)
+    return SearchPage(rows, tuple(truncated), tuple(totals), tuple(warnings), effective_limit)
 
 
 def list_customer_users(

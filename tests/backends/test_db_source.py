@@ -123,6 +123,7 @@ def test_search_stops_at_the_list_limit_and_says_so(db_source_settings, people, 
 
     assert logins(page) == ["limit0", "limit1", "limit2"]
     assert page.truncated_sources == ("CustomerUser",)
+    assert page.source_totals == (("CustomerUser", 5),)  # and how many there are
     assert search_customer_users(term="limit4", registry=registry).truncated_sources == ()
 
 

@@ -245,3 +245,43 @@ def test_an_unreachable_or_misconfigured_directory_is_unavailable_not_empty(ldap
 def test_configuration_problems_name_the_key(ldap_source_settings, params, message):
     problems = validate_source_config("CustomerUser1", ldap_source_settings(params))
     assert any(message in f"{p.path}: {p.message}" for p in problems), problems
+
+
+def test_group_dn_keeps_only_members(ldap_source_settings, slapd):
+    """R75, with the member check escaped (W4)."""
+    groups = "ou=groups,dc=example,dc=org"
+    slapd.ldapadd(
+        f"dn: {groups}\nobjectClass: organizationalUnit\nou: groups\n\n"
+        f"dn: cn=helpdesk-customers,{groups}\nobjectClass: posixGroup\ncn: helpdesk-customers\ngidNumber: 5000\n"
+        "memberUid: person0001\nmemberUid: person0003\nmemberUid: *\n"
+    )
+    try:
+        members_only = source(ldap_source_settings({"GroupDN": groups}))
+        assert logins(members_only.search(SearchQuery(term="person000*", limit=100))) == [
+            "person0001",
+            "person0003",
+        ]
+    finally:
+        slapd.ldapdelete(f"cn=helpdesk-customers,{groups}")
+        slapd.ldapdelete(groups)
+
+
+def test_manager_dn_is_translated_and_exchange_addresses_lose_smtp(ldap_source_settings, slapd):
+    """R78: TranslateManagerTo replaces a manager DN by an attribute of that entry."""
+    dn = f"uid=person0010,{ldap_source_settings()['Params']['BaseDN']}"
+    slapd.ldapmodify(
+        f"dn: {dn}\nchangetype: modify\nadd: manager\nmanager: uid=person0011,ou=people,dc=example,dc=org\n"
+    )
+    try:
+        config = ldap_source_settings(TranslateManagerTo="mail")
+        config["Map"] = [*config["Map"], ["UserManager", "Manager", "manager", 1, 0, "var"]]
+        assert source(config).get("person0010").get("UserManager") == "person0011@example.org"
+    finally:
+        slapd.ldapmodify(f"dn: {dn}\nchangetype: modify\ndelete: manager\n")
+
+
+def test_random_passwords_use_the_ldap_alphabet(directory):
+    """R80."""
+    password = directory.generate_random_password(40)
+    assert len(password) == 40
+    assert set(password) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!@#$%^&*")
