@@ -5,10 +5,13 @@ invalidation is offered instead.
 """
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.models import Customer, CustomerUser, Group, Service, Validity
+from customers.models import Customer, CustomerGroup, CustomerUser, Group, Service, Validity
+from customers.selectors import search_customer_users
 from customers.services import invalidate_customer, invalidate_customer_user
 from helpdesk.errors import HelpdeskError
 
@@ -25,11 +28,34 @@ class NeverDeletedAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(NeverDeletedAdmin):
-    list_display = ["customer_id", "name", "city", "country", "validity", "changed_at"]
+    list_display = ["customer_id", "name", "city", "country", "validity", "changed_at", "groups_link"]
     list_filter = ["validity"]
     search_fields = ["customer_id", "name", "city"]
     readonly_fields = ["created_at", "changed_at", "created_by", "changed_by"]
     actions = ["mark_invalid"]
+    list_per_page = 1000  # the first 1000 are shown; the paginator counts the rest
+    list_max_show_all = 1000
+
+    @admin.display(description=_("groups"))
+    def groups_link(self, obj: Customer) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:customer_groups", args=[obj.customer_id]), _("groups")
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        customer = self.get_object(request, object_id)
+        if customer is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "customer_users": search_customer_users(
+                    customer_id_raw=customer.customer_id, valid_only=False, limit=100
+                ),
+                "customer_groups": customer.group_permissions.order_by("context", "group__name").values(
+                    "group__name", "permission", "context"
+                ),
+                "same_context": CustomerGroup.SAME,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description=_("Mark selected customers invalid"))
     def mark_invalid(self, request, queryset):
@@ -83,7 +109,13 @@ class CustomerUserAdmin(NeverDeletedAdmin):
 
 @admin.register(Group)
 class GroupAdmin(admin.ModelAdmin):
-    list_display = ["name", "comments", "validity"]
+    list_display = ["name", "comments", "validity", "members_link"]
+
+    @admin.display(description=_("customer users"))
+    def members_link(self, obj: Group) -> str:
+        url = reverse("admin:group_customer_users", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("customer users"))
+
     list_filter = ["validity"]
     search_fields = ["name"]
 

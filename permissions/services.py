@@ -55,7 +55,12 @@ def _check_types(permissions: Iterable[str], field: str = "permission") -> list[
 
 
 def _logins(logins: Iterable[str]) -> list[str]:
-    """The stored logins of the named customer users, in the order given; unknown ones are refused.
+    """The stored logins of the named customer users, in the order given, without repeats."""
+    return list(dict.fromkeys(_stored_logins(logins).values()))
+
+
+def _stored_logins(logins: Iterable[str]) -> dict[str, str]:
+    """Each named login → its stored login; unknown ones are refused.
 
     Relations are keyed by the stored login (R8), so `ALICE` given for `alice` is stored as `alice`.
     """
@@ -68,7 +73,7 @@ def _logins(logins: Iterable[str]) -> list[str]:
     if missing:
         raise UnknownRelated({"login": [f"No customer user {login!r}." for login in missing]},
                              kind="customer users", names=", ".join(missing))  # fmt: skip
-    return list(dict.fromkeys(found[login.casefold()].login for login in logins))
+    return {login: found[login.casefold()].login for login in logins}
 
 
 def _groups(names: Iterable[str]) -> dict[str, Group]:
@@ -162,6 +167,25 @@ def set_customer_user_groups(
     _audit(
         acting_user, "group_permission.set", login, permissions={k: sorted(v) for k, v in permissions.items()}
     )
+    forget_permission_answers()
+
+
+@transaction.atomic
+def set_group_customer_users(
+    *, group: str, permissions: Mapping[str, Iterable[str]], acting_user: Any
+) -> None:
+    """Replace who holds which types directly on one group: `{login: [types]}` (many users, one group)."""
+    found = _groups([group])[group]
+    permissions = {login: types for login, types in permissions.items() if login}
+    logins = _stored_logins(permissions)
+    wanted = {(logins[login], t) for login, types in permissions.items() for t in _check_types(types)}
+    CustomerUserGroup.objects.filter(group=found).delete()
+    CustomerUserGroup.objects.bulk_create([
+        CustomerUserGroup(login=login, group=found, permission=t, created_by=_user(acting_user))
+        for login, t in sorted(wanted)
+    ])  # fmt: skip
+    _audit(acting_user, "group_permission.set", group,
+           permissions={logins[k]: sorted(v) for k, v in permissions.items()})  # fmt: skip
     forget_permission_answers()
 
 

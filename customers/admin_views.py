@@ -1,0 +1,269 @@
+"""Admin screens for customer users, which live in sources rather than in one model, and for the sources.
+
+Views are thin: they read through customers.selectors, write through customers.services and
+permissions.services, and render in the admin's look (admin.site.each_context).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.checks import run_checks
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from backends.errors import SourceUnavailable, UnknownSource
+from backends.registry import sources
+from customers.forms import CustomerUserForm
+from customers.models import (
+    Customer,
+    CustomerUserCustomer,
+    CustomerUserService,
+    DefaultService,
+    Service,
+    Validity,
+)
+from customers.selectors import get_customer_user, get_sources_status, list_sources, search_customer_users
+from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
+from helpdesk.errors import HelpdeskError, ValidationFailed
+from permissions.matrix import get_permission_matrix
+from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
+
+
+def render_admin(request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
+    return TemplateResponse(
+        request, template, {**admin.site.each_context(request), "title": title, **context}
+    )
+
+
+def _record_or_404(login: str):
+    try:
+        record = get_customer_user(login)
+    except SourceUnavailable:
+        raise
+    if record is None:
+        raise Http404(_("There is no customer user %(login)r.") % {"login": login})
+    return record
+
+
+# ------------------------------------------------------------------------------------------ list
+def customer_user_list(request: HttpRequest) -> HttpResponse:
+    """Search all sources or one; `partial=1` answers with the results only (search as you type)."""
+    query = request.GET.get("q", "").strip()
+    source = request.GET.get("source") or None
+    include_invalid = request.GET.get("valid") == "all"
+    page, error = None, None
+    try:
+        page = search_customer_users(term=query or "*", source=source, valid_only=not include_invalid)
+    except UnknownSource as exc:
+        error = exc.message
+    context = {
+        "page": page,
+        "error": error,
+        "query": query,
+        "source": source or "",
+        "include_invalid": include_invalid,
+        "sources": list_sources(),
+    }
+    if request.GET.get("partial"):
+        return TemplateResponse(request, "admin/customers/customer_user_results.html", context)
+    return render_admin(request, "admin/customers/customer_user_list.html", _("Customer users"), **context)
+
+
+# ------------------------------------------------------------------------------------ add / edit
+def customer_user_add(request: HttpRequest) -> HttpResponse:
+    writable = list_sources(read_only=False)
+    if not writable:
+        messages.error(request, _("No source is writable: customer users cannot be added here."))
+        return redirect("admin:customer_user_list")
+    alias = request.POST.get("source") or request.GET.get("source") or writable[0].alias
+    if alias not in {info.alias for info in writable}:
+        raise Http404(_("Source %(alias)s is not a writable source.") % {"alias": alias})
+    config = sources.configs[alias]
+    form = CustomerUserForm(config, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record, generated = create_customer_user(
+                attributes=form.cleaned_data, acting_user=request.user, source=alias
+            )
+        except ValidationFailed as exc:
+            form.add_service_errors(exc.field_errors or {"__all__": [exc.message]})
+        except HelpdeskError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                _("Customer user %(login)s was added to %(source)s.")
+                % {"login": record.login, "source": alias},
+            )
+            if generated:
+                messages.warning(
+                    request,
+                    _("A password was generated: %(password)s — it is shown only now.")
+                    % {"password": generated},
+                )
+            return redirect("admin:customer_user_change", login=record.login)
+    return render_admin(
+        request,
+        "admin/customers/customer_user_form.html",
+        _("Add customer user"),
+        form=form,
+        source=alias,
+        writable=writable,
+        adding=True,
+    )
+
+
+def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
+    record = _record_or_404(login)
+    read_only = sources[record.source].read_only
+    form = CustomerUserForm(
+        sources.configs[record.source], request.POST or None, record=record, read_only=read_only
+    )
+    if request.method == "POST" and not read_only and form.is_valid():
+        try:
+            record = update_customer_user(
+                login=record.login, changes=form.changes(), acting_user=request.user
+            )
+        except ValidationFailed as exc:
+            form.add_service_errors(exc.field_errors or {"__all__": [exc.message]})
+        except HelpdeskError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Customer user %(login)s was saved.") % {"login": record.login})
+            return redirect("admin:customer_user_change", login=record.login)
+    matrix = get_permission_matrix(record.login)
+    return render_admin(
+        request,
+        "admin/customers/customer_user_form.html",
+        record.login,
+        form=form,
+        record=record,
+        read_only=read_only,
+        matrix=matrix,
+        adding=False,
+    )
+
+
+@require_POST
+def customer_user_invalidate(request: HttpRequest, login: str) -> HttpResponse:
+    try:
+        record = invalidate_customer_user(
+            login=login,
+            acting_user=request.user,
+            validity=int(request.POST.get("validity") or Validity.INVALID),
+        )
+    except HelpdeskError as exc:
+        messages.error(request, exc.message)
+        return redirect("admin:customer_user_change", login=login)
+    messages.success(
+        request,
+        _("Customer user %(login)s is now %(validity)s.")
+        % {"login": record.login, "validity": Validity(record.valid_id).label},
+    )
+    return redirect("admin:customer_user_change", login=record.login)
+
+
+# ------------------------------------------------------------------------------ relations
+def customer_user_customers(request: HttpRequest, login: str) -> HttpResponse:
+    """The additional customers of one customer user (R4), as a filterable checkbox list."""
+    record = _record_or_404(login)
+    if request.method == "POST":
+        try:
+            set_additional_customers(
+                login=record.login, customer_ids=request.POST.getlist("customer"), acting_user=request.user
+            )
+        except HelpdeskError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The customers of %(login)s were saved.") % {"login": record.login})
+            return redirect("admin:customer_user_customers", login=record.login)
+    chosen = set(
+        CustomerUserCustomer.objects.filter(login=record.login).values_list("customer_id", flat=True)
+    )
+    customers = Customer.objects.filter(validity=Validity.VALID).order_by("customer_id")[:1000]
+    rows = [
+        (c.customer_id, c.name, c.customer_id in chosen, c.customer_id == record.customer_id)
+        for c in customers
+    ]
+    return render_admin(
+        request,
+        "admin/customers/choice_list.html",
+        _("Customers of %(login)s") % {"login": login},
+        record=record,
+        rows=rows,
+        field="customer",
+        note=_("The primary customer comes from the source and is always included."),
+    )
+
+
+def customer_user_services(request: HttpRequest, login: str) -> HttpResponse:
+    record = _record_or_404(login)
+    if request.method == "POST":
+        try:
+            set_customer_user_services(
+                login=record.login, services=request.POST.getlist("service"), acting_user=request.user
+            )
+        except HelpdeskError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The services of %(login)s were saved.") % {"login": record.login})
+            return redirect("admin:customer_user_services", login=record.login)
+    chosen = set(
+        CustomerUserService.objects.filter(login=record.login).values_list("service__name", flat=True)
+    )
+    rows = [
+        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
+    ]
+    return render_admin(
+        request,
+        "admin/customers/choice_list.html",
+        _("Services of %(login)s") % {"login": login},
+        record=record,
+        rows=rows,
+        field="service",
+        note=_("Default services apply to everyone in addition to these."),
+    )
+
+
+def default_services(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            set_default_services(services=request.POST.getlist("service"), acting_user=request.user)
+        except HelpdeskError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The default services were saved."))
+            return redirect("admin:default_services")
+    chosen = set(DefaultService.objects.values_list("service__name", flat=True))
+    rows = [
+        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
+    ]
+    return render_admin(
+        request,
+        "admin/customers/choice_list.html",
+        _("Default services"),
+        rows=rows,
+        field="service",
+        note=_("Every customer user may use these services."),
+    )
+
+
+# ---------------------------------------------------------------------------------- sources
+def source_status(request: HttpRequest) -> HttpResponse:
+    status = get_sources_status()
+    infos = {info.alias: info for info in list_sources()}
+    problems = [m for m in run_checks(tags=["backends"]) if m.is_serious() or m.level >= 30]
+    rows = [(infos[s.alias], s) for s in status.sources]
+    return render_admin(
+        request,
+        "admin/customers/source_status.html",
+        _("Sources"),
+        rows=rows,
+        status=status,
+        problems=problems,
+        user_list_url=reverse("admin:customer_user_list"),
+    )

@@ -1,0 +1,173 @@
+"""Admin screens for group permissions: checkbox matrices from both sides, and the default groups."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+
+from customers.admin_views import _record_or_404, render_admin
+from customers.models import Customer, CustomerGroup, CustomerUserGroup, Group, Validity
+from customers.selectors import get_customer_users
+from helpdesk.errors import HelpdeskError
+from permissions.selectors import get_permission_settings, permission_types
+from permissions.services import (
+    set_customer_groups,
+    set_customer_user_groups,
+    set_group_customer_users,
+    set_permission_setting,
+)
+
+
+def _checked(
+    request: HttpRequest, keys: list[str], types: list[str], prefix: str = ""
+) -> dict[str, list[str]]:
+    """`{key: [types]}` from checkboxes named `<prefix><type>:<key>`."""
+    return {key: [t for t in types if f"{prefix}{t}:{key}" in request.POST] for key in keys}
+
+
+def _save(request: HttpRequest, write, success: str) -> bool:
+    try:
+        write()
+    except HelpdeskError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
+    """One customer user × every group: one column per permission type (R145–R154)."""
+    record = _record_or_404(login)
+    types = permission_types()
+    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    if request.method == "POST":
+        wanted = {g: t for g, t in _checked(request, groups, types).items() if t}
+        if _save(
+            request,
+            lambda: set_customer_user_groups(
+                login=record.login, permissions=wanted, acting_user=request.user
+            ),
+            _("The groups of %(login)s were saved.") % {"login": record.login},
+        ):
+            return redirect("admin:customer_user_groups", login=record.login)
+    held = set(CustomerUserGroup.objects.filter(login=record.login).values_list("group__name", "permission"))
+    rows = [(g, g, [(t, (g, t) in held) for t in types]) for g in groups]
+    return render_admin(
+        request,
+        "admin/permissions/matrix.html",
+        _("Groups of %(login)s") % {"login": login},
+        record=record,
+        types=types,
+        sections=[("", "", rows)],
+        key_label=_("Group"),
+    )
+
+
+def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
+    """One group × its customer users; more users are added by login."""
+    group = get_object_or_404(Group, pk=group_id)
+    types = permission_types()
+    members = list(
+        dict.fromkeys(CustomerUserGroup.objects.filter(group=group).values_list("login", flat=True))
+    )
+    if request.method == "POST":
+        added = [
+            login.strip() for login in request.POST.get("add", "").replace(",", " ").split() if login.strip()
+        ]
+        keys = members + [login for login in added if login not in members]
+        wanted = {k: t for k, t in _checked(request, keys, types).items() if t}
+        for login in added:
+            wanted.setdefault(login, ["ro"])
+        if _save(
+            request,
+            lambda: set_group_customer_users(group=group.name, permissions=wanted, acting_user=request.user),
+            _("The customer users of %(group)s were saved.") % {"group": group.name},
+        ):
+            return redirect("admin:group_customer_users", group_id=group.pk)
+    held = set(CustomerUserGroup.objects.filter(group=group).values_list("login", "permission"))
+    records, _unavailable = get_customer_users(members)
+    rows = [
+        (
+            login,
+            f"{login} — {records[login.casefold()].display}" if login.casefold() in records else login,
+            [(t, (login, t) in held) for t in types],
+        )
+        for login in members
+    ]
+    return render_admin(
+        request,
+        "admin/permissions/matrix.html",
+        _("Customer users of group %(group)s") % {"group": group.name},
+        types=types,
+        sections=[("", "", rows)],
+        key_label=_("Customer user"),
+        add_logins=True,
+    )
+
+
+def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
+    """One customer × every group, in the Same and the Other context (R102, R106)."""
+    customer = get_object_or_404(Customer, customer_id=customer_id)
+    types = permission_types()
+    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    contexts = [
+        (CustomerGroup.SAME, "same-", _("Tickets of this customer (Same context)")),
+        (CustomerGroup.OTHER, "other-", _("Tickets of other customers (Other context)")),
+    ]
+    if request.method == "POST":
+
+        def write():
+            for context, prefix, _label in contexts:
+                wanted = {g: t for g, t in _checked(request, groups, types, prefix).items() if t}
+                set_customer_groups(
+                    customer_id=customer.customer_id,
+                    permissions=wanted,
+                    acting_user=request.user,
+                    context=context,
+                )
+
+        if _save(
+            request, write, _("The groups of %(customer)s were saved.") % {"customer": customer.customer_id}
+        ):
+            return redirect("admin:customer_groups", customer_id=customer.customer_id)
+    held = set(
+        CustomerGroup.objects.filter(customer=customer).values_list("context", "group__name", "permission")
+    )
+    sections = [
+        (label, prefix, [(g, g, [(t, (context, g, t) in held) for t in types]) for g in groups])
+        for context, prefix, label in contexts
+    ]
+    return render_admin(
+        request,
+        "admin/permissions/matrix.html",
+        _("Groups of customer %(customer)s") % {"customer": customer.customer_id},
+        types=types,
+        sections=sections,
+        key_label=_("Group"),
+        customer=customer,
+    )
+
+
+def default_groups(request: HttpRequest) -> HttpResponse:
+    """`CustomerGroupAlwaysGroups` and `CustomerGroupCompanyAlwaysGroups`, stored at run time and logged."""
+    keys = [
+        ("CustomerGroupAlwaysGroups", _("Default groups of every customer user")),
+        ("CustomerGroupCompanyAlwaysGroups", _("Default groups of every customer")),
+    ]
+    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    if request.method == "POST":
+
+        def write():
+            for key, _label in keys:
+                chosen = [g for g in groups if f"{key}:{g}" in request.POST]
+                set_permission_setting(key=key, value=chosen, acting_user=request.user)
+
+        if _save(request, write, _("The default groups were saved.")):
+            return redirect("admin:default_groups")
+    options = get_permission_settings()
+    sections = [(label, key, [(g, g in (options.get(key) or [])) for g in groups]) for key, label in keys]
+    return render_admin(
+        request, "admin/permissions/default_groups.html", _("Default groups"), sections=sections
+    )

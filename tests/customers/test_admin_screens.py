@@ -1,0 +1,125 @@
+"""The admin screens through Django's test client: staff only, each screen renders, forms write through
+the services and keep the entered values on errors."""
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from customers.models import CustomerGroup, CustomerUser, CustomerUserGroup, DefaultService, Validity
+from permissions.selectors import get_permission_setting
+
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
+
+
+@pytest.fixture
+def admin_client(client, django_user_model, settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    user = django_user_model.objects.create_user(
+        "admin", password="admin-pass", is_staff=True, is_superuser=True
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def data(customer_factory, customer_user_factory, group_factory, service_factory):
+    customer_factory(customer_id="ACME", name="Acme")
+    customer_factory(customer_id="BETA", name="Beta")
+    customer_user_factory(login="alice", customer_id="ACME", email="alice@example.com", first_name="Alice")
+    for name in ("support", "billing"):
+        group_factory(name=name)
+    service_factory(name="VPN")
+
+
+SCREENS = [
+    ("admin:customer_user_list", []),
+    ("admin:customer_user_add", []),
+    ("admin:customer_user_change", ["alice"]),
+    ("admin:customer_user_groups", ["alice"]),
+    ("admin:customer_user_customers", ["alice"]),
+    ("admin:customer_user_services", ["alice"]),
+    ("admin:customer_groups", ["ACME"]),
+    ("admin:default_groups", []),
+    ("admin:default_services", []),
+    ("admin:source_status", []),
+    ("admin:customers_customer_changelist", []),
+    ("admin:index", []),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), SCREENS)
+def test_every_screen_needs_staff_and_renders(client, admin_client, data, name, args, django_user_model):
+    url = reverse(name, args=args)
+    assert admin_client.get(url).status_code == 200
+    admin_client.logout()
+    assert admin_client.get(url).status_code == 302  # to the admin login
+    customer = django_user_model.objects.create_user("customer", password="x", is_staff=False)
+    admin_client.force_login(customer)
+    assert admin_client.get(url).status_code == 302
+
+
+def test_search_as_you_type_answers_with_the_results_only(admin_client, data):
+    response = admin_client.get(reverse("admin:customer_user_list"), {"q": "ali*", "partial": "1"})
+    assert b"<html" not in response.content
+    assert b"alice" in response.content
+
+
+def test_add_with_an_empty_password_generates_one_and_says_so(admin_client, data):
+    response = admin_client.post(reverse("admin:customer_user_add"), {
+        "source": "CustomerUser", "UserFirstname": "Bob", "UserLastname": "Builder", "UserLogin": "bob",
+        "UserEmail": "bob@example.com", "UserCustomerID": "ACME", "UserPassword": "", "ValidID": "1",
+    }, follow=True)  # fmt: skip
+    assert response.redirect_chain[-1][0] == reverse("admin:customer_user_change", args=["bob"])
+    texts = [str(m) for m in response.context["messages"]]
+    assert any(t.startswith("A password was generated: ") for t in texts)
+    assert CustomerUser.objects.get(login="bob").password
+
+
+def test_a_validation_error_keeps_the_values_and_saves_nothing(admin_client, data):
+    response = admin_client.post(reverse("admin:customer_user_add"), {
+        "source": "CustomerUser", "UserFirstname": "Eve", "UserLastname": "Evil", "UserLogin": "eve",
+        "UserEmail": "alice@EXAMPLE.com", "UserCustomerID": "NOPE", "ValidID": "1",
+    })  # fmt: skip
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["UserEmail"] == ["This email address is already in use for another customer user."]
+    assert form.errors["UserCustomerID"] == ["There is no customer 'NOPE'."]
+    assert b'value="Evil"' in response.content
+    assert not CustomerUser.objects.filter(login="eve").exists()
+
+
+def test_group_matrix_saves_many_rows_and_rw_implies_all(admin_client, data):
+    url = reverse("admin:customer_user_groups", args=["alice"])
+    admin_client.post(url, {"ro:support": "on", "rw:billing": "on"})
+    assert sorted(CustomerUserGroup.objects.values_list("group__name", "permission")) == [
+        ("billing", "rw"), ("support", "ro"),
+    ]  # fmt: skip
+    page = admin_client.get(reverse("admin:customer_user_change", args=["alice"]))
+    assert b"direct rw (rw implies every type)" in page.content
+
+
+def test_group_side_matrix_adds_customer_users_by_login(admin_client, data):
+    group = CustomerGroup._meta.get_field("group").related_model.objects.get(name="support")
+    url = reverse("admin:group_customer_users", args=[group.pk])
+    response = admin_client.post(url, {"add": "ALICE"}, follow=True)
+    assert list(CustomerUserGroup.objects.values_list("login", "permission")) == [("alice", "ro")]
+    response = admin_client.post(url, {"add": "nobody"}, follow=True)
+    assert "No customer user 'nobody'" in html.unescape(response.content.decode())
+
+
+def test_customer_groups_and_defaults(admin_client, data):
+    admin_client.post(reverse("admin:customer_groups", args=["ACME"]), {"same-ro:support": "on",
+                                                                       "other-rw:billing": "on"})  # fmt: skip
+    assert sorted(CustomerGroup.objects.values_list("group__name", "permission", "context")) == [
+        ("billing", "rw", CustomerGroup.OTHER), ("support", "ro", CustomerGroup.SAME),
+    ]  # fmt: skip
+    admin_client.post(reverse("admin:default_groups"), {"CustomerGroupAlwaysGroups:billing": "on"})
+    assert get_permission_setting("CustomerGroupAlwaysGroups") == ["billing"]
+    admin_client.post(reverse("admin:default_services"), {"service": ["VPN"]})
+    assert list(DefaultService.objects.values_list("service__name", flat=True)) == ["VPN"]
+
+
+def test_invalidate_instead_of_delete(admin_client, data):
+    admin_client.post(reverse("admin:customer_user_invalidate", args=["alice"]), {"validity": "3"})
+    assert CustomerUser.objects.get(login="alice").validity == Validity.INVALID_TEMPORARILY
