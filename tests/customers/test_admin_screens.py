@@ -105,7 +105,7 @@ def test_group_side_matrix_adds_customer_users_by_login(admin_client, data):
     response = admin_client.post(url, {"add": "ALICE"}, follow=True)
     assert list(CustomerUserGroup.objects.values_list("login", "permission")) == [("alice", "ro")]
     response = admin_client.post(url, {"add": "nobody"}, follow=True)
-    assert "No customer user 'nobody'" in html.unescape(response.content.decode())
+    assert "Unknown customer users: nobody." in html.unescape(response.content.decode())
 
 
 def test_customer_groups_and_defaults(admin_client, data):
