@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -66,6 +66,16 @@ bench-permissions: system-deps-test $(VENV)/.installed-dev
 # 200 varied searches: DB only, LDAP only, and DB + LDAP + LDAP, on a throwaway PostgreSQL and slapd.
 bench-search: system-deps-test $(VENV)/.installed-dev
 	$(PY) -m tests.stack $(PY) -m tests.bench_search
+
+# Server time of the admin's customer-user list with 1000 rows, on PostgreSQL with 20,000 users.
+bench-admin: system-deps-test $(VENV)/.installed-dev
+	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && \
+	  $(PY) manage.py load_bench_customer_users --count 20000 && $(PY) manage.py bench_admin_list'
+
+# Screenshots of the main admin screens, taken by the browser test, into docs/screenshots/.
+screenshots: system-deps-test $(VENV)/.installed-dev
+	HELPDESK_SCREENSHOTS=$(CURDIR)/docs/screenshots DJANGO_DEBUG=1 $(PY) -m tests.stack \
+	  $(PY) -m pytest -q tests/browser -k end_to_end
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

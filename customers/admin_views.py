@@ -32,6 +32,8 @@ from helpdesk.errors import HelpdeskError, ValidationFailed
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
 
+LIST_LIMITS = ("50", "250", "1000")
+
 
 def render_admin(request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
     return TemplateResponse(
@@ -55,12 +57,17 @@ def customer_user_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     source = request.GET.get("source") or None
     include_invalid = request.GET.get("valid") == "all"
+    limit = int(request.GET["limit"]) if request.GET.get("limit") in LIST_LIMITS else None
     page, error = None, None
     try:
-        page = search_customer_users(term=query or "*", source=source, valid_only=not include_invalid)
+        page = search_customer_users(
+            term=query or "*", source=source, valid_only=not include_invalid, limit=limit
+        )
     except UnknownSource as exc:
         error = exc.message
     context = {
+        "limits": LIST_LIMITS,
+        "limit": str(limit or ""),
         "page": page,
         "error": error,
         "query": query,

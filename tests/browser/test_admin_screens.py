@@ -1,0 +1,117 @@
+"""The admin screens in a real Chromium: the main flow, a validation error, and a read-only LDAP user."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from customers.models import CustomerUser, CustomerUserGroup, Group
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_admin_manages_a_customer_user_end_to_end(admin_page, screenshot):
+    page = admin_page
+    for name in ("support", "billing", "projects"):
+        Group.objects.create(name=name)
+    screenshot("01-index")
+
+    # A customer, through the admin's own add form.
+    page.goto(f"{page.base_url}/admin/customers/customer/add/")
+    page.fill("#id_customer_id", "NORDLICHT")
+    page.fill("#id_name", "Nordlicht Energie GmbH")
+    page.fill("#id_city", "Kiel")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    screenshot("02-customers")
+
+    # A customer user with an empty password: one is generated and shown once.
+    page.goto(f"{page.base_url}/admin/customer-users/add/")
+    page.fill("#id_UserFirstname", "Zoë")
+    page.fill("#id_UserLastname", "Schröder")
+    page.fill("#id_UserLogin", "zoe.schroeder")
+    page.fill("#id_UserEmail", "zoe@nordlicht.example")
+    page.fill("#id_UserCustomerID", "NORDLICHT")
+    screenshot("03-customer-user-add")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("A password was generated: ")
+    assert CustomerUser.objects.get(login="zoe.schroeder").password
+
+    # Found by a wildcard search, as the admin types.
+    CustomerUser.objects.create(login="max.mustermann", first_name="Max", last_name="Mustermann",
+                                email="max@nordlicht.example", customer_id="NORDLICHT")  # fmt: skip
+    page.goto(f"{page.base_url}/admin/customer-users/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    page.fill("#q", "schr*")
+    expect(page).to_have_url(re.compile(r"q=schr"))  # the address follows the search
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text("zoe.schroeder")
+    screenshot("04-customer-user-search")
+
+    # Group permissions: the header checkbox sets the whole ro column.
+    page.click('#result_list a:text-is("zoe.schroeder")')
+    page.click('.object-tools a:text-is("Groups")')
+    page.check("input[data-toggle-column='ro']")
+    page.check("input[aria-label='projects rw']")
+    screenshot("05-group-matrix")
+    page.click("input[type=submit][value=Save]")
+    expect(page.locator(".messagelist")).to_contain_text("The groups of zoe.schroeder were saved.")
+    assert sorted(CustomerUserGroup.objects.values_list("group__name", "permission")) == [
+        ("billing", "ro"),
+        ("projects", "rw"),
+        ("support", "ro"),
+    ]  # R101: {ro, rw} is stored as rw, which implies ro
+
+    # The effective permissions, with their reasons.
+    page.goto(f"{page.base_url}/admin/customer-users/zoe.schroeder/")
+    panel = page.locator("#effective-permissions")
+    expect(panel).to_contain_text("Effective permissions")
+    cell = panel.locator("tr", has_text="projects").locator("td[data-type=rw]")
+    cell.locator("summary").click()
+    expect(cell).to_contain_text("direct rw (rw implies every type)")
+    screenshot("06-customer-user-edit")
+
+    page.goto(f"{page.base_url}/admin/sources/")
+    expect(page.locator("#sources")).to_contain_text("CustomerUser")
+    screenshot("07-sources")
+    page.goto(f"{page.base_url}/admin/customers/customer/")
+    page.click("text=groups")
+    screenshot("08-customer-groups")
+    page.goto(f"{page.base_url}/admin/default-groups/")
+    screenshot("09-default-groups")
+
+
+def test_a_validation_error_keeps_the_entered_values(admin_page):
+    page = admin_page
+    page.goto(f"{page.base_url}/admin/customer-users/add/")
+    page.fill("#id_UserFirstname", "Łukasz")
+    page.fill("#id_UserLastname", "Wójcik")
+    page.fill("#id_UserLogin", "lukasz")
+    page.fill("#id_UserEmail", "not-an-address")
+    page.fill("#id_UserCustomerID", "NOBODY")
+    page.click("input[name=_save]")
+    expect(page.locator(".errornote")).to_contain_text("Please correct the errors below; nothing was saved.")
+    expect(page.locator(".field-UserEmail .errorlist")).to_contain_text(
+        "'not-an-address' is not a valid e-mail"
+    )
+    expect(page.locator(".field-UserCustomerID .errorlist")).to_contain_text("There is no customer 'NOBODY'.")
+    expect(page.locator("#id_UserFirstname")).to_have_value("Łukasz")
+    expect(page.locator("#id_UserLastname")).to_have_value("Wójcik")
+    assert not CustomerUser.objects.filter(login="lukasz").exists()
+
+
+@pytest.mark.ldap
+def test_a_directory_user_is_shown_read_only(admin_page, settings, db_source_settings, ldap_source_settings):
+    page = admin_page
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(CacheTTL=0),
+        "CustomerUser1": ldap_source_settings(),
+    }
+    page.goto(f"{page.base_url}/admin/customer-users/?q=person000*&source=CustomerUser1")
+    expect(page.locator("#result_list")).to_contain_text("CustomerUser1")
+    page.goto(f"{page.base_url}/admin/customer-users/person0007/")
+    expect(page.locator(".hd-source")).to_contain_text("read-only")
+    expect(page.locator("#id_UserLastname")).to_be_disabled()
+    expect(page.locator("input[name=_save]")).to_have_count(0)
+    expect(page.locator("text=Invalidate")).to_have_count(0)
+    expect(page.locator("#id_UserCustomerIDs")).to_have_value(re.compile(r"LDAP-\d\d;LDAP-\d\d"))
