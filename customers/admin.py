@@ -42,6 +42,15 @@ class CustomerAdmin(NeverDeletedAdmin):
             '<a href="{}">{}</a>', reverse("admin:customer_groups", args=[obj.customer_id]), _("groups")
         )
 
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            response.context_data["hidden_count"] = max(
+                0, changelist.result_count - len(changelist.result_list)
+            )
+        return response
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         customer = self.get_object(request, object_id)
         if customer is not None:

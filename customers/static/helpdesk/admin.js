@@ -68,3 +68,26 @@
     });
   });
 })();
+
+// Django's change-list search box answers as you type too: the server's next page replaces the list.
+(function () {
+  "use strict";
+  var form = document.getElementById("changelist-search");
+  var box = document.getElementById("searchbar");
+  if (!form || !box) return;
+  var timer = null;
+  box.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var url = form.action + "?" + new URLSearchParams(new FormData(form)).toString();
+      fetch(url).then(function (response) { return response.text(); }).then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        ["#changelist-form", "#hidden-count", ".paginator"].forEach(function (selector) {
+          var now = document.querySelector(selector), next = fresh.querySelector(selector);
+          if (now && next) now.replaceWith(next);
+        });
+        history.replaceState(null, "", url);
+      });
+    }, 300);
+  });
+})();
