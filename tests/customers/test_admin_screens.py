@@ -128,7 +128,11 @@ def test_invalidate_instead_of_delete(admin_client, data):
 def test_the_customer_list_shows_the_first_1000_and_counts_the_rest(admin_client):
     from customers.models import Customer
 
-    Customer.objects.bulk_create([Customer(customer_id=f"C{n:05d}", name=f"Customer {n}") for n in range(1005)])
+    Customer.objects.bulk_create(
+        [Customer(customer_id=f"C{n:05d}", name=f"Customer {n}") for n in range(1005)]
+    )
     response = admin_client.get(reverse("admin:customers_customer_changelist"))
     assert len(response.context["cl"].result_list) == 1000
-    assert "Showing the first 1000 of 1005 customers; 5 more are on the next pages" in response.content.decode()
+    assert (
+        "Showing the first 1000 of 1005 customers; 5 more are on the next pages" in response.content.decode()
+    )

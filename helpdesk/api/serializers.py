@@ -1,0 +1,157 @@
+"""API shapes. Customers use the reference's company names; customer users the Map's attribute names."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from customers.models import Customer, Group, Service, Validity
+
+CUSTOMER_FIELDS = {
+    "CustomerID": "customer_id",
+    "CustomerCompanyName": "name",
+    "CustomerCompanyStreet": "street",
+    "CustomerCompanyZIP": "zip",
+    "CustomerCompanyCity": "city",
+    "CustomerCompanyCountry": "country",
+    "CustomerCompanyURL": "url",
+    "CustomerCompanyComment": "comments",
+    "ValidID": "validity",
+}
+MODEL_TO_API = {model: api for api, model in CUSTOMER_FIELDS.items()}
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    CustomerID = serializers.CharField(source="customer_id", max_length=150)
+    CustomerCompanyName = serializers.CharField(source="name", max_length=200)
+    CustomerCompanyStreet = serializers.CharField(
+        source="street", max_length=200, required=False, allow_blank=True
+    )
+    CustomerCompanyZIP = serializers.CharField(source="zip", max_length=200, required=False, allow_blank=True)
+    CustomerCompanyCity = serializers.CharField(
+        source="city", max_length=200, required=False, allow_blank=True
+    )
+    CustomerCompanyCountry = serializers.CharField(
+        source="country", max_length=200, required=False, allow_blank=True
+    )
+    CustomerCompanyURL = serializers.CharField(source="url", max_length=200, required=False, allow_blank=True)
+    CustomerCompanyComment = serializers.CharField(
+        source="comments", max_length=250, required=False, allow_blank=True
+    )
+    ValidID = serializers.ChoiceField(source="validity", choices=Validity.values, required=False)
+
+    class Meta:
+        model = Customer
+        fields = list(CUSTOMER_FIELDS)
+
+
+class NamedSerializer(serializers.ModelSerializer):
+    comments = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    ValidID = serializers.ChoiceField(source="validity", choices=Validity.values, required=False)
+
+
+class GroupSerializer(NamedSerializer):
+    class Meta:
+        model = Group
+        fields = ["name", "comments", "ValidID"]
+
+
+class ServiceSerializer(NamedSerializer):
+    class Meta:
+        model = Service
+        fields = ["name", "comments", "ValidID"]
+
+
+class CustomerUserSerializer(serializers.Serializer):
+    """The Map's attributes of one customer user (these, plus every other attribute of its source's Map)."""
+
+    source = serializers.CharField(read_only=True)
+    UserLogin = serializers.CharField()
+    UserEmail = serializers.CharField(required=False, allow_blank=True)
+    UserCustomerID = serializers.CharField(required=False, allow_blank=True)
+    UserFirstname = serializers.CharField(required=False, allow_blank=True)
+    UserLastname = serializers.CharField(required=False, allow_blank=True)
+    UserFullname = serializers.CharField(read_only=True)
+    ValidID = serializers.IntegerField(required=False)
+
+
+class NewCustomerUserSerializer(CustomerUserSerializer):
+    source = serializers.CharField(required=False, help_text="the source to add to (default CustomerUser)")
+    UserPassword = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="empty or absent: a password is generated and returned once",
+    )
+
+
+class CreatedCustomerUserSerializer(CustomerUserSerializer):
+    generated_password = serializers.CharField(required=False, allow_null=True)
+
+
+class SourceWarningSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CustomerUserPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="rows in this answer")
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    truncated_sources = serializers.ListField(
+        child=serializers.CharField(), help_text="sources that have more matches than were read"
+    )
+    source_totals = serializers.DictField(
+        child=serializers.IntegerField(), help_text="matches per source, where a source could count them"
+    )
+    warnings = SourceWarningSerializer(many=True)
+    results = CustomerUserSerializer(many=True)
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, min_length=1)
+
+
+class GeneratedPasswordSerializer(serializers.Serializer):
+    password = serializers.CharField()
+
+
+class PermissionRowSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    permissions = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="type → reasons it is held (empty: not held)",
+    )
+
+
+class DefaultGroupsSerializer(serializers.Serializer):
+    CustomerGroupAlwaysGroups = serializers.ListField(child=serializers.CharField())
+    CustomerGroupCompanyAlwaysGroups = serializers.ListField(child=serializers.CharField())
+
+
+class SourceSerializer(serializers.Serializer):
+    alias = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    read_only = serializers.BooleanField()
+    reachable = serializers.BooleanField()
+    probe_ms = serializers.FloatField(allow_null=True)
+    count = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField(allow_blank=True)
+    config_errors = serializers.ListField(child=serializers.CharField())
+
+
+class ConflictSerializer(serializers.Serializer):
+    login = serializers.CharField()
+    sources = serializers.ListField(child=serializers.CharField())
+
+
+class SourcesSerializer(serializers.Serializer):
+    sources = SourceSerializer(many=True)
+    conflicts = ConflictSerializer(many=True)
+    unlisted_sources = serializers.ListField(child=serializers.CharField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))

@@ -1,0 +1,35 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from helpdesk.api import views
+
+app_name = "api"
+
+user = "customer-users/<str:login>"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("customers/", views.CustomerList.as_view(), name="customer-list"),
+    path("customers/<str:customer_id>/", views.CustomerDetail.as_view(), name="customer-detail"),
+    path("customers/<str:customer_id>/groups/", views.CustomerGroups.as_view(), name="customer-groups"),
+    path("customer-users/", views.CustomerUserList.as_view(), name="customer-user-list"),
+    path(f"{user}/", views.CustomerUserDetail.as_view(), name="customer-user-detail"),
+    path(f"{user}/password", views.CustomerUserPassword.as_view(), name="customer-user-password"),
+    path(
+        f"{user}/password/generate",
+        views.CustomerUserPasswordGenerate.as_view(),
+        name="customer-user-password-generate",
+    ),
+    path(f"{user}/customers/", views.CustomerUserCustomers.as_view(), name="customer-user-customers"),
+    path(f"{user}/groups/", views.CustomerUserGroups.as_view(), name="customer-user-groups"),
+    path(f"{user}/permissions/", views.CustomerUserPermissions.as_view(), name="customer-user-permissions"),
+    path(f"{user}/customer-ids/", views.CustomerUserCustomerIds.as_view(), name="customer-user-customer-ids"),
+    path(f"{user}/services/", views.CustomerUserServices.as_view(), name="customer-user-services"),
+    path("groups/", views.GroupList.as_view(), name="group-list"),
+    path("groups/<str:name>/", views.GroupDetail.as_view(), name="group-detail"),
+    path("services/", views.ServiceList.as_view(), name="service-list"),
+    path("services/<str:name>/", views.ServiceDetail.as_view(), name="service-detail"),
+    path("settings/default-groups/", views.DefaultGroups.as_view(), name="default-groups"),
+    path("settings/default-services/", views.DefaultServices.as_view(), name="default-services"),
+    path("sources/", views.Sources.as_view(), name="sources"),
+]

@@ -1,0 +1,555 @@
+"""The REST API: thin views over the same selectors and services as the admin screens.
+
+Every request runs in one transaction that an error rolls back (helpdesk.api.errors), so a failed request
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import run_checks
+from django.db import transaction
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backends.base import CustomerUserRecord
+from backends.errors import CustomerUserNotFound
+from customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerUserCustomer,
+    CustomerUserGroup,
+    CustomerUserService,
+    DefaultService,
+    Group,
+    Validity,
+)
+from customers.selectors import get_customer_user, get_sources_status, list_sources, search_customer_users
+from customers.services import (
+    create_customer,
+    create_customer_user,
+    generate_random_password,
+    set_customer_user_password,
+    update_customer,
+    update_customer_user,
+)
+from helpdesk.api import serializers as api
+from helpdesk.api.errors import method_not_allowed_for_delete
+from helpdesk.errors import NotFound, ValidationFailed
+from permissions.company_tickets import list_company_ticket_customer_ids
+from permissions.matrix import get_permission_matrix
+from permissions.selectors import get_permission_settings
+from permissions.services import (
+    set_additional_customers,
+    set_customer_groups,
+    set_customer_user_groups,
+    set_customer_user_services,
+    set_default_services,
+    set_permission_setting,
+)
+
+NAMES = {"type": "array", "items": {"type": "string"}}
+GROUP_PERMISSIONS = {
+    "type": "object",
+    "additionalProperties": NAMES,
+    "description": 'group name → permission types, e.g. {"support": ["ro", "create"]}',
+}
+ERRORS = {
+    400: api.ErrorSerializer,
+    404: api.ErrorSerializer,
+    409: api.ErrorSerializer,
+    503: api.ErrorSerializer,
+}
+DELETE_REFUSED = extend_schema(responses={405: api.ErrorSerializer}, description="Never deleted: invalidate.")
+VALID_PARAM = OpenApiParameter(
+    "valid", OpenApiTypes.INT, enum=[0, 1], description="1 (default): valid only; 0: all"
+)
+
+
+class AtomicMixin:
+    """One transaction per request; input with NUL characters (which no database stores) is refused."""
+
+    def dispatch(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        places = [*((f"path {k}", v) for k, v in kwargs.items()), *request.query_params.lists()]
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            places.append(("body", request.data))
+        bad = [name for name, value in places if _has_nul(value)]
+        if bad:
+            raise ValidationFailed(
+                {name: ["Must not contain NUL characters."] for name in bad},
+                detail=f"NUL characters in {', '.join(bad)}.",
+            )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class ApiView(AtomicMixin, APIView):
+    pass
+
+
+def _valid_only(request: Request) -> bool:
+    value = request.query_params.get("valid", "1")
+    if value not in ("0", "1"):
+        raise ValidationFailed({"valid": [f"Must be 0 or 1, not {value!r}."]}, detail="valid must be 0 or 1.")
+    return value == "1"
+
+
+def _record_json(record: CustomerUserRecord) -> dict[str, Any]:
+    return {"source": record.source, **record.attributes, "UserFullname": record.full_name}
+
+
+def _record(login: str) -> CustomerUserRecord:
+    record = get_customer_user(login)
+    if record is None:
+        raise CustomerUserNotFound(login=login)
+    return record
+
+
+def _body(request: Request, kind: type, what: str) -> Any:
+    if not isinstance(request.data, kind) or (
+        kind is list and not all(isinstance(v, str) for v in request.data)
+    ):
+        raise ValidationFailed({"body": [f"Must be {what}."]}, detail=f"The body must be {what}.")
+    return request.data
+
+
+def _group_permissions(request: Request) -> dict[str, list[str]]:
+    body = _body(request, dict, 'an object of group → list of permission types, e.g. {"support": ["ro"]}')
+    bad = [
+        name
+        for name, types in body.items()
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+    ]
+    if bad:
+        raise ValidationFailed(
+            {name: ["Must be a list of permission types."] for name in bad},
+            detail="Each group needs a list of permission types.",
+        )
+    return body
+
+
+# ------------------------------------------------------------------------------------- customers
+class CustomerWrites:
+    """Customers are written by the customers services; their field errors get the API's names."""
+
+    def _write(self, call):
+        try:
+            return call()
+        except ValidationFailed as exc:
+            exc.field_errors = {api.MODEL_TO_API.get(k, k): v for k, v in exc.field_errors.items()}
+            raise
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("search", str), VALID_PARAM],
+    responses={200: api.CustomerSerializer(many=True), 400: api.ErrorSerializer},
+)
+class CustomerList(AtomicMixin, CustomerWrites, generics.ListCreateAPIView):
+    serializer_class = api.CustomerSerializer
+
+    def get_queryset(self):
+        qs = Customer.objects.order_by("customer_id")
+        if _valid_only(self.request):
+            qs = qs.filter(validity=Validity.VALID)
+        term = self.request.query_params.get("search", "").strip()
+        if term:
+            qs = qs.filter(Q(customer_id__icontains=term) | Q(name__icontains=term))
+        return qs
+
+    @extend_schema(responses={201: api.CustomerSerializer, 400: api.ErrorSerializer})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.instance = self._write(
+            lambda: create_customer(acting_user=self.request.user, **serializer.validated_data)
+        )
+
+
+class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView):
+    serializer_class = api.CustomerSerializer
+    queryset = Customer.objects.all()
+    lookup_field = "customer_id"
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def perform_update(self, serializer):
+        serializer.instance = self._write(
+            lambda: update_customer(
+                customer_id=self.kwargs["customer_id"],
+                acting_user=self.request.user,
+                **serializer.validated_data,
+            )
+        )
+
+    @extend_schema(responses={200: api.CustomerSerializer, **ERRORS})
+    def patch(self, request, *args, **kwargs):
+        return super().patch(request, *args, **kwargs)
+
+    @DELETE_REFUSED
+    def delete(self, request, *args, **kwargs):
+        return method_not_allowed_for_delete("Customers")
+
+
+# ------------------------------------------------------------------------------ groups, services
+class NamedList(AtomicMixin, generics.ListCreateAPIView):
+    def get_queryset(self):
+        qs = self.serializer_class.Meta.model.objects.order_by("name")
+        return qs.filter(validity=Validity.VALID) if _valid_only(self.request) else qs
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user, changed_by=self.request.user)
+
+
+class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
+    lookup_field = "name"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return self.serializer_class.Meta.model.objects.all()
+
+    def perform_update(self, serializer):
+        serializer.save(changed_by=self.request.user)
+
+
+@extend_schema(parameters=[VALID_PARAM])
+class GroupList(NamedList):
+    serializer_class = api.GroupSerializer
+
+
+class GroupDetail(NamedDetail):
+    serializer_class = api.GroupSerializer
+
+
+@extend_schema(parameters=[VALID_PARAM])
+class ServiceList(NamedList):
+    serializer_class = api.ServiceSerializer
+
+
+class ServiceDetail(NamedDetail):
+    serializer_class = api.ServiceSerializer
+
+
+# -------------------------------------------------------------------------------- customer users
+class CustomerUserList(ApiView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="the R43 grammar: * wildcard, + and OR, ! not"),
+            OpenApiParameter("postmaster", str, description="exact e-mail"),
+            OpenApiParameter("login", str, description="exact login (* as wildcard)"),
+            OpenApiParameter("customer_id", str, description="customer ID (* as wildcard)"),
+            OpenApiParameter("source", str),
+            VALID_PARAM,
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: api.CustomerUserPageSerializer, 400: api.ErrorSerializer},
+        operation_id="customer_users_list",
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit, offset = (
+            _int_param(params, "limit", 100, 1, settings.API_MAX_PAGE_SIZE),
+            _int_param(params, "offset", 0, 0, 10_000),
+        )
+        selectors = {
+            name: params[name] for name in ("postmaster", "login", "customer_id") if params.get(name)
+        }
+        term = params.get("search") or (None if selectors else "*")
+        source = params.get("source") or None
+        if source is not None and source not in {info.alias for info in list_sources()}:
+            raise ValidationFailed(
+                {"source": [f"There is no source {source!r}."]}, detail=f"Unknown source {source!r}."
+            )
+        page = search_customer_users(
+            term=term, **selectors, source=source, valid_only=_valid_only(request), limit=offset + limit
+        )
+        rows = page.rows[offset : offset + limit]
+        return Response(
+            {
+                "count": len(rows),
+                "limit": limit,
+                "offset": offset,
+                "truncated_sources": list(page.truncated_sources),
+                "source_totals": dict(page.source_totals),
+                "warnings": [{"source": w.alias, "message": w.message} for w in page.warnings],
+                "results": [_record_json(r) for r in rows],
+            }
+        )
+
+    @extend_schema(
+        request=api.NewCustomerUserSerializer, responses={201: api.CreatedCustomerUserSerializer, **ERRORS}
+    )
+    def post(self, request: Request) -> Response:
+        body = dict(_body(request, dict, "an object of Map attributes"))
+        source = str(body.pop("source", "CustomerUser") or "CustomerUser")
+        if source not in {info.alias for info in list_sources()}:
+            raise ValidationFailed(
+                {"source": [f"There is no source {source!r}."]}, detail=f"Unknown source {source!r}."
+            )
+        record, generated = create_customer_user(attributes=body, acting_user=request.user, source=source)
+        return Response(
+            {**_record_json(record), "generated_password": generated}, status=status.HTTP_201_CREATED
+        )
+
+
+def _int_param(params, name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name)
+    if value in (None, ""):
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValidationFailed(
+            {name: [f"Must be a whole number from {low} to {high}, not {value!r}."]},
+            detail=f"{name} must be from {low} to {high}.",
+        )
+    return int(value)
+
+
+class CustomerUserDetail(ApiView):
+    @extend_schema(
+        responses={200: api.CustomerUserSerializer, 404: api.ErrorSerializer, 503: api.ErrorSerializer}
+    )
+    def get(self, request: Request, login: str) -> Response:
+        return Response(_record_json(_record(login)))
+
+    @extend_schema(
+        request=api.CustomerUserSerializer(partial=True),
+        responses={200: api.CustomerUserSerializer, **ERRORS},
+    )
+    def patch(self, request: Request, login: str) -> Response:
+        changes = _body(request, dict, "an object of Map attributes")
+        return Response(
+            _record_json(update_customer_user(login=login, changes=changes, acting_user=request.user))
+        )
+
+    @DELETE_REFUSED
+    def delete(self, request: Request, login: str) -> Response:
+        return method_not_allowed_for_delete("Customer users")
+
+
+class CustomerUserPassword(ApiView):
+    @extend_schema(request=api.PasswordSerializer, responses={204: None, **ERRORS})
+    def put(self, request: Request, login: str) -> Response:
+        serializer = api.PasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        set_customer_user_password(
+            login=_record(login).login,
+            password=serializer.validated_data["password"],
+            acting_user=request.user,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerUserPasswordGenerate(ApiView):
+    @extend_schema(request=None, responses={200: api.GeneratedPasswordSerializer, **ERRORS})
+    def post(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        password = generate_random_password()
+        set_customer_user_password(login=record.login, password=password, acting_user=request.user)
+        return Response({"password": password})
+
+
+class CustomerUserCustomers(ApiView):
+    @extend_schema(responses={200: NAMES, **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        ids = CustomerUserCustomer.objects.filter(login=record.login).order_by("customer_id")
+        return Response(list(ids.values_list("customer_id", flat=True)))
+
+    @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
+    def put(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        set_additional_customers(
+            login=record.login,
+            customer_ids=_body(request, list, "a list of customer IDs"),
+            acting_user=request.user,
+        )
+        return self.get(request, login)
+
+
+class CustomerUserGroups(ApiView):
+    @extend_schema(responses={200: GROUP_PERMISSIONS, **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        held: dict[str, list[str]] = {}
+        for group, permission in (
+            CustomerUserGroup.objects.filter(login=record.login)
+            .order_by("group__name", "permission")
+            .values_list("group__name", "permission")
+        ):
+            held.setdefault(group, []).append(permission)
+        return Response(held)
+
+    @extend_schema(
+        request={"application/json": GROUP_PERMISSIONS}, responses={200: GROUP_PERMISSIONS, **ERRORS}
+    )
+    def put(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        set_customer_user_groups(
+            login=record.login, permissions=_group_permissions(request), acting_user=request.user
+        )
+        return self.get(request, login)
+
+
+class CustomerUserPermissions(ApiView):
+    @extend_schema(responses={200: api.PermissionRowSerializer(many=True), **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        return Response(get_permission_matrix(_record(login).login).as_rows())
+
+
+class CustomerUserCustomerIds(ApiView):
+    @extend_schema(responses={200: NAMES, **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        return Response(list_company_ticket_customer_ids(_record(login).login))
+
+
+class CustomerUserServices(ApiView):
+    @extend_schema(responses={200: NAMES, **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        names = CustomerUserService.objects.filter(login=record.login).order_by("service__name")
+        return Response(list(names.values_list("service__name", flat=True)))
+
+    @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
+    def put(self, request: Request, login: str) -> Response:
+        record = _record(login)
+        set_customer_user_services(
+            login=record.login,
+            services=_body(request, list, "a list of service names"),
+            acting_user=request.user,
+        )
+        return self.get(request, login)
+
+
+# ------------------------------------------------------------------------ customers ↔ groups
+CONTEXT_PARAM = OpenApiParameter(
+    "context",
+    str,
+    enum=["same", "other"],
+    description="same (default): the customer's own tickets; other: other customers'",
+)
+
+
+class CustomerGroups(ApiView):
+    def _context(self, request: Request) -> str:
+        value = request.query_params.get("context", "same")
+        contexts = {"same": CustomerGroup.SAME, "other": CustomerGroup.OTHER}
+        if value not in contexts:
+            raise ValidationFailed(
+                {"context": [f"Must be same or other, not {value!r}."]}, detail="Unknown context."
+            )
+        return contexts[value]
+
+    @extend_schema(parameters=[CONTEXT_PARAM], responses={200: GROUP_PERMISSIONS, **ERRORS})
+    def get(self, request: Request, customer_id: str) -> Response:
+        customer = Customer.objects.filter(customer_id=customer_id).first()
+        if customer is None:
+            raise NotFound(detail=f"There is no customer {customer_id!r}.")
+        held: dict[str, list[str]] = {}
+        rows = CustomerGroup.objects.filter(customer=customer, context=self._context(request))
+        for group, permission in rows.order_by("group__name", "permission").values_list(
+            "group__name", "permission"
+        ):
+            held.setdefault(group, []).append(permission)
+        return Response(held)
+
+    @extend_schema(
+        parameters=[CONTEXT_PARAM],
+        request={"application/json": GROUP_PERMISSIONS},
+        responses={200: GROUP_PERMISSIONS, **ERRORS},
+    )
+    def put(self, request: Request, customer_id: str) -> Response:
+        set_customer_groups(
+            customer_id=customer_id,
+            permissions=_group_permissions(request),
+            acting_user=request.user,
+            context=self._context(request),
+        )
+        return self.get(request, customer_id)
+
+
+# ---------------------------------------------------------------------------------- settings
+class DefaultGroups(ApiView):
+    @extend_schema(responses={200: api.DefaultGroupsSerializer})
+    def get(self, request: Request) -> Response:
+        options = get_permission_settings()
+        return Response({key: list(options.get(key) or []) for key in api.DefaultGroupsSerializer().fields})
+
+    @extend_schema(
+        request=api.DefaultGroupsSerializer, responses={200: api.DefaultGroupsSerializer, **ERRORS}
+    )
+    def put(self, request: Request) -> Response:
+        serializer = api.DefaultGroupsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        known = set(Group.objects.values_list("name", flat=True))
+        unknown = {
+            k: [f"No group {g!r}." for g in v if g not in known] for k, v in serializer.validated_data.items()
+        }
+        if any(unknown.values()):
+            raise ValidationFailed({k: v for k, v in unknown.items() if v}, detail="Unknown groups.")
+        for key, value in serializer.validated_data.items():
+            set_permission_setting(key=key, value=value, acting_user=request.user)
+        return self.get(request)
+
+
+class DefaultServices(ApiView):
+    @extend_schema(responses={200: NAMES})
+    def get(self, request: Request) -> Response:
+        return Response(
+            list(DefaultService.objects.order_by("service__name").values_list("service__name", flat=True))
+        )
+
+    @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
+    def put(self, request: Request) -> Response:
+        set_default_services(
+            services=_body(request, list, "a list of service names"), acting_user=request.user
+        )
+        return self.get(request)
+
+
+# ----------------------------------------------------------------------------------- sources
+class Sources(ApiView):
+    @extend_schema(responses={200: api.SourcesSerializer})
+    def get(self, request: Request) -> Response:
+        status_ = get_sources_status()
+        infos = {info.alias: info for info in list_sources()}
+        errors = [m for m in run_checks(tags=["backends"]) if m.is_serious()]
+        return Response(
+            {
+                "sources": [
+                    {
+                        "alias": s.alias,
+                        "name": infos[s.alias].name,
+                        "type": infos[s.alias].kind,
+                        "read_only": infos[s.alias].read_only,
+                        "reachable": s.reachable,
+                        "probe_ms": s.probe_ms,
+                        "count": s.count,
+                        "detail": s.detail,
+                        "config_errors": [m.msg for m in errors if s.alias in m.msg],
+                    }
+                    for s in status_.sources
+                ],
+                "conflicts": [{"login": c.login, "sources": list(c.sources)} for c in status_.conflicts],
+                "unlisted_sources": list(status_.unlisted_sources),
+            }
+        )

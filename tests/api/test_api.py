@@ -1,0 +1,197 @@
+"""The REST API at /api/v1/ against the real database (and slapd where a source needs it)."""
+
+import base64
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from customers.models import Customer, CustomerGroup, CustomerUser, CustomerUserGroup, Validity
+from permissions.models import AuditEntry
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("api-admin", password="api-pass-1", is_staff=True)
+
+
+@pytest.fixture
+def api(staff, settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+@pytest.fixture
+def data(customer_factory, customer_user_factory, group_factory, service_factory):
+    customer_factory(customer_id="ACME", name="Acme Corporation")
+    customer_factory(customer_id="BETA", name="Beta Ltd")
+    customer_user_factory(login="alice", customer_id="ACME", email="alice@example.com", first_name="Alice",
+                          last_name="Müller")  # fmt: skip
+    for name in ("support", "billing"):
+        group_factory(name=name)
+    service_factory(name="VPN")
+
+
+@pytest.mark.sqlite
+def test_only_staff_get_in_by_session_basic_or_token(client, staff, django_user_model, data, settings,
+                                                     db_source_settings):  # fmt: skip
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    url = "/api/v1/customers/"
+    anonymous = client.get(url)
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "not_authenticated")
+    basic = base64.b64encode(b"api-admin:api-pass-1").decode()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Basic {basic}").status_code == 200
+    wrong = base64.b64encode(b"api-admin:wrong").decode()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Basic {wrong}").status_code == 401
+    token = Token.objects.create(user=staff)
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    token.delete()  # revoked
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 401
+    django_user_model.objects.create_user("customer-person", password="pw-123456", is_staff=False)
+    plain = base64.b64encode(b"customer-person:pw-123456").decode()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Basic {plain}").status_code == 403
+    client.force_login(staff)  # a session needs the CSRF token for writes
+    csrf_client = APIClient(enforce_csrf_checks=True)
+    csrf_client.force_login(staff)
+    refused = csrf_client.post(url, {"CustomerID": "X", "CustomerCompanyName": "X"}, format="json")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["message"]
+
+
+@pytest.mark.sqlite
+def test_customers(api, data):
+    listed = api.get("/api/v1/customers/", {"search": "acme"}).json()
+    assert [c["CustomerID"] for c in listed["results"]] == ["ACME"]
+    created = api.post("/api/v1/customers/", {"CustomerID": "GAMMA", "CustomerCompanyName": "Gamma GmbH",
+                                              "CustomerCompanyCity": "Köln"}, format="json")  # fmt: skip
+    assert created.status_code == 201
+    assert created.json()["ValidID"] == 1
+    duplicate = api.post(
+        "/api/v1/customers/", {"CustomerID": "GAMMA", "CustomerCompanyName": "Other"}, format="json"
+    )
+    assert duplicate.status_code == 400
+    assert list(duplicate.json()["fields"]) == ["CustomerID"]
+    patched = api.patch("/api/v1/customers/GAMMA/", {"ValidID": 2}, format="json")
+    assert patched.json()["ValidID"] == 2
+    assert api.get("/api/v1/customers/", {"valid": "0"}).json()["count"] == 3
+    assert api.get("/api/v1/customers/").json()["count"] == 2
+    refused = api.delete("/api/v1/customers/ACME/")
+    assert refused.status_code == 405
+    assert "never deleted" in refused.json()["message"]
+    assert api.get("/api/v1/customers/NOPE/").status_code == 404
+
+
+@pytest.mark.sqlite
+def test_customer_users_round_trip(api, data):
+    created = api.post("/api/v1/customer-users/", {
+        "source": "CustomerUser", "UserLogin": "bob", "UserFirstname": "Bob", "UserLastname": "Builder",
+        "UserEmail": "bob@example.com", "UserCustomerID": "ACME",
+    }, format="json")  # fmt: skip
+    assert created.status_code == 201, created.json()
+    assert len(created.json()["generated_password"]) >= 8
+    page = api.get("/api/v1/customer-users/", {"search": "b*"}).json()
+    assert [(r["UserLogin"], r["source"]) for r in page["results"]] == [("bob", "CustomerUser")]
+    assert page["warnings"] == []
+    assert (
+        api.patch("/api/v1/customer-users/bob/", {"UserLastname": "Baumeister"}, format="json").json()[
+            "UserFullname"
+        ]
+        == "Bob Baumeister"
+    )
+    assert (
+        api.put("/api/v1/customer-users/bob/password", {"password": "new secret"}, format="json").status_code
+        == 204
+    )
+    assert len(api.post("/api/v1/customer-users/bob/password/generate").json()["password"]) >= 8
+    assert api.delete("/api/v1/customer-users/bob/").status_code == 405
+    assert api.get("/api/v1/customer-users/nobody/").json()["error"] == "customer_user.not_found"
+
+
+@pytest.mark.sqlite
+def test_validation_errors_name_the_field_and_the_rule_and_change_nothing(api, data):
+    response = api.post("/api/v1/customer-users/", {
+        "UserLogin": "eve", "UserFirstname": "Eve", "UserLastname": "E", "UserEmail": "ALICE@example.com",
+        "UserCustomerID": "ACME",
+    }, format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "UserEmail": ["This email address is already in use for another customer user."]
+    }
+    assert not CustomerUser.objects.filter(login="eve").exists()
+    bad_limit = api.get("/api/v1/customer-users/", {"limit": "100000"})
+    assert (bad_limit.status_code, list(bad_limit.json()["fields"])) == (400, ["limit"])
+    assert api.put("/api/v1/customer-users/alice/groups/", {"support": ["ro"], "nope": ["ro"]},
+                   format="json").status_code == 400  # fmt: skip
+    assert not CustomerUserGroup.objects.exists()
+
+
+@pytest.mark.sqlite
+def test_relations_and_permissions(api, data):
+    assert api.put("/api/v1/customer-users/alice/customers/", ["BETA"], format="json").json() == ["BETA"]
+    assert api.get("/api/v1/customer-users/alice/customer-ids/").json() == ["ACME", "BETA"]
+    groups = api.put(
+        "/api/v1/customer-users/alice/groups/", {"support": ["ro"], "billing": ["rw"]}, format="json"
+    )
+    assert groups.json() == {"billing": ["rw"], "support": ["ro"]}
+    rows = {r["group"]: r["permissions"] for r in api.get("/api/v1/customer-users/alice/permissions/").json()}
+    assert rows["billing"]["ro"] == ["direct rw (rw implies every type)"]
+    assert api.put(
+        "/api/v1/customers/BETA/groups/?context=other", {"support": ["ro"]}, format="json"
+    ).json() == {"support": ["ro"]}
+    assert CustomerGroup.objects.get().context == CustomerGroup.OTHER
+    assert api.put("/api/v1/customer-users/alice/services/", ["VPN"], format="json").json() == ["VPN"]
+    defaults = api.put("/api/v1/settings/default-groups/", {"CustomerGroupAlwaysGroups": ["support"],
+                                                            "CustomerGroupCompanyAlwaysGroups": []}, format="json")  # fmt: skip
+    assert defaults.json()["CustomerGroupAlwaysGroups"] == ["support"]
+    assert api.put("/api/v1/settings/default-services/", ["VPN"], format="json").json() == ["VPN"]
+    assert AuditEntry.objects.filter(action="setting.changed").count() == 2
+    assert api.post("/api/v1/groups/", {"name": "projects"}, format="json").status_code == 201
+    assert api.patch("/api/v1/groups/projects/", {"ValidID": 2}, format="json").json()["ValidID"] == 2
+
+
+@pytest.mark.ldap
+def test_read_only_and_unavailable_sources(api, settings, db_source_settings, ldap_source_settings, data):
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(CacheTTL=0),
+        "CustomerUser1": ldap_source_settings(),
+        "CustomerUser2": ldap_source_settings({"Host": "ldap://127.0.0.1:9"}, Timeout=2),
+    }
+    page = api.get("/api/v1/customer-users/", {"search": "person000*", "limit": "5"}).json()
+    assert [r["source"] for r in page["results"]] == ["CustomerUser1"] * 5
+    assert "CustomerUser1" in page["truncated_sources"]
+    assert [w["source"] for w in page["warnings"]] == ["CustomerUser2"]
+    refused = api.patch("/api/v1/customer-users/person0001/", {"UserLastname": "X"}, format="json")
+    assert (refused.status_code, refused.json()["error"]) == (409, "source.read_only")
+    sources = api.get("/api/v1/sources/").json()
+    assert [(s["alias"], s["reachable"]) for s in sources["sources"]] == [
+        ("CustomerUser", True), ("CustomerUser1", True), ("CustomerUser2", False),
+    ]  # fmt: skip
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser1": ldap_source_settings({"Host": "ldap://127.0.0.1:9"})}
+    down = api.get("/api/v1/customer-users/person0001/")
+    assert (down.status_code, down.json()["error"]) == (503, "source.unavailable")
+    assert "CustomerUser1" in down.json()["message"]
+
+
+@pytest.mark.sqlite
+def test_list_endpoints_never_exceed_the_maximum(api, settings, data):
+    settings.API_MAX_PAGE_SIZE = 2
+    Customer.objects.bulk_create(
+        [Customer(customer_id=f"C{n}", name=f"C{n}", validity=Validity.VALID) for n in range(5)]
+    )
+    page = api.get("/api/v1/customers/", {"limit": "50"}).json()
+    assert len(page["results"]) == 2
+    assert page["count"] == 7
+
+
+@pytest.mark.sqlite
+def test_nul_characters_are_a_clear_400_not_a_crash(api, data):
+    """Found by the schemathesis run: PostgreSQL cannot store NUL; the API says which input has one."""
+    response = api.put("/api/v1/settings/default-services/", ["VPN\x00"], format="json")
+    assert (response.status_code, response.json()["fields"]) == (400, {"body": ["Must not contain NUL characters."]})
+    assert api.get("/api/v1/customer-users/", {"search": "a\x00"}).json()["fields"] == {
+        "search": ["Must not contain NUL characters."]
+    }
