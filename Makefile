@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -71,6 +71,10 @@ bench-search: system-deps-test $(VENV)/.installed-dev
 bench-admin: system-deps-test $(VENV)/.installed-dev
 	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && \
 	  $(PY) manage.py load_bench_customer_users --count 20000 && $(PY) manage.py bench_admin_list'
+
+# Requests/s and latency of GET /api/v1/customer-users/?search= under gunicorn (2 workers), 1M users.
+bench-api: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench_api
 
 # Screenshots of the main admin screens, taken by the browser test, into docs/screenshots/.
 screenshots: system-deps-test $(VENV)/.installed-dev

@@ -38,6 +38,7 @@ from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
+COUNT_CAP = 1000  # a truncated search counts its matches up to this many (beyond: unknown)
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
 _email_validator = EmailValidator()
 
@@ -230,15 +231,11 @@ class DBSource(BaseSource):
             condition = self._selector_q(query)
         except UnparsableSearch:
             return SourceResult(records=[])
-        qs = (
-            self._base_queryset(query.valid_only)
-            .filter(condition)
-            .order_by(self._field_name(self.config.customer_key))
-        )
+        qs = self._base_queryset(query.valid_only).filter(condition).order_by(self._key_order())
         rows = self._fetch(qs[: limit + 1], "search")
         records = [self._record(row) for row in rows[:limit]]
         has_more = len(rows) > limit
-        total = self._fetch_count(qs) if has_more else len(records)  # cheap here: the same indexed filter
+        total = self._fetch_count(qs) if has_more else len(records)
         return SourceResult(records=records, has_more=has_more, total=total)
 
     def get(self, login: str) -> CustomerUserRecord | None:
@@ -316,11 +313,18 @@ class DBSource(BaseSource):
     def _field_name(self, storage: str) -> str:
         return self._fields[storage].name
 
-    def _fetch_count(self, qs) -> int:
+    def _key_order(self):
+        """Logins in case-blind order, which the lower(login) index can deliver without sorting."""
+        key = F(self._field_name(self.config.customer_key))
+        return key.asc() if self.case_sensitive else Lower(key).asc()
+
+    def _fetch_count(self, qs) -> int | None:
+        """How many match, when that is cheap: counted up to COUNT_CAP, else unknown (None)."""
         try:
-            return qs.order_by().count()
+            counted = qs.order_by()[: COUNT_CAP + 1].count()
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation="search", detail=str(exc).strip()) from exc
+        return counted if counted <= COUNT_CAP else None
 
     def _fetch(self, qs, operation: str) -> list[Any]:
         try:

@@ -191,7 +191,10 @@ def test_list_endpoints_never_exceed_the_maximum(api, settings, data):
 def test_nul_characters_are_a_clear_400_not_a_crash(api, data):
     """Found by the schemathesis run: PostgreSQL cannot store NUL; the API says which input has one."""
     response = api.put("/api/v1/settings/default-services/", ["VPN\x00"], format="json")
-    assert (response.status_code, response.json()["fields"]) == (400, {"body": ["Must not contain NUL characters."]})
+    assert (response.status_code, response.json()["fields"]) == (
+        400,
+        {"body": ["Must not contain NUL characters."]},
+    )
     assert api.get("/api/v1/customer-users/", {"search": "a\x00"}).json()["fields"] == {
         "search": ["Must not contain NUL characters."]
     }

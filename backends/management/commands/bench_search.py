@@ -6,7 +6,6 @@ Reads go through the same path as the screens and the API (customers.selectors.s
 with CacheTTL forced to 0 so every search reaches its sources. Prints the median and the 95th percentile.
 """
 
-import random
 import statistics
 import time
 
@@ -15,25 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backends.registry import SourceHandler
 from customers.selectors import search_customer_users
-
-PREFIXES = ["Mü", "Sch", "Jo", "An", "Łu", "Zo", "Fr", "Пе", "Ma", "Ni", "Ol", "Yı", "Si", "Ø", "Ås", "Ng"]
-
-
-def search_terms(count: int, seed: int = 200) -> list[dict]:
-    """Varied searches: name prefixes, logins, e-mails, customer IDs, phrases, misses, postmaster look-ups."""
-    rng = random.Random(seed)
-    shapes = [
-        lambda: {"term": rng.choice(PREFIXES) + "*"},
-        lambda: {"term": f"*{rng.choice(PREFIXES).lower()}*"},
-        lambda: {"term": f"person{rng.randrange(2100):04d}"},
-        lambda: {"term": f"user{rng.randrange(20000):05d}"},
-        lambda: {"login": f"user{rng.randrange(20000):05d}"},
-        lambda: {"postmaster": f"person{rng.randrange(2100):04d}@example.org"},
-        lambda: {"customer_id_raw": f"LDAP-{rng.randrange(20):02d}"},
-        lambda: {"term": f"{rng.choice(PREFIXES)}* + !x*"},
-        lambda: {"term": f"nomatch{rng.randrange(10**6)}"},
-    ]
-    return [rng.choice(shapes)() for _ in range(count)]
+from helpdesk.benchmarks import search_terms
 
 
 class Command(BaseCommand):
