@@ -14,6 +14,7 @@ from customers.models import Customer, CustomerGroup, CustomerUser, Group, Servi
 from customers.selectors import search_customer_users
 from customers.services import invalidate_customer, invalidate_customer_user
 from helpdesk.errors import HelpdeskError
+from tickets.selectors import list_company_tickets
 
 
 class NeverDeletedAdmin(admin.ModelAdmin):
@@ -63,6 +64,7 @@ class CustomerAdmin(NeverDeletedAdmin):
                     "group__name", "permission", "context"
                 ),
                 "same_context": CustomerGroup.SAME,
+                "company_tickets": list_company_tickets(customer.customer_id),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 

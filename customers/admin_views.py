@@ -31,6 +31,7 @@ from customers.services import create_customer_user, invalidate_customer_user, u
 from helpdesk.errors import HelpdeskError, ValidationFailed
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
+from tickets.selectors import list_customer_user_tickets
 
 LIST_LIMITS = ("50", "250", "1000")
 
@@ -143,6 +144,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
             messages.success(request, _("Customer user %(login)s was saved.") % {"login": record.login})
             return redirect("admin:customer_user_change", login=record.login)
     matrix = get_permission_matrix(record.login)
+    tickets = list_customer_user_tickets(record.login)
     return render_admin(
         request,
         "admin/customers/customer_user_form.html",
@@ -152,6 +154,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         read_only=read_only,
         matrix=matrix,
         adding=False,
+        tickets=tickets,
     )
 
 

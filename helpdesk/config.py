@@ -69,6 +69,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "CustomerAuthModules": [],
     "CustomerLoginMaxFailed": 5,
     "CustomerLoginLockMinutes": 15,
+    # R160: customer-user attributes copied into a ticket's dynamic fields, {attribute: dynamic field}.
+    "DynamicFieldFromCustomerUserMapping": {},
 }
 
 
@@ -78,6 +80,13 @@ def settings_problems(options: dict[str, Any]) -> list[str]:
     for key, value in options.items():
         if key not in DEFAULT_SETTINGS:
             problems.append(f"[{SETTINGS_TABLE}] {key}: unknown key; known: {', '.join(DEFAULT_SETTINGS)}")
+        elif isinstance(DEFAULT_SETTINGS[key], dict) and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            problems.append(
+                f'[{SETTINGS_TABLE}] {key}: must be a table of attribute = "field", not {value!r}'
+            )
         elif isinstance(DEFAULT_SETTINGS[key], list) and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):

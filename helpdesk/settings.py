@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "customers",
     "backends",
     "permissions",
+    "tickets",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,51 @@
+"""Tickets in the admin: agents browse and open them; the customer panel is the customers' side."""
+
+from django.contrib import admin
+
+from tickets.models import Article, Queue, Ticket
+from tickets.services import set_ticket_customer
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = ["name", "group", "validity"]
+    list_filter = ["validity", "group"]
+    search_fields = ["name"]
+
+
+class ArticleInline(admin.TabularInline):
+    model = Article
+    extra = 1
+    fields = ["sender", "author", "body", "visible_to_customer", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "title",
+        "queue",
+        "state",
+        "priority",
+        "customer_id",
+        "customer_user_login",
+        "created_at",
+    ]
+    list_filter = ["state", "queue"]
+    search_fields = ["=number", "title", "=customer_id", "=customer_user_login"]
+    readonly_fields = ["number", "dynamic_fields", "created_at", "changed_at"]
+    inlines = [ArticleInline]
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        if not obj.number:
+            obj.number = "pending"
+        super().save_model(request, obj, form, change)
+        if obj.number == "pending":
+            obj.number = f"{obj.created_at:%Y%m%d}{obj.pk:08d}"
+            obj.save(update_fields=["number"])
+        if "customer_user_login" in form.changed_data and obj.customer_user_login:
+            set_ticket_customer(
+                ticket=obj, login=obj.customer_user_login, customer_id=obj.customer_id
+            )  # R160

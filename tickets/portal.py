@@ -1,0 +1,204 @@
+"""The customer panel: login, my and company tickets, new ticket, ticket view and reply, preferences.
+
+Customers are not Django users: a login through the sources (customers.authentication) puts the customer
+user's login in the session, whose key is rotated at login; database sessions survive a restart and
+expire after SESSION_COOKIE_AGE. Every view re-reads the customer user, so an invalidated user is logged
+out at their next click. Authorisation lives in the selectors and services, not in these views.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from backends.errors import SourceUnavailable
+from backends.registry import sources
+from customers.authentication import authenticate_customer_user
+from customers.models import CustomerUserPreference, Validity
+from customers.selectors import get_customer_user
+from customers.services import set_customer_user_password, set_customer_user_preference
+from helpdesk.errors import NotFound, ValidationFailed
+from permissions.company_tickets import list_customer_user_services
+from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
+from tickets.services import create_customer_ticket, reply_as_customer
+
+SESSION_KEY = "customer_user_login"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+
+
+def customer_required(view):
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        login = request.session.get(SESSION_KEY)
+        record = None
+        if login:
+            try:
+                record = get_customer_user(login)
+            except SourceUnavailable:
+                return render(request, "portal/unavailable.html", status=503)
+        if record is None or record.valid_id != Validity.VALID:
+            request.session.flush()
+            return redirect("portal:login")
+        request.customer = record
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:  # another company's ticket is "not found", never shown
+            return render(request, "portal/not_found.html", {"message": exc.message}, status=404)
+
+    return wrapped
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    if request.session.get(SESSION_KEY):
+        return redirect("portal:tickets")
+    error, username = "", ""
+    if request.method == "POST":
+        username = request.POST.get("login", "")
+        outcome = authenticate_customer_user(
+            username, request.POST.get("password", ""), remote_addr=request.META.get("REMOTE_ADDR", "")
+        )
+        if outcome.ok:
+            request.session.cycle_key()  # no session fixation
+            request.session[SESSION_KEY] = outcome.login
+            return redirect("portal:tickets")
+        error = outcome.message
+    return render(
+        request, "portal/login.html", {"error": error, "username": username}, status=401 if error else 200
+    )
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("portal:login")
+
+
+@customer_required
+def tickets(request: HttpRequest) -> HttpResponse:
+    page = list_customer_tickets(
+        request.customer.login,
+        scope=request.GET.get("scope", "mine"),
+        search=request.GET.get("q", ""),
+        order=request.GET.get("order", "-created"),
+        page=_int(request.GET.get("page"), 1),
+    )
+    return render(request, "portal/tickets.html", {"page": page, "q": request.GET.get("q", "")})
+
+
+@customer_required
+def ticket(request: HttpRequest, number: str) -> HttpResponse:
+    ticket_, articles = get_customer_ticket(request.customer.login, number)
+    form_error = ""
+    if request.method == "POST":
+        try:
+            reply_as_customer(login=request.customer.login, number=number, body=request.POST.get("body", ""))
+        except ValidationFailed as exc:
+            form_error = " ".join(m for v in exc.field_errors.values() for m in v) or exc.message
+        else:
+            messages.success(request, _("Your answer was added."))
+            return redirect("portal:ticket", number=number)
+    return render(
+        request,
+        "portal/ticket.html",
+        {
+            "ticket": ticket_,
+            "articles": articles,
+            "can_reply": can_reply(request.customer.login, ticket_),
+            "form_error": form_error,
+            "body": request.POST.get("body", ""),
+        },
+        status=400 if form_error else 200,
+    )
+
+
+@customer_required
+def new_ticket(request: HttpRequest) -> HttpResponse:
+    login_ = request.customer.login
+    queues = list(list_creatable_queues(login_))
+    services = list_customer_user_services(login_)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            created = create_customer_ticket(
+                login=login_,
+                queue_id=request.POST.get("queue"),
+                title=request.POST.get("title", ""),
+                body=request.POST.get("body", ""),
+                service=request.POST.get("service", ""),
+            )
+        except ValidationFailed as exc:
+            errors = exc.field_errors
+        else:
+            messages.success(request, _("Ticket %(number)s was opened.") % {"number": created.number})
+            return redirect("portal:ticket", number=created.number)
+    return render(
+        request,
+        "portal/new_ticket.html",
+        {
+            "queues": queues,
+            "services": services,
+            "errors": errors,
+            "values": request.POST,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@customer_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    record = request.customer
+    source = sources[record.source]
+    can_change_password = not source.read_only and source.config.row("UserPassword") is not None
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and request.POST.get("form") == "language":
+        language = request.POST.get("language", "")
+        if language not in dict(LANGUAGES):
+            errors["language"] = [_("Choose one of the languages offered.")]
+        else:
+            set_customer_user_preference(login=record.login, key="UserLanguage", value=language)
+            messages.success(request, _("Your language was saved."))
+            return redirect("portal:preferences")
+    if request.method == "POST" and request.POST.get("form") == "password" and can_change_password:
+        old, new, again = (
+            request.POST.get(k, "") for k in ("old_password", "new_password", "new_password_again")
+        )
+        if source.check_password(record.login, old) is not True:
+            errors["old_password"] = [_("The current password is not right.")]
+        elif not new:
+            errors["new_password"] = [_("The new password must not be empty.")]
+        elif new != again:
+            errors["new_password_again"] = [_("The two new passwords differ.")]
+        else:
+            set_customer_user_password(login=record.login, password=new, acting_user=None)
+            request.session.cycle_key()
+            messages.success(request, _("Your password was changed."))
+            return redirect("portal:preferences")
+    language = (
+        CustomerUserPreference.objects.filter(login=record.login, key="UserLanguage")
+        .values_list("value", flat=True)
+        .first()
+    )
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "languages": LANGUAGES,
+            "language": language or "en",
+            "can_change_password": can_change_password,
+            "source_name": source.config.name,
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _int(value, default: int) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,113 @@
+"""Reads of tickets: what a customer user may list and open (through permissions.tickets), and what
+agents see of a customer or a customer user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from backends.registry import SourceHandler, sources
+from helpdesk.errors import NotFound
+from permissions.tickets import creatable_queue_groups, ticket_access
+from tickets.models import Article, Queue, Ticket
+
+ORDERINGS = {
+    "created": "created_at",
+    "-created": "-created_at",
+    "changed": "changed_at",
+    "-changed": "-changed_at",
+    "number": "number",
+    "-number": "-number",
+    "title": "title",
+    "-title": "-title",
+    "state": "state",
+    "-state": "-state",
+}
+SCOPES = ("mine", "company", "all")
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    rows: list[Ticket]
+    total: int
+    page: int
+    pages: int
+    scope: str
+    order: str
+
+
+def customer_tickets(login: str, permission: str = "ro", *, registry: SourceHandler = sources) -> QuerySet:
+    access = ticket_access(login, permission, registry=registry)
+    if access is None:
+        return Ticket.objects.none()
+    return access.tickets(Ticket.objects.select_related("queue", "service"))
+
+
+def list_customer_tickets(
+    login: str,
+    *,
+    scope: str = "all",
+    search: str = "",
+    order: str = "-created",
+    page: int = 1,
+    per_page: int = 25,
+    registry: SourceHandler = sources,
+) -> TicketPage:
+    """My tickets (`mine`), my company's (`company`: visible, not mine) or both, paged and sorted."""
+    if scope not in SCOPES:
+        raise NotFound(detail=f"There is no ticket list {scope!r}.")
+    order = order if order in ORDERINGS else "-created"
+    tickets = customer_tickets(login, registry=registry)
+    if scope != "all":
+        mine = Q(login_ci=login.lower())
+        tickets = tickets.filter(mine) if scope == "mine" else tickets.exclude(mine)
+    if search.strip():
+        term = search.strip()
+        tickets = tickets.filter(Q(number__startswith=term) | Q(title__icontains=term))
+    paginator = Paginator(tickets.order_by(ORDERINGS[order], "-pk"), per_page)
+    current = paginator.get_page(page)
+    return TicketPage(
+        list(current.object_list), paginator.count, current.number, paginator.num_pages, scope, order
+    )
+
+
+def get_customer_ticket(
+    login: str, number: str, *, registry: SourceHandler = sources
+) -> tuple[Ticket, list[Article]]:
+    """The ticket and its articles a customer may see; anything else is "not found", never the ticket."""
+    ticket = customer_tickets(login, registry=registry).filter(number=number).first()
+    if ticket is None:
+        raise NotFound(detail=f"There is no ticket {number!r}.")
+    return ticket, list(ticket.articles.filter(visible_to_customer=True))
+
+
+def can_reply(login: str, ticket: Ticket, *, registry: SourceHandler = sources) -> bool:
+    return customer_tickets(login, "rw", registry=registry).filter(pk=ticket.pk).exists()
+
+
+def list_creatable_queues(login: str, *, registry: SourceHandler = sources) -> QuerySet:
+    groups = creatable_queue_groups(login, registry=registry)
+    queues = Queue.objects.filter(validity=1, group__validity=1)
+    return queues if groups is None else queues.filter(group__name__in=groups)
+
+
+# --------------------------------------------------------------------------------------- agents
+def list_company_tickets(customer_id: str, *, limit: int = 50) -> list[Ticket]:
+    return list(
+        Ticket.objects.alias(customer_id_ci=Lower("customer_id"))
+        .filter(customer_id_ci=customer_id.lower())
+        .select_related("queue")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def list_customer_user_tickets(login: str, *, limit: int = 50) -> list[Ticket]:
+    return list(
+        Ticket.objects.alias(login_ci=Lower("customer_user_login"))
+        .filter(login_ci=login.lower())
+        .select_related("queue")
+        .order_by("-created_at")[:limit]
+    )

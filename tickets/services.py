@@ -1,0 +1,144 @@
+"""Writes of tickets: customers open and answer them; mapped customer-user attributes are copied into a
+ticket's dynamic fields when it is created or its customer user changes (R160)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backends.registry import SourceHandler, sources
+from customers.selectors import get_customer_user
+from helpdesk.errors import NotFound, ValidationFailed
+from permissions.company_tickets import list_customer_user_services
+from tickets.models import Article, Ticket
+from tickets.selectors import can_reply, customer_tickets, list_creatable_queues
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX = 255
+BODY_MAX = 100_000
+
+
+def copy_customer_user_fields(ticket: Ticket, *, registry: SourceHandler = sources) -> None:
+    """R160: `DynamicFieldFromCustomerUserMapping` {user attribute: dynamic field} into the ticket."""
+    mapping = settings.HELPDESK_SETTINGS.get("DynamicFieldFromCustomerUserMapping") or {}
+    if not mapping or not ticket.customer_user_login:
+        return
+    record = get_customer_user(ticket.customer_user_login, registry=registry)
+    if record is None:
+        return
+    for attribute, field in mapping.items():
+        value = record.get(attribute)
+        ticket.dynamic_fields[field] = "" if value is None else str(value)
+
+
+def _check_text(errors: dict[str, list[str]], field: str, value: str, label: str, maximum: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        errors.setdefault(field, []).append(f"{label} is required.")
+    elif len(text) > maximum:
+        errors.setdefault(field, []).append(
+            f"{label} has {len(text)} characters; at most {maximum} are allowed."
+        )
+    elif "\x00" in text:
+        errors.setdefault(field, []).append(f"{label} must not contain NUL characters.")
+    return text
+
+
+@transaction.atomic
+def create_customer_ticket(
+    *, login: str, queue_id: Any, title: str, body: str, service: str = "", registry: SourceHandler = sources
+) -> Ticket:
+    """A customer opens a ticket: only into a queue where they hold `create` (or rw), only with a service
+    they may use (R116, R130); anything else is refused naming the field, and nothing is written."""
+    record = get_customer_user(login, registry=registry, enrich=False)
+    if record is None:
+        raise NotFound(detail=f"There is no customer user {login!r}.")
+    errors: dict[str, list[str]] = {}
+    title = _check_text(errors, "title", title, "The title", TITLE_MAX)
+    body = _check_text(errors, "body", body, "The text", BODY_MAX)
+    queue = list_creatable_queues(login, registry=registry).filter(pk=_int_or_none(queue_id)).first()
+    if queue is None:
+        errors.setdefault("queue", []).append("You cannot open tickets in this queue.")
+    service_obj = None
+    if service:
+        allowed = list_customer_user_services(record.login, registry=registry)
+        if service not in allowed:
+            errors.setdefault("service", []).append(f"You cannot use the service {service!r}.")
+        else:
+            from customers.models import Service
+
+            service_obj = Service.objects.get(name=service)
+    if errors:
+        raise ValidationFailed(
+            errors, detail="The ticket was not opened: " + " ".join(m for v in errors.values() for m in v)
+        )
+    ticket = Ticket.objects.create(
+        number=f"tmp-{timezone.now().timestamp()}",
+        title=title,
+        queue=queue,
+        service=service_obj,
+        customer_id=record.customer_id,
+        customer_user_login=record.login,
+    )
+    ticket.number = f"{ticket.created_at:%Y%m%d}{ticket.pk:08d}"
+    copy_customer_user_fields(ticket, registry=registry)
+    ticket.save(update_fields=["number", "dynamic_fields"])
+    Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=record.login, body=body)
+    logger.info("ticket %s opened by customer user %s in %s", ticket.number, record.login, queue.name)
+    return ticket
+
+
+@transaction.atomic
+def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHandler = sources) -> Article:
+    """A follow-up from the customer: needs rw on the ticket (R115 with type rw); reopens a closed ticket."""
+    ticket = (
+        customer_tickets(login, registry=registry)
+        .select_for_update(of=("self",))
+        .filter(number=number)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound(detail=f"There is no ticket {number!r}.")
+    if not can_reply(login, ticket, registry=registry):
+        raise ValidationFailed(
+            {"body": ["You may read this ticket but not answer it."]},
+            detail="You may read this ticket but not answer it.",
+        )
+    errors: dict[str, list[str]] = {}
+    text = _check_text(errors, "body", body, "The text", BODY_MAX)
+    if errors:
+        raise ValidationFailed(errors, detail=" ".join(errors["body"]))
+    article = Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=login, body=text)
+    if ticket.state in (Ticket.State.CLOSED, Ticket.State.PENDING):
+        ticket.state = Ticket.State.OPEN
+    ticket.save(update_fields=["state", "changed_at"])
+    return article
+
+
+@transaction.atomic
+def set_ticket_customer(
+    *, ticket: Ticket, login: str, customer_id: str | None = None, registry: SourceHandler = sources
+) -> Ticket:
+    """An agent changes the ticket's customer user; the mapped attributes follow (R160)."""
+    record = get_customer_user(login, registry=registry, enrich=False)
+    if record is None:
+        raise ValidationFailed(
+            {"customer_user_login": [f"No customer user {login!r}."]}, detail="Unknown customer user."
+        )
+    ticket.customer_user_login = record.login
+    ticket.customer_id = customer_id if customer_id is not None else record.customer_id
+    copy_customer_user_fields(ticket, registry=registry)
+    ticket.save()
+    return ticket
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
