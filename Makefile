@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -76,10 +76,15 @@ bench-admin: system-deps-test $(VENV)/.installed-dev
 bench-api: system-deps-test $(VENV)/.installed-dev
 	$(PY) -m tests.stack $(PY) -m tests.bench_api
 
+# Server time of the customer panel's company-tickets list with 10,000 tickets, on PostgreSQL.
+bench-tickets: system-deps-test $(VENV)/.installed-dev
+	DJANGO_SECRET_KEY=benchmark-only DJANGO_ALLOWED_HOSTS=testserver $(PY) -m tests.stack bash -c \
+	  '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_company_tickets'
+
 # Screenshots of the main admin screens, taken by the browser test, into docs/screenshots/.
 screenshots: system-deps-test $(VENV)/.installed-dev
 	HELPDESK_SCREENSHOTS=$(CURDIR)/docs/screenshots DJANGO_DEBUG=1 $(PY) -m tests.stack \
-	  $(PY) -m pytest -q tests/browser -k end_to_end
+	  $(PY) -m pytest -q tests/browser -k "end_to_end or uses_the_panel"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

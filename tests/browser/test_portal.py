@@ -1,0 +1,89 @@
+"""The customer panel in a real Chromium: login, own and company tickets, another company's ticket,
+a new ticket in an allowed queue only, a reply, and a directory user's preferences."""
+
+import pytest
+from playwright.sync_api import expect
+
+from customers.models import Customer, CustomerUser, CustomerUserGroup, Group
+from customers.services import set_customer_user_password
+from tests.ldap_server import PASSWORD
+from tickets.models import Article, Queue, Ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerPermissionTypes": ["ro", "create", "rw"],
+                                  "CustomerGroupAlwaysGroups": [], "CustomerGroupCompanyAlwaysGroups": []}  # fmt: skip
+    for cid in ("ACME", "OTHER"):
+        Customer.objects.create(customer_id=cid, name=cid)
+    for login, cid in (("dana", "ACME"), ("colleague", "ACME"), ("stranger", "OTHER")):
+        CustomerUser.objects.create(login=login, customer_id=cid, email=f"{login}@example.com", first_name=login.title(),
+                                    last_name="Example")  # fmt: skip
+    set_customer_user_password(login="dana", password="Dana's pass 1", acting_user=None)
+    support, billing = Group.objects.create(name="support"), Group.objects.create(name="billing")
+    CustomerUserGroup.objects.create(login="dana", group=support, permission="rw")
+    queue = Queue.objects.create(name="Support queue", group=support)
+    Queue.objects.create(name="Billing queue", group=billing)
+    for number, owner, cid in (
+        ("2001", "dana", "ACME"),
+        ("2002", "colleague", "ACME"),
+        ("2003", "stranger", "OTHER"),
+    ):
+        ticket = Ticket.objects.create(number=number, title=f"Printer {number}", queue=queue, customer_id=cid,
+                                       customer_user_login=owner)  # fmt: skip
+        Article.objects.create(ticket=ticket, sender="customer", author=owner, body=f"Text of {number}")
+
+
+def log_in(page, url, login, password):
+    page.goto(url + "/")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_a_customer_uses_the_panel(page, live_server, world, screenshot):
+    page.goto(live_server.url + "/")
+    expect(page.locator("h1")).to_have_text("Log in")
+    screenshot("10-portal-login")
+    log_in(page, live_server.url, "dana", "Dana's pass 1")
+    expect(page.locator("#ticket-list")).to_contain_text("2001")
+    expect(page.locator("#ticket-list")).not_to_contain_text("2002")
+    page.click("text=Company tickets")
+    expect(page.locator("#ticket-list")).to_contain_text("2002")
+    expect(page.locator("#ticket-list")).not_to_contain_text("2003")
+    screenshot("11-portal-company-tickets")
+
+    response = page.goto(live_server.url + "/tickets/2003/")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("Not found")
+
+    page.click("text=New ticket")
+    expect(page.locator("#queue option")).to_have_text(["Support queue"])  # not the billing queue
+    page.fill("#title", "Der Drucker brennt")
+    page.fill("#body", "Bitte schnell!")
+    screenshot("12-portal-new-ticket")
+    page.click("button:text('Open ticket')")
+    expect(page.locator(".flash")).to_contain_text("was opened")
+    expect(page.locator("h1")).to_contain_text("Der Drucker brennt")
+
+    page.goto(live_server.url + "/tickets/2002/")
+    page.fill("#body", "Any news from the colleague's ticket?")
+    page.click("button:text('Send')")
+    expect(page.locator(".flash")).to_contain_text("Your answer was added.")
+    expect(page.locator(".article").last).to_contain_text("Any news from the colleague's ticket?")
+    screenshot("13-portal-ticket")
+
+
+@pytest.mark.ldap
+def test_a_directory_customer_logs_in_and_has_no_password_form(
+    page, live_server, settings, ldap_source_settings
+):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser1": ldap_source_settings()}
+    log_in(page, live_server.url, "person0004", PASSWORD)
+    expect(page.locator("h1")).to_have_text("My tickets")
+    page.click("text=Preferences")
+    expect(page.locator("#password-managed")).to_contain_text("Your password is managed by Directory")
+    expect(page.locator("#password-form")).to_have_count(0)
