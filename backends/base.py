@@ -122,6 +122,13 @@ class BaseSource(ABC):
         records = (self.get(login) for login in dict.fromkeys(logins))
         return {record.login.casefold(): record for record in records if record is not None}
 
+    def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
+        """Every customer user of the source, streamed (for exports)."""
+        for login in self.iter_logins():
+            record = self.get(login)
+            if record is not None and (not valid_only or record.valid_id == 1):
+                yield record
+
     @abstractmethod
     def iter_logins(self) -> Iterator[str]:
         """Every login of the source, invalid users included (for the conflicts report)."""

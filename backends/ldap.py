@@ -328,6 +328,11 @@ class LDAPSource(BaseSource):
         values = {self._first(attrs, self.config.customer_id) for _, attrs in entries}
         return sorted((v for v in values if v), key=str.casefold)
 
+    def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
+        condition = self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=valid_only)
+        entries, _ = self._search(condition, None)
+        yield from sorted(self._records(entries), key=lambda r: (r.login.casefold(), r.login))
+
     def iter_logins(self) -> Iterator[str]:
         entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
                                   None, [self.config.customer_key])  # fmt: skip

@@ -274,6 +274,15 @@ class DBSource(BaseSource):
         values = qs.values_list(self._field_name(self.config.customer_id), flat=True).distinct()
         return sorted(set(self._fetch(values, "customer_id_list")), key=str.casefold)
 
+    def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
+        rows = self._base_queryset(valid_only).order_by(self._key_order())
+        try:
+            self._check_columns()
+            for row in rows.iterator(chunk_size=2000):
+                yield self._record(row)
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="list", detail=str(exc).strip()) from exc
+
     def iter_logins(self) -> Iterator[str]:
         logins = self._base_queryset(False).values_list(self._field_name(self.config.customer_key), flat=True)
         try:

@@ -1,0 +1,145 @@
+"""Bulk import and export commands against the real database."""
+
+import csv
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from customers.models import Customer, CustomerUser
+
+pytestmark = [pytest.mark.django_db]
+
+HEADER = [
+    "UserLogin",
+    "UserFirstname",
+    "UserLastname",
+    "UserEmail",
+    "UserCustomerID",
+    "UserPassword",
+    "ValidID",
+]
+
+
+@pytest.fixture
+def own_table(settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    CustomerUser.objects.create(login="taken", email="taken@example.com", customer_id="ACME", first_name="T",
+                                last_name="T")  # fmt: skip
+
+
+def write_csv(path, rows, header=HEADER):
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def report(path):
+    with path.with_name(path.name + ".errors.csv").open(encoding="utf-8") as handle:
+        return [(int(r["line"]), r["field"], r["reason"]) for r in csv.DictReader(handle)]
+
+
+@pytest.mark.sqlite
+def test_import_writes_good_rows_and_reports_every_bad_one(tmp_path, own_table):
+    path = write_csv(tmp_path / "users.csv", [
+        ["zoe", "Zoë", "Schröder", "zoe@example.com", "ACME", "", "1"],
+        ["sha", "Sha", "One", "sha@example.com", "ACME", "e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4", "1"],
+        ["", "No", "Login", "nologin@example.com", "ACME", "", "1"],
+        ["bad", "Bad", "Mail", "not-an-address", "ACME", "", "1"],
+        ["ghost", "G", "H", "ghost@example.com", "NOPE", "", "1"],
+        ["ZOE", "Zoë", "Again", "zoe2@example.com", "ACME", "", "1"],
+        ["Taken", "T", "T", "t2@example.com", "ACME", "", "1"],
+        ["clear", "C", "P", "clear@example.com", "ACME", "my secret", "1"],
+        ["inval", "I", "V", "iv@example.com", "ACME", "", "7"],
+    ])  # fmt: skip
+    with pytest.raises(CommandError, match="7 rows were not imported"):
+        call_command("import_customer_users", str(path), verbosity=0)
+    assert sorted(CustomerUser.objects.values_list("login", flat=True)) == ["sha", "taken", "zoe"]
+    assert CustomerUser.objects.get(login="sha").password == "e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4"
+    assert report(path) == [
+        (4, "UserLogin", "Username is required."),
+        (5, "UserEmail", "'not-an-address' is not a valid e-mail address."),
+        (6, "UserCustomerID", "There is no customer 'NOPE'."),
+        (7, "UserLogin", "UserLogin appears twice in the file."),
+        (
+            9,
+            "UserPassword",
+            "UserPassword must be a password hash (Django's or the reference's formats), not a clear password.",
+        ),
+        (10, "ValidID", "ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily)."),
+        (8, "UserLogin", "Customer user 'Taken' already exists."),
+    ]
+
+
+@pytest.mark.sqlite
+def test_dry_run_validates_and_writes_nothing(tmp_path, own_table):
+    path = write_csv(tmp_path / "users.csv", [["new", "N", "U", "new@example.com", "ACME", "", "1"],
+                                              ["new2", "", "U", "new2@example.com", "ACME", "", "1"]])  # fmt: skip
+    with pytest.raises(CommandError):
+        call_command("import_customer_users", str(path), "--dry-run", verbosity=0)
+    assert not CustomerUser.objects.filter(login__startswith="new").exists()
+    assert report(path) == [(3, "UserFirstname", "Firstname is required.")]
+
+
+@pytest.mark.sqlite
+def test_json_lines_and_customers(tmp_path, own_table):
+    customers = tmp_path / "customers.jsonl"
+    customers.write_text("\n".join([
+        json.dumps({"CustomerID": "NORD", "CustomerCompanyName": "Nordwind", "CustomerCompanyCity": "Kiel"}),
+        json.dumps({"CustomerID": "ACME", "CustomerCompanyName": "Acme again"}),
+        "not json",
+        json.dumps({"CustomerID": "X", "CustomerCompanyName": "X", "Colour": "blue"}),
+    ]) + "\n", encoding="utf-8")  # fmt: skip
+    with pytest.raises(CommandError, match="3 rows were not imported"):
+        call_command("import_customers", str(customers), verbosity=0)
+    assert Customer.objects.get(customer_id="NORD").city == "Kiel"
+    reasons = [r[2] for r in report(customers)]
+    assert "A customer with this CustomerID already exists." in reasons
+    assert any(r.startswith("Line 3 is not JSON") for r in reasons)
+    assert any(r.startswith("Colour is not a customer field") for r in reasons)
+    users = tmp_path / "users.jsonl"
+    users.write_text(json.dumps({"UserLogin": "kai", "UserFirstname": "Kai", "UserLastname": "K",
+                                 "UserEmail": "kai@example.com", "UserCustomerID": "NORD"}) + "\n")  # fmt: skip
+    call_command("import_customer_users", str(users), verbosity=0)
+    assert CustomerUser.objects.get(login="kai").customer_id == "NORD"
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_failure_mid_way_leaves_no_partial_batch_and_resume_finishes(tmp_path, own_table):
+    rows = [[f"bulk{n:03d}", "B", "U", f"bulk{n:03d}@example.com", "ACME", "", "1"] for n in range(25)]
+    path = write_csv(tmp_path / "users.csv", rows)
+    with connection.cursor() as cursor:  # the database refuses one row of the third batch
+        cursor.execute("""
+            CREATE FUNCTION refuse_bulk012() RETURNS trigger AS $$ BEGIN
+              IF NEW.login = 'bulk012' THEN RAISE EXCEPTION 'disk full (simulated by a trigger)'; END IF;
+              RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_bulk012 BEFORE INSERT ON customer_user FOR EACH ROW EXECUTE FUNCTION refuse_bulk012();
+        """)  # fmt: skip
+    with pytest.raises(CommandError, match="the database failed at lines 12–16"):
+        call_command("import_customer_users", str(path), "--batch-size", "5", verbosity=0)
+    assert (
+        CustomerUser.objects.filter(login__startswith="bulk").count() == 10
+    )  # two whole batches, no part of the third
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_bulk012 ON customer_user; DROP FUNCTION refuse_bulk012();")
+    call_command("import_customer_users", str(path), "--batch-size", "5", "--resume", verbosity=0)
+    assert CustomerUser.objects.filter(login__startswith="bulk").count() == 25
+    assert not path.with_name("users.csv.progress").exists()
+
+
+@pytest.mark.sqlite
+def test_export_streams_every_source_with_the_map_attributes(tmp_path, own_table):
+    out = tmp_path / "out.jsonl"
+    call_command("export_customer_users", "--format", "jsonl", "--output", str(out))
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["Source"], r["UserLogin"], r["UserEmail"]) for r in rows] == [
+        ("CustomerUser", "taken", "taken@example.com")
+    ]
+    assert "UserPassword" not in rows[0]
+    csv_out = tmp_path / "out.csv"
+    call_command("export_customer_users", "--output", str(csv_out))
+    assert csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("Source,UserTitle,UserFirstname")
