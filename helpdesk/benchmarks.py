@@ -24,8 +24,55 @@ def search_terms(count: int, seed: int = 200) -> list[dict]:
     return [rng.choice(shapes)() for _ in range(count)]
 
 
-FIRST_NAMES = ["Anna", "Jürgen", "Zoë", "Łukasz", "Ólafur", "Søren", "José", "Inés", "François", "Björn", "Ewa", "Ayşe", "Γιώργος", "Иван", "Taro", "花子", "Wei", "Min-jun", "Aarav", "Nguyễn", "Chidi", "Noa"]
-LAST_NAMES = ["Müller", "Weiß", "Schröder", "Wójcik", "Þórsson", "Kierkegård", "Peña", "Muñoz", "Lefèvre", "Åström", "Łęcka", "Yılmaz", "Παπαδόπουλος", "Петров", "Yamada", "山田", "Zhang", "Kim", "Sharma", "Okonkwo", "Cohen", "Heller", "Keller"]
+FIRST_NAMES = [
+    "Anna",
+    "Jürgen",
+    "Zoë",
+    "Łukasz",
+    "Ólafur",
+    "Søren",
+    "José",
+    "Inés",
+    "François",
+    "Björn",
+    "Ewa",
+    "Ayşe",
+    "Γιώργος",
+    "Иван",
+    "Taro",
+    "花子",
+    "Wei",
+    "Min-jun",
+    "Aarav",
+    "Nguyễn",
+    "Chidi",
+    "Noa",
+]
+LAST_NAMES = [
+    "Müller",
+    "Weiß",
+    "Schröder",
+    "Wójcik",
+    "Þórsson",
+    "Kierkegård",
+    "Peña",
+    "Muñoz",
+    "Lefèvre",
+    "Åström",
+    "Łęcka",
+    "Yılmaz",
+    "Παπαδόπουλος",
+    "Петров",
+    "Yamada",
+    "山田",
+    "Zhang",
+    "Kim",
+    "Sharma",
+    "Okonkwo",
+    "Cohen",
+    "Heller",
+    "Keller",
+]
 
 
 def write_customer_users_csv(path, count: int, customers: int, seed: int = 1) -> None:
