@@ -3,6 +3,9 @@
 DATABASE_URL        database (default: embedded SQLite under var/)
 DJANGO_SECRET_KEY   required unless DJANGO_DEBUG is on
 DJANGO_DEBUG        "1" for development
+DJANGO_SECURE_COOKIES  session and CSRF cookies over HTTPS only (default: on unless DJANGO_DEBUG)
+HELPDESK_SESSION_AGE   seconds a login lasts (default 28800)
+HELPDESK_API_MAX_PAGE_SIZE  the most rows one API answer holds (default 1000)
 DJANGO_ALLOWED_HOSTS comma-separated host names
 HELPDESK_CONFIG     a TOML file with the customer-user sources and global options (see helpdesk/config.py)
 """
@@ -166,3 +169,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Sessions (admins and the customer panel) live in the database, so they survive a restart; they expire
+# after HELPDESK_SESSION_AGE seconds (default 8 hours) and get a new key at every login.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = int(os.environ.get("HELPDESK_SESSION_AGE", str(8 * 3600)))
+# Cookies only over HTTPS in production; DJANGO_SECURE_COOKIES=0 for a deployment without TLS in front.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", default=not DEBUG)

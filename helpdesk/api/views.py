@@ -6,6 +6,8 @@ changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +44,7 @@ from customers.services import (
 )
 from helpdesk.api import serializers as api
 from helpdesk.api.errors import method_not_allowed_for_delete
-from helpdesk.errors import NotFound, ValidationFailed
+from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
 from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
 from permissions.selectors import get_permission_settings
@@ -71,6 +73,28 @@ DELETE_REFUSED = extend_schema(responses={405: api.ErrorSerializer}, description
 VALID_PARAM = OpenApiParameter(
     "valid", OpenApiTypes.INT, enum=[0, 1], description="1 (default): valid only; 0: all"
 )
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, location=OpenApiParameter.HEADER, required=False,
+    description="the ETag of the GET this change is based on: a different current ETag answers 409",
+)  # fmt: skip
+
+
+def etag_of(data: Any) -> str:
+    return '"' + hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:20] + '"'
+
+
+def check_if_match(request: Request, current: Any) -> None:
+    """An edit based on an older read is refused (409) instead of overwriting what changed meanwhile."""
+    expected = request.headers.get("If-Match")
+    if expected and expected != "*" and expected != etag_of(current):
+        raise EditConflict(field_errors={}, detail="It changed since you read it; read it again and retry.")
+
+
+class EditConflict(HelpdeskError):
+    code = "edit_conflict"
+    status = 409
 
 
 class AtomicMixin:
@@ -192,7 +216,13 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
     lookup_field = "customer_id"
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag_of(response.data)
+        return response
+
     def perform_update(self, serializer):
+        check_if_match(self.request, api.CustomerSerializer(serializer.instance).data)
         serializer.instance = self._write(
             lambda: update_customer(
                 customer_id=self.kwargs["customer_id"],
@@ -201,7 +231,7 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
             )
         )
 
-    @extend_schema(responses={200: api.CustomerSerializer, **ERRORS})
+    @extend_schema(parameters=[IF_MATCH], responses={200: api.CustomerSerializer, **ERRORS})
     def patch(self, request, *args, **kwargs):
         return super().patch(request, *args, **kwargs)
 
@@ -329,17 +359,19 @@ class CustomerUserDetail(ApiView):
         responses={200: api.CustomerUserSerializer, 404: api.ErrorSerializer, 503: api.ErrorSerializer}
     )
     def get(self, request: Request, login: str) -> Response:
-        return Response(_record_json(_record(login)))
+        data = _record_json(_record(login))
+        return Response(data, headers={"ETag": etag_of(data)})
 
     @extend_schema(
+        parameters=[IF_MATCH],
         request=api.CustomerUserSerializer(partial=True),
         responses={200: api.CustomerUserSerializer, **ERRORS},
     )
     def patch(self, request: Request, login: str) -> Response:
         changes = _body(request, dict, "an object of Map attributes")
-        return Response(
-            _record_json(update_customer_user(login=login, changes=changes, acting_user=request.user))
-        )
+        check_if_match(request, _record_json(_record(login)))
+        data = _record_json(update_customer_user(login=login, changes=changes, acting_user=request.user))
+        return Response(data, headers={"ETag": etag_of(data)})
 
     @DELETE_REFUSED
     def delete(self, request: Request, login: str) -> Response:

@@ -198,3 +198,21 @@ def test_nul_characters_are_a_clear_400_not_a_crash(api, data):
     assert api.get("/api/v1/customer-users/", {"search": "a\x00"}).json()["fields"] == {
         "search": ["Must not contain NUL characters."]
     }
+
+
+@pytest.mark.sqlite
+def test_an_edit_based_on_an_old_read_is_a_conflict(api, data):
+    first = api.get("/api/v1/customer-users/alice/")
+    etag = first["ETag"]
+    assert api.patch("/api/v1/customer-users/alice/", {"UserLastname": "Meier"}, format="json",
+                     HTTP_IF_MATCH=etag).status_code == 200  # fmt: skip
+    stale = api.patch(
+        "/api/v1/customer-users/alice/", {"UserLastname": "Schulz"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert (stale.status_code, stale.json()["error"]) == (409, "edit_conflict")
+    assert CustomerUser.objects.get(login="alice").last_name == "Meier"
+    customer_etag = api.get("/api/v1/customers/ACME/")["ETag"]
+    api.patch("/api/v1/customers/ACME/", {"CustomerCompanyCity": "Bonn"}, format="json")
+    conflict = api.patch("/api/v1/customers/ACME/", {"CustomerCompanyCity": "Köln"}, format="json",
+                         HTTP_IF_MATCH=customer_etag)  # fmt: skip
+    assert conflict.status_code == 409

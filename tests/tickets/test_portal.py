@@ -142,3 +142,19 @@ def test_an_invalidated_customer_is_logged_out_at_the_next_click(client, world):
     log_in(client)
     CustomerUser.objects.filter(login="dana").update(validity=2)
     assert client.get(reverse("portal:tickets")).url == reverse("portal:login")
+
+
+def test_a_new_customer_user_on_a_ticket_brings_their_attributes(world):
+    """R160, when an agent changes the ticket's customer user."""
+    from tickets.services import set_ticket_customer
+
+    ticket = Ticket.objects.get(number="1002")
+    set_ticket_customer(ticket=ticket, login="STRANGER")
+    ticket.refresh_from_db()
+    assert (ticket.customer_user_login, ticket.customer_id) == ("stranger", "OTHER")
+    assert ticket.dynamic_fields == {"CustomerCompany": "OTHER", "CustomerMail": "stranger@example.com"}
+
+
+def test_sessions_expire(client, world, settings):
+    log_in(client)
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
