@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: bench bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -75,6 +75,15 @@ bench-admin: system-deps-test $(VENV)/.installed-dev
 # Requests/s and latency of GET /api/v1/customer-users/?search= under gunicorn (2 workers), 1M users.
 bench-api: system-deps-test $(VENV)/.installed-dev
 	$(PY) -m tests.stack $(PY) -m tests.bench_api
+
+# Scale: 10k, 100k and 1M customer users (and up to 100k directory entries), measured at the service
+# layer; prints a table and writes var/bench/results.json and var/bench/latency.png.
+bench: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench
+
+# Import speed of 1,000,000 customer users (and 100,000 customers) from CSV into PostgreSQL.
+bench-import: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench_import
 
 # Server time of the customer panel's company-tickets list with 10,000 tickets, on PostgreSQL.
 bench-tickets: system-deps-test $(VENV)/.installed-dev

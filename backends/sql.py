@@ -38,7 +38,7 @@ from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
-COUNT_CAP = 1000  # a truncated search counts its matches up to this many (beyond: unknown)
+COUNT_CAP = 200  # a truncated search counts its matches up to this many (beyond: unknown)
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
 _email_validator = EmailValidator()
 

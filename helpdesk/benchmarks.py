@@ -75,8 +75,8 @@ LAST_NAMES = [
 ]
 
 
-def write_customer_users_csv(path, count: int, customers: int, seed: int = 1) -> None:
-    """A deterministic import file: `count` customer users spread over `customers` customers."""
+def write_customer_users_csv(path, count: int, customers: int, seed: int = 1, start: int = 0) -> None:
+    """A deterministic import file: customer users `start` … `count - 1` spread over `customers` customers."""
     import csv
 
     rng = random.Random(seed)
@@ -85,7 +85,8 @@ def write_customer_users_csv(path, count: int, customers: int, seed: int = 1) ->
         writer.writerow(
             ["UserLogin", "UserFirstname", "UserLastname", "UserEmail", "UserCustomerID", "UserPhone"]
         )
-        for n in range(count):
+        for n in range(start, count):
+            rng.seed(seed * 10_000_000 + n)
             login = f"cu{n:07d}"
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             phone = f"+49 {rng.randrange(10**9):09d}"
@@ -94,11 +95,11 @@ def write_customer_users_csv(path, count: int, customers: int, seed: int = 1) ->
             )
 
 
-def write_customers_csv(path, count: int) -> None:
+def write_customers_csv(path, count: int, start: int = 0) -> None:
     import csv
 
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["CustomerID", "CustomerCompanyName", "CustomerCompanyCity"])
-        for n in range(count):
+        for n in range(start, count):
             writer.writerow([f"IMP-{n:06d}", f"Import Company {n:06d}", "Berlin"])
