@@ -144,7 +144,16 @@ class Importer:
         self._write_report(result)
         if not self.dry_run and self.progress_path.exists():
             self.progress_path.unlink()  # finished: nothing to resume
+        if not self.dry_run and result.written:
+            self._analyze()
         return result
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a bulk load, so searches use their indexes at once."""
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(self.model._meta.db_table)}")
 
     def _batch(self, batch: list[tuple[int, dict[str, Any]]], result: ImportResult) -> None:
         instances, errors = self.validate(batch)
