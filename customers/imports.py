@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from backends.config import SourceConfig
 from backends.hashers import as_django_encoded
+from backends.sql import exact_lookups
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
@@ -428,6 +429,10 @@ class CustomerUserImporter(Importer):
             values["extra_attributes"] = extra
             candidates.append((line, values))
         logins = [v["login"].lower() for _, v in candidates]
+        with exact_lookups():
+            return self._against_database(candidates, logins, errors)
+
+    def _against_database(self, candidates, logins, errors):
         taken = set(
             CustomerUser.objects.annotate(key=Lower("login"))
             .filter(key__in=logins)
