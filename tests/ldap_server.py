@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("SLAPD", "/usr/sbin/slapd")
+os.environ.setdefault("TMP", tempfile.gettempdir())  # slapdtest's run directories (default: the cwd)
 os.environ.setdefault("SCHEMA", "/etc/ldap/schema")
 
 import slapdtest
