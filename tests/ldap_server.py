@@ -48,6 +48,7 @@ class DirectoryServer(slapdtest.SlapdObject):
     openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
     slapd_conf_template = slapdtest.SlapdObject.slapd_conf_template + (
         f"olcSizeLimit: size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n"
+        "olcDbMaxSize: 2147483648\n"  # room for the benchmark's 100,000 entries (the default is 10 MB)
         # The service account may write; anyone may read, but no one reads a password.
         f"olcAccess: {{0}}to attrs=userPassword by dn.exact={SERVICE_DN} write by self write by anonymous auth by * none\n"
         f"olcAccess: {{1}}to * by dn.exact={SERVICE_DN} write by * read\n"

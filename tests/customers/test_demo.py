@@ -18,6 +18,9 @@ def test_demo_data_is_loaded_once(capsys):
     assert (Customer.objects.count(), CustomerUser.objects.count()) == counts[:2]
     assert "Demo data already present." in capsys.readouterr().out
     assert CustomerUser.objects.filter(last_name="Müller").exists()
+    from tickets.models import Ticket
+
+    assert Ticket.objects.count() == 8  # a few tickets for the customer panel, loaded once
 
 
 def test_demo_users_can_be_found_through_the_registry(registry):
