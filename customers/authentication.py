@@ -10,6 +10,7 @@ logged, never the password.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,3 +152,29 @@ def _count_failure(key: str, aliases: list[str]) -> datetime | None:
                 locked_until = now + timedelta(minutes=minutes)
                 LoginFailure.objects.filter(pk=failure.pk).update(locked_until=locked_until, count=0)
     return locked_until
+
+
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def generate_login_token(login: str) -> str:
+    """R92: a random 14-character token in the `UserToken` preference, for a one-time login link."""
+    token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(14))
+    CustomerUserPreference.objects.update_or_create(login=login, key="UserToken", defaults={"value": token})
+    return token
+
+
+def check_login_token(login: str, token: str) -> bool:
+    """R92: true once for the matching token, which is then cleared; compared in constant time."""
+    with transaction.atomic():
+        stored = (
+            CustomerUserPreference.objects.select_for_update()
+            .filter(login=login, key="UserToken")
+            .exclude(value="")
+            .first()
+        )
+        if stored is None or not token or not secrets.compare_digest(stored.value, token):
+            return False
+        stored.value = ""
+        stored.save(update_fields=["value"])
+    return True

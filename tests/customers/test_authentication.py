@@ -118,3 +118,15 @@ def test_a_directory_that_is_down_says_so(settings, ldap_source_settings):
     outcome = authenticate_customer_user("person0004", PASSWORD)
     assert outcome.reason == "unavailable"
     assert not LoginFailure.objects.exists()
+
+
+@pytest.mark.sqlite
+def test_login_tokens_work_once(local):
+    """R92."""
+    from customers.authentication import check_login_token, generate_login_token
+
+    token = generate_login_token("jdoe")
+    assert len(token) == 14
+    assert not check_login_token("jdoe", "wrong-token-14")
+    assert check_login_token("jdoe", token)
+    assert not check_login_token("jdoe", token)  # used up
