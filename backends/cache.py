@@ -9,7 +9,7 @@ default, Redis or Memcached through CACHES in production).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -69,9 +69,6 @@ class CachingSource:
             return self._source.list_customer_id_values(term, valid_only=valid_only)
 
         return self._cached("customer_ids", (term, valid_only), compute)
-
-    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
-        return self._source.get_many(logins)
 
     def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
         try:

@@ -33,10 +33,16 @@ class CustomerUserInvalid(ValidationFailed):
     template = gettext_lazy("Customer user {login!r} was not saved: {summary}")
 
 
+def summarize(field_errors: dict[str, list[str]]) -> str:
+    """`attribute: messages; …` for an error's one-line message."""
+    return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in field_errors.items())
+
+
 __all__ = [
     "CustomerUserInvalid",
     "CustomerUserNotFound",
     "SourceReadOnly",
     "SourceUnavailable",
     "UnknownSource",
+    "summarize",
 ]

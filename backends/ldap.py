@@ -27,7 +27,13 @@ from ldap.filter import escape_filter_chars
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import ConfigProblem, SourceConfig, truthy
-from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
+from backends.errors import (
+    CustomerUserInvalid,
+    CustomerUserNotFound,
+    SourceReadOnly,
+    SourceUnavailable,
+    summarize,
+)
 from backends.search import Expression, Term, UnparsableSearch, parse_search
 
 logger = logging.getLogger(__name__)
@@ -446,7 +452,7 @@ class LDAPSource(BaseSource):
         self._refuse_if_read_only(login)
         errors = self._validate(attributes, existing=None)
         if errors:
-            raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+            raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self, directory_model(self), None, self._entry_values(attributes))
         return self.get(login)
 
@@ -463,7 +469,7 @@ class LDAPSource(BaseSource):
                 values[row.attribute] = current.get(row.attribute)
         errors = self._validate(values, existing=current)
         if errors:
-            raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+            raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values))
         return self.get(str(values.get("UserLogin") or login))
 
@@ -540,7 +546,3 @@ def _values(attrs: Mapping[str, list[bytes]], name: str) -> list[bytes]:
         return attrs[name]
     lowered = name.lower()
     return next((v for k, v in attrs.items() if k.lower() == lowered), [])
-
-
-def _summary(errors: Mapping[str, list[str]]) -> str:
-    return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in errors.items())

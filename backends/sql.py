@@ -34,11 +34,19 @@ from django.utils import timezone
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import ConfigProblem, MapRow, SourceConfig
 from backends.connections import source_connection
-from backends.errors import CustomerUserInvalid, CustomerUserNotFound, SourceReadOnly, SourceUnavailable
+from backends.errors import (
+    CustomerUserInvalid,
+    CustomerUserNotFound,
+    SourceReadOnly,
+    SourceUnavailable,
+    summarize,
+)
 from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
+from helpdesk.actors import user_or_none
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
+NUL = "\x00"  # the databases store no NUL, and PostgreSQL refuses it in a query: such input matches nothing
 COUNT_CAP = 200  # a truncated search counts its matches up to this many (beyond: unknown)
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
 _email_validator = EmailValidator()
@@ -228,6 +236,8 @@ class DBSource(BaseSource):
 
     def search(self, query: SearchQuery) -> SourceResult:
         limit = query.limit or self.config.search_list_limit
+        if NUL in query.selector[1]:
+            return SourceResult(records=[], total=0)  # no stored value holds NUL: nothing can match
         if query.selector[0] == "postmaster":
             fast = self._postmaster_search(query, limit)
             if fast is not None:
@@ -245,7 +255,7 @@ class DBSource(BaseSource):
 
     def get(self, login: str) -> CustomerUserRecord | None:
         """R55: case-insensitive lookup by login, invalid users included."""
-        if not login:
+        if not login or NUL in login:
             return None
         rows = self._select_rows("get", self._exact(self.config.customer_key), [self._fold(login)], 1)
         return rows[0] if rows else None
@@ -316,7 +326,7 @@ class DBSource(BaseSource):
 
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         """One query for many logins (chunked), compared like get()."""
-        logins = list(dict.fromkeys(login for login in logins if login))
+        logins = list(dict.fromkeys(login for login in logins if login and NUL not in login))
         found: dict[str, CustomerUserRecord] = {}
         key = self._expr(self.config.customer_key)
         for start in range(0, len(logins), 500):
@@ -335,6 +345,8 @@ class DBSource(BaseSource):
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
         """R62: distinct primary customer IDs, optionally matching a term (R43 grammar)."""
         qs = self._base_queryset(valid_only)
+        if term and NUL in term:
+            return []
         if term:
             try:
                 qs = qs.filter(self._expression_q(parse_search(term), (self.config.customer_id,)))
@@ -461,10 +473,10 @@ class DBSource(BaseSource):
         with transaction.atomic(using=self.using):
             errors = self._validate(values, existing=None)
             if errors:
-                raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+                raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
             row = self.model(**self._columns_for(values, existing=None))
             if not self.external:
-                row.created_by = row.changed_by = _user_or_none(acting_user)
+                row.created_by = row.changed_by = user_or_none(acting_user)
             self._save(row, login, force_insert=True)
         return self._record(row)
 
@@ -488,7 +500,7 @@ class DBSource(BaseSource):
                     values[map_row.attribute] = current.get(map_row.attribute)
             errors = self._validate(values, existing=current)
             if errors:
-                raise CustomerUserInvalid(errors, login=login, summary=_summary(errors))
+                raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
             columns = self._columns_for(values, existing=row)
             if self.external:
                 # The login may be the table's key: update by the old key instead of saving the row, which
@@ -501,7 +513,7 @@ class DBSource(BaseSource):
             else:
                 for name, value in columns.items():
                     setattr(row, name, value)
-                row.changed_by = _user_or_none(acting_user)
+                row.changed_by = user_or_none(acting_user)
                 self._save(row, login)
         return self._record(row)
 
@@ -533,7 +545,7 @@ class DBSource(BaseSource):
 
     def check_password(self, login: str, password: str) -> bool | None:
         row = self.config.row("UserPassword")
-        if row is None or not login:
+        if row is None or not login or NUL in login:
             return None
         stored = self._fetch(
             self._base_queryset(False)
@@ -749,16 +761,8 @@ def _to_storage(value: Any, row: MapRow) -> Any:
     return "" if value is None else str(value).strip()
 
 
-def _user_or_none(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None
-
-
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
-
-
-def _summary(errors: Mapping[str, list[str]]) -> str:
-    return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in errors.items())
 
 
 # --------------------------------------------------------------------------------- external tables

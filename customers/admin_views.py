@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from backends.errors import SourceUnavailable, UnknownSource
+from backends.errors import UnknownSource
 from backends.registry import sources
 from customers.forms import CustomerUserForm
 from customers.models import (
@@ -42,11 +42,19 @@ def render_admin(request: HttpRequest, template: str, title: str, **context) -> 
     )
 
 
-def _record_or_404(login: str):
+def save_and_report(request: HttpRequest, write, success: str) -> bool:
+    """Run a service write; report its error or its success as an admin message. True when it wrote."""
     try:
-        record = get_customer_user(login)
-    except SourceUnavailable:
-        raise
+        write()
+    except HelpdeskError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def _record_or_404(login: str):
+    record = get_customer_user(login)  # an unreachable source raises SourceUnavailable (a 503, not a 404)
     if record is None:
         raise Http404(_("There is no customer user %(login)r.") % {"login": login})
     return record
@@ -181,16 +189,14 @@ def customer_user_invalidate(request: HttpRequest, login: str) -> HttpResponse:
 def customer_user_customers(request: HttpRequest, login: str) -> HttpResponse:
     """The additional customers of one customer user (R4), as a filterable checkbox list."""
     record = _record_or_404(login)
-    if request.method == "POST":
-        try:
-            set_additional_customers(
-                login=record.login, customer_ids=request.POST.getlist("customer"), acting_user=request.user
-            )
-        except HelpdeskError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The customers of %(login)s were saved.") % {"login": record.login})
-            return redirect("admin:customer_user_customers", login=record.login)
+    if request.method == "POST" and save_and_report(
+        request,
+        lambda: set_additional_customers(
+            login=record.login, customer_ids=request.POST.getlist("customer"), acting_user=request.user
+        ),
+        _("The customers of %(login)s were saved.") % {"login": record.login},
+    ):
+        return redirect("admin:customer_user_customers", login=record.login)
     chosen = set(
         CustomerUserCustomer.objects.filter(login=record.login).values_list("customer_id", flat=True)
     )
@@ -210,53 +216,49 @@ def customer_user_customers(request: HttpRequest, login: str) -> HttpResponse:
     )
 
 
+def _service_rows(chosen: set[str]) -> list[tuple[str, str, bool, bool]]:
+    return [
+        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
+    ]
+
+
 def customer_user_services(request: HttpRequest, login: str) -> HttpResponse:
     record = _record_or_404(login)
-    if request.method == "POST":
-        try:
-            set_customer_user_services(
-                login=record.login, services=request.POST.getlist("service"), acting_user=request.user
-            )
-        except HelpdeskError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The services of %(login)s were saved.") % {"login": record.login})
-            return redirect("admin:customer_user_services", login=record.login)
+    if request.method == "POST" and save_and_report(
+        request,
+        lambda: set_customer_user_services(
+            login=record.login, services=request.POST.getlist("service"), acting_user=request.user
+        ),
+        _("The services of %(login)s were saved.") % {"login": record.login},
+    ):
+        return redirect("admin:customer_user_services", login=record.login)
     chosen = set(
         CustomerUserService.objects.filter(login=record.login).values_list("service__name", flat=True)
     )
-    rows = [
-        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
-    ]
     return render_admin(
         request,
         "admin/customers/choice_list.html",
         _("Services of %(login)s") % {"login": login},
         record=record,
-        rows=rows,
+        rows=_service_rows(chosen),
         field="service",
         note=_("Default services apply to everyone in addition to these."),
     )
 
 
 def default_services(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        try:
-            set_default_services(services=request.POST.getlist("service"), acting_user=request.user)
-        except HelpdeskError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The default services were saved."))
-            return redirect("admin:default_services")
+    if request.method == "POST" and save_and_report(
+        request,
+        lambda: set_default_services(services=request.POST.getlist("service"), acting_user=request.user),
+        _("The default services were saved."),
+    ):
+        return redirect("admin:default_services")
     chosen = set(DefaultService.objects.values_list("service__name", flat=True))
-    rows = [
-        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
-    ]
     return render_admin(
         request,
         "admin/customers/choice_list.html",
         _("Default services"),
-        rows=rows,
+        rows=_service_rows(chosen),
         field="service",
         note=_("Every customer user may use these services."),
     )

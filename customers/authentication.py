@@ -64,6 +64,9 @@ def authenticate_customer_user(
     if not login or not password:
         logger.info("customer login refused%s: login or password missing (login %r)", where, login)
         return LoginOutcome(False, login, "missing")
+    if "\x00" in login:  # no login holds NUL, and PostgreSQL refuses it in a query
+        logger.warning("customer login failed%s: a login with a NUL character", where)
+        return LoginOutcome(False, login, "bad_credentials")
     key = login.casefold()
     locked_until = (
         LoginFailure.objects.filter(login=key, locked_until__gt=timezone.now())

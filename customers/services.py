@@ -27,6 +27,7 @@ from customers.models import (
     Validity,
 )
 from customers.selectors import get_customer_user
+from helpdesk.actors import user_or_none
 from helpdesk.errors import NotFound, ValidationFailed
 from permissions.cache import forget_permission_answers
 
@@ -177,7 +178,7 @@ CUSTOMER_FIELDS = ("customer_id", "name", "street", "zip", "city", "country", "u
 def create_customer(*, acting_user: Any, **values: Any) -> Customer:
     """Add a customer (company); the customer ID and the name must be new, also among invalid ones (R154)."""
     customer = Customer(**_customer_values(values))
-    customer.created_by = customer.changed_by = _user_or_none(acting_user)
+    customer.created_by = customer.changed_by = user_or_none(acting_user)
     _save_customer(customer, is_new=True)
     return customer
 
@@ -191,7 +192,7 @@ def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Cu
         old_id = customer.customer_id
         for name, value in _customer_values(changes).items():
             setattr(customer, name, value)
-        customer.changed_by = _user_or_none(acting_user)
+        customer.changed_by = user_or_none(acting_user)
         if customer.customer_id != old_id:
             _rename_customer_id(customer, old_id)
         else:
@@ -256,10 +257,6 @@ def _save_customer(customer: Customer, *, is_new: bool) -> None:
             customer_id=customer.customer_id,
             summary="duplicate",
         ) from exc
-
-
-def _user_or_none(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None
 
 
 def _actor(user: Any) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 
-from customers.admin_views import _record_or_404, render_admin
+from customers.admin_views import _record_or_404, render_admin, save_and_report
 from customers.models import Customer, CustomerGroup, CustomerUserGroup, Group, Validity
 from customers.selectors import get_customer_users
-from helpdesk.errors import HelpdeskError
-from permissions.selectors import get_permission_settings, permission_types
+from permissions.selectors import get_permission_settings, permission_types, stored_group_permissions
 from permissions.services import (
     set_customer_groups,
     set_customer_user_groups,
@@ -27,16 +25,6 @@ def _checked(
     return {key: [t for t in types if f"{prefix}{t}:{key}" in request.POST] for key in keys}
 
 
-def _save(request: HttpRequest, write, success: str) -> bool:
-    try:
-        write()
-    except HelpdeskError as exc:
-        messages.error(request, exc.message)
-        return False
-    messages.success(request, success)
-    return True
-
-
 def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
     """One customer user × every group: one column per permission type (R145–R154)."""
     record = _record_or_404(login)
@@ -44,7 +32,7 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
     groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
     if request.method == "POST":
         wanted = {g: t for g, t in _checked(request, groups, types).items() if t}
-        if _save(
+        if save_and_report(
             request,
             lambda: set_customer_user_groups(
                 login=record.login, permissions=wanted, acting_user=request.user
@@ -52,7 +40,7 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
             _("The groups of %(login)s were saved.") % {"login": record.login},
         ):
             return redirect("admin:customer_user_groups", login=record.login)
-    held = set(CustomerUserGroup.objects.filter(login=record.login).values_list("group__name", "permission"))
+    held = {(g, t) for g, types in stored_group_permissions(login=record.login).items() for t in types}
     rows = [(g, g, [(t, (g, t) in held) for t in types]) for g in groups]
     return render_admin(
         request,
@@ -80,7 +68,7 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
         wanted = {k: t for k, t in _checked(request, keys, types).items() if t}
         for login in added:
             wanted.setdefault(login, ["ro"])
-        if _save(
+        if save_and_report(
             request,
             lambda: set_group_customer_users(group=group.name, permissions=wanted, acting_user=request.user),
             _("The customer users of %(group)s were saved.") % {"group": group.name},
@@ -128,7 +116,7 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
                     context=context,
                 )
 
-        if _save(
+        if save_and_report(
             request, write, _("The groups of %(customer)s were saved.") % {"customer": customer.customer_id}
         ):
             return redirect("admin:customer_groups", customer_id=customer.customer_id)
@@ -164,7 +152,7 @@ def default_groups(request: HttpRequest) -> HttpResponse:
                 chosen = [g for g in groups if f"{key}:{g}" in request.POST]
                 set_permission_setting(key=key, value=chosen, acting_user=request.user)
 
-        if _save(request, write, _("The default groups were saved.")):
+        if save_and_report(request, write, _("The default groups were saved.")):
             return redirect("admin:default_groups")
     options = get_permission_settings()
     sections = [(label, key, [(g, g in (options.get(key) or [])) for g in groups]) for key, label in keys]

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from customers.models import CustomerGroup, CustomerUserGroup
 from permissions.cache import CACHE_TTL, generation
 from permissions.models import PermissionSetting
 
@@ -50,3 +51,20 @@ def permission_types(options: dict[str, Any] | None = None) -> list[str]:
         configured = options.get("CustomerPermissionTypes")
     types = [t for t in configured or [] if t != "rw"]
     return [*dict.fromkeys(["ro", *types]), "rw"]
+
+
+def stored_group_permissions(
+    *, login: str | None = None, customer_id: str | None = None, context: str | None = None
+) -> dict[str, list[str]]:
+    """The links as stored (not the effective matrix): `{group: [types]}` of one customer user, or of one
+    customer in one context (default Same)."""
+    if login is not None:
+        rows = CustomerUserGroup.objects.filter(login=login)
+    else:
+        rows = CustomerGroup.objects.filter(customer_id=customer_id, context=context or CustomerGroup.SAME)
+    held: dict[str, list[str]] = {}
+    for group, permission in rows.order_by("group__name", "permission").values_list(
+        "group__name", "permission"
+    ):
+        held.setdefault(group, []).append(permission)
+    return held

@@ -23,6 +23,7 @@ from customers.models import (
     Service,
 )
 from customers.selectors import get_customer_users
+from helpdesk.actors import user_or_none
 from helpdesk.errors import ValidationFailed
 from permissions.cache import forget_permission_answers
 from permissions.models import AuditEntry, PermissionSetting
@@ -122,7 +123,9 @@ def grant_group_permissions(
         ).values_list("login", "group_id", "permission")
     )
     rows = [
-        CustomerUserGroup(login=login, group=group, permission=permission, created_by=_user(acting_user))
+        CustomerUserGroup(
+            login=login, group=group, permission=permission, created_by=user_or_none(acting_user)
+        )
         for login in logins
         for group in found.values()
         for permission in kept
@@ -161,7 +164,7 @@ def set_customer_user_groups(
     (login,) = _logins([login])
     CustomerUserGroup.objects.filter(login=login).delete()
     CustomerUserGroup.objects.bulk_create([
-        CustomerUserGroup(login=login, group=found[name], permission=t, created_by=_user(acting_user))
+        CustomerUserGroup(login=login, group=found[name], permission=t, created_by=user_or_none(acting_user))
         for name, t in sorted(wanted)
     ])  # fmt: skip
     _audit(
@@ -181,7 +184,7 @@ def set_group_customer_users(
     wanted = {(logins[login], t) for login, types in permissions.items() for t in _check_types(types)}
     CustomerUserGroup.objects.filter(group=found).delete()
     CustomerUserGroup.objects.bulk_create([
-        CustomerUserGroup(login=login, group=found, permission=t, created_by=_user(acting_user))
+        CustomerUserGroup(login=login, group=found, permission=t, created_by=user_or_none(acting_user))
         for login, t in sorted(wanted)
     ])  # fmt: skip
     _audit(acting_user, "group_permission.set", group,
@@ -204,7 +207,7 @@ def set_customer_groups(
     CustomerGroup.objects.filter(customer_id=customer_id, context=context).delete()
     CustomerGroup.objects.bulk_create([
         CustomerGroup(customer_id=customer_id, group=found[name], permission=t, context=context,
-                      created_by=_user(acting_user))
+                      created_by=user_or_none(acting_user))
         for name, t in sorted(wanted)
     ])  # fmt: skip
     _audit(acting_user, "customer_group.set", customer_id, context=context,
@@ -220,7 +223,7 @@ def set_additional_customers(*, login: str, customer_ids: Iterable[str], acting_
     (login,) = _logins([login])
     CustomerUserCustomer.objects.filter(login=login).delete()
     CustomerUserCustomer.objects.bulk_create(
-        [CustomerUserCustomer(login=login, customer_id=c, created_by=_user(acting_user)) for c in ids]
+        [CustomerUserCustomer(login=login, customer_id=c, created_by=user_or_none(acting_user)) for c in ids]
     )
     _audit(acting_user, "customer_user_customer.set", login, customer_ids=ids)
     forget_permission_answers()
@@ -235,7 +238,7 @@ def add_customer_users_to_customer(*, logins: Iterable[str], customer_id: str, a
             "login", flat=True
         )
     )
-    rows = [CustomerUserCustomer(login=login, customer_id=customer_id, created_by=_user(acting_user))
+    rows = [CustomerUserCustomer(login=login, customer_id=customer_id, created_by=user_or_none(acting_user))
             for login in logins if login not in existing]  # fmt: skip
     CustomerUserCustomer.objects.bulk_create(rows, ignore_conflicts=True)
     _audit(acting_user, "customer_user_customer.added", customer_id, logins=[r.login for r in rows])
@@ -262,7 +265,10 @@ def set_customer_user_services(*, login: str, services: Iterable[str], acting_us
     (login,) = _logins([login])
     CustomerUserService.objects.filter(login=login).delete()
     CustomerUserService.objects.bulk_create(
-        [CustomerUserService(login=login, service=s, created_by=_user(acting_user)) for s in found.values()]
+        [
+            CustomerUserService(login=login, service=s, created_by=user_or_none(acting_user))
+            for s in found.values()
+        ]
     )
     _audit(acting_user, "customer_user_service.set", login, services=sorted(found))
 
@@ -275,7 +281,7 @@ def add_customer_users_to_service(*, logins: Iterable[str], service: str, acting
     existing = set(
         CustomerUserService.objects.filter(login__in=logins, service=found).values_list("login", flat=True)
     )
-    rows = [CustomerUserService(login=login, service=found, created_by=_user(acting_user))
+    rows = [CustomerUserService(login=login, service=found, created_by=user_or_none(acting_user))
             for login in logins if login not in existing]  # fmt: skip
     CustomerUserService.objects.bulk_create(rows, ignore_conflicts=True)
     _audit(acting_user, "customer_user_service.added", service, logins=[r.login for r in rows])
@@ -297,7 +303,7 @@ def set_default_services(*, services: Iterable[str], acting_user: Any) -> None:
     """Replace the default services (the reference's `<DEFAULT>` login)."""
     found = _services(services)
     DefaultService.objects.all().delete()
-    DefaultService.objects.bulk_create([DefaultService(service=s, created_by=_user(acting_user))
+    DefaultService.objects.bulk_create([DefaultService(service=s, created_by=user_or_none(acting_user))
                                         for s in found.values()])  # fmt: skip
     _audit(acting_user, "default_service.set", "<DEFAULT>", services=sorted(found))
 
@@ -321,11 +327,7 @@ def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
         raise ValidationFailed({key: ["Must contain ro and rw."]}, detail="Permission types need ro and rw.")
     old = PermissionSetting.objects.filter(key=key).values_list("value", flat=True).first()
     PermissionSetting.objects.update_or_create(
-        key=key, defaults={"value": value, "changed_by": _user(acting_user)}
+        key=key, defaults={"value": value, "changed_by": user_or_none(acting_user)}
     )
     _audit(acting_user, "setting.changed", key, old=old, new=value)
     forget_permission_answers()
-
-
-def _user(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None

@@ -64,7 +64,9 @@ def list_customer_tickets(
     if scope != "all":
         mine = Q(login_ci=login.lower())
         tickets = tickets.filter(mine) if scope == "mine" else tickets.exclude(mine)
-    if search.strip():
+    if "\x00" in search:
+        tickets = tickets.none()  # no title holds NUL (and PostgreSQL refuses it in a query)
+    elif search.strip():
         term = search.strip()
         tickets = tickets.filter(Q(number__startswith=term) | Q(title__icontains=term))
     paginator = Paginator(tickets.order_by(ORDERINGS[order], "-pk"), per_page)

@@ -27,7 +27,6 @@ from customers.models import (
     Customer,
     CustomerGroup,
     CustomerUserCustomer,
-    CustomerUserGroup,
     CustomerUserService,
     DefaultService,
     Group,
@@ -47,7 +46,7 @@ from helpdesk.api.errors import method_not_allowed_for_delete
 from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
 from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
-from permissions.selectors import get_permission_settings
+from permissions.selectors import get_permission_settings, stored_group_permissions
 from permissions.services import (
     set_additional_customers,
     set_customer_groups,
@@ -421,15 +420,7 @@ class CustomerUserCustomers(ApiView):
 class CustomerUserGroups(ApiView):
     @extend_schema(responses={200: GROUP_PERMISSIONS, **ERRORS})
     def get(self, request: Request, login: str) -> Response:
-        record = _record(login)
-        held: dict[str, list[str]] = {}
-        for group, permission in (
-            CustomerUserGroup.objects.filter(login=record.login)
-            .order_by("group__name", "permission")
-            .values_list("group__name", "permission")
-        ):
-            held.setdefault(group, []).append(permission)
-        return Response(held)
+        return Response(stored_group_permissions(login=_record(login).login))
 
     @extend_schema(
         request={"application/json": GROUP_PERMISSIONS}, responses={200: GROUP_PERMISSIONS, **ERRORS}
@@ -496,13 +487,9 @@ class CustomerGroups(ApiView):
         customer = Customer.objects.filter(customer_id=customer_id).first()
         if customer is None:
             raise NotFound(detail=f"There is no customer {customer_id!r}.")
-        held: dict[str, list[str]] = {}
-        rows = CustomerGroup.objects.filter(customer=customer, context=self._context(request))
-        for group, permission in rows.order_by("group__name", "permission").values_list(
-            "group__name", "permission"
-        ):
-            held.setdefault(group, []).append(permission)
-        return Response(held)
+        return Response(
+            stored_group_permissions(customer_id=customer.customer_id, context=self._context(request))
+        )
 
     @extend_schema(
         parameters=[CONTEXT_PARAM],

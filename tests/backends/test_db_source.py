@@ -508,3 +508,14 @@ def test_customer_user_list(registry, people):
     assert logins(page) == ["gone", "jdoe"]
     assert page.truncated_sources == ("CustomerUser",)
     assert {row.source for row in page.rows} == {"CustomerUser"}
+
+
+def test_input_with_nul_matches_nothing_instead_of_failing(registry, people):
+    """PostgreSQL refuses NUL in a query; no stored value holds one, so such input simply finds nobody."""
+    source = registry["CustomerUser"]
+    for selector in ("term", "postmaster", "login", "customer_id", "customer_id_raw"):
+        assert search_customer_users(**{selector: "jdoe\x00"}, registry=registry).rows == []
+    assert source.get("jdoe\x00") is None
+    assert source.get_many(["jdoe\x00", "jdoe"]).keys() == {"jdoe"}
+    assert source.check_password("jdoe\x00", "whatever") is None
+    assert source.list_customer_id_values("ACME\x00") == []

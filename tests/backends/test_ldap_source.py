@@ -285,3 +285,10 @@ def test_random_passwords_use_the_ldap_alphabet(directory):
     password = directory.generate_random_password(40)
     assert len(password) == 40
     assert set(password) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!@#$%^&*")
+
+
+def test_exchange_target_addresses_lose_their_smtp_prefix(directory):
+    """R78: a `targetaddress` value `SMTP:x@y` is read as `x@y`; other attributes keep their text."""
+    entry = {"targetAddress": [b"SMTP:anna@example.org"], "mail": [b"SMTP:literal@example.org"]}
+    assert directory._first(entry, "targetaddress") == "anna@example.org"
+    assert directory._first(entry, "mail") == "SMTP:literal@example.org"

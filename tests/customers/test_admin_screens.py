@@ -136,3 +136,9 @@ def test_the_customer_list_shows_the_first_1000_and_counts_the_rest(admin_client
     assert (
         "Showing the first 1000 of 1005 customers; 5 more are on the next pages" in response.content.decode()
     )
+
+
+def test_a_search_with_nul_is_an_empty_result_not_an_error(admin_client, data):
+    response = admin_client.get(reverse("admin:customer_user_list"), {"q": "ali\x00"})
+    assert response.status_code == 200
+    assert response.context["page"].rows == []

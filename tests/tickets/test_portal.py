@@ -155,6 +155,27 @@ def test_a_new_customer_user_on_a_ticket_brings_their_attributes(world):
     assert ticket.dynamic_fields == {"CustomerCompany": "OTHER", "CustomerMail": "stranger@example.com"}
 
 
-def test_sessions_expire(client, world, settings):
+def test_sessions_live_in_the_database_and_expire(client, world, settings):
+    """Database sessions survive a restart of the app; they end after HELPDESK_SESSION_AGE."""
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    settings.SESSION_COOKIE_AGE = 600
     log_in(client)
-    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+    stored = Session.objects.get(session_key=client.session.session_key)
+    assert stored.get_decoded()["customer_user_login"] == "dana"
+    assert abs(stored.expire_date - (timezone.now() + timedelta(seconds=600))) < timedelta(seconds=30)
+    Session.objects.filter(pk=stored.pk).update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get(reverse("portal:tickets")).url == reverse("portal:login")
+
+
+def test_nul_characters_in_the_login_form_and_the_search_are_plain_misses(client, world):
+    assert (
+        client.post(reverse("portal:login"), {"login": "dana\x00", "password": "pass-dana"}).status_code
+        == 401
+    )
+    log_in(client)
+    page = client.get(reverse("portal:tickets"), {"scope": "all", "q": "Ticket\x00"})
+    assert (page.status_code, page.context["page"].total) == (200, 0)
