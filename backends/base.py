@@ -11,6 +11,7 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from backends.config import SourceConfig
@@ -169,29 +170,40 @@ class BaseSource(ABC):
             full_name=self.full_name(attributes),
         )
 
-    def _value_of_storage(self, attributes: Mapping[str, Any], storage: str) -> str:
-        row = self.config.row_for_storage(storage)
-        if row is None or row.is_password:
-            return ""
-        value = attributes.get(row.attribute)
-        return "" if value is None else str(value)
+    @cached_property
+    def _shown_attributes(self) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+        """The attributes behind the list fields (R44; the e-mail one apart when it comes last) and the
+        name fields (R64), looked up in the Map once."""
+
+        def attribute(storage: str) -> str | None:
+            row = self.config.row_for_storage(storage)
+            return None if row is None or row.is_password else row.attribute
+
+        listed = tuple(attribute(s) for s in self.config.list_fields)
+        email_row = self.config.row("UserEmail")
+        email = None
+        if listed and email_row is not None and self.config.list_fields[-1] == email_row.storage:
+            listed, email = listed[:-1], listed[-1]
+        named = tuple(attribute(s) for s in self.config.name_fields)
+        return tuple(a for a in listed if a), email, tuple(a for a in named if a)
 
     def display_string(self, attributes: Mapping[str, Any]) -> str:
         """R44, without the reference's e-mail regex (W15): the e-mail field, if last, goes in <…>."""
-        fields = self.config.list_fields
-        email_row = self.config.row("UserEmail")
-        if fields and email_row is not None and fields[-1] == email_row.storage:
-            email = self._value_of_storage(attributes, fields[-1])
-            rest = " ".join(v for f in fields[:-1] if (v := self._value_of_storage(attributes, f)))
-            if email:
-                return f'"{rest}" <{email}>' if rest else f"<{email}>"
-            return rest
-        return " ".join(v for f in fields if (v := self._value_of_storage(attributes, f)))
+        listed, email_attribute, _ = self._shown_attributes
+        rest = " ".join(v for a in listed if (v := _text(attributes.get(a))))
+        email = _text(attributes.get(email_attribute)) if email_attribute else ""
+        if email:
+            return f'"{rest}" <{email}>' if rest else f"<{email}>"
+        return rest
 
     def full_name(self, attributes: Mapping[str, Any]) -> str:
         """R64: the non-empty name fields joined by CustomerUserNameFieldsJoin."""
-        values = (self._value_of_storage(attributes, f) for f in self.config.name_fields)
-        return self.config.name_fields_join.join(v for v in values if v)
+        _, _, named = self._shown_attributes
+        return self.config.name_fields_join.join(v for a in named if (v := _text(attributes.get(a))))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def split_customer_ids(value: Any) -> list[str]:

@@ -3,8 +3,9 @@
 The table is our own `customer_user` (the customers app's CustomerUser model). Map storage names are
 column names; a storage name without a column lives in the row's `extra_attributes`, so an admin can add
 a field to the Map without a migration. Searches are built so that PostgreSQL can answer them from the
-indexes the migrations create: `lower(column)` btree indexes for exact matches, trigram GIN indexes on
-`lower(column)` for wildcard matches (W1).
+indexes the migrations create: `lower(column)` btree indexes for exact matches, and for wildcard matches
+the generated `search_key` column with its trigram GIN index (W1): a wildcard term over the key's fields
+is first narrowed by one `search_key LIKE …`, then checked field by field.
 """
 
 from __future__ import annotations
@@ -98,14 +99,17 @@ class DBSource(BaseSource):
         super().__init__(config)
         self.case_sensitive = _case_sensitive(config.params)
         self.external = is_external(config.params)
+        self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
         if self.external:
             self.using = external_database_alias(config)
             self.model = external_model(config)
         else:
-            from customers.models import CustomerUser
+            from customers.models import SEARCH_KEY_FIELDS, SEARCH_KEY_SEPARATOR, CustomerUser
 
             self.model = CustomerUser
             self.using = "default"
+            self._key_separator = SEARCH_KEY_SEPARATOR
+            self._key_columns = frozenset(CustomerUser._meta.get_field(f).column for f in SEARCH_KEY_FIELDS)
         self._fields = {f.column: f for f in self.model._meta.concrete_fields}
         self._columns_checked = not self.external
 
@@ -188,6 +192,31 @@ class DBSource(BaseSource):
             return Q(models.lookups.Exact(self._expr(storage), value))
         return Q(models.lookups.Exact(Lower(self._expr(storage)), value.lower()))
 
+    def _match_any(self, storages: tuple[str, ...], pattern: str) -> Q:
+        """The pattern matches at least one of the fields, through the search key where it covers them.
+
+        The key is `␟f1␟f2␟…␟`, lower-cased. Over exactly the key's fields, a case-blind pattern without an
+        inner `*` matches some field if and only if the key matches it with `␟` for each end that has no
+        wildcard (`mül*` → `%␟mül%`, `*ller*` → `%ller%`): one comparison per row, answered by the key's
+        trigram index, and estimated from its statistics. Otherwise the key only narrows the rows (a
+        necessary condition) and each field is tested.
+        """
+        any_field = reduce(or_, (self._match(s, pattern) for s in storages))
+        if not self._key_columns.issuperset(storages):
+            return any_field
+        separator = self._key_separator
+        key = pattern.lower()
+        key = ("" if key.startswith("*") else f"*{separator}") + key
+        key = key if key.endswith("*") else f"{key}{separator}*"
+        in_key = Q(Like(F("search_key"), like_pattern(key)))
+        exact = (
+            not self.case_sensitive
+            and self._key_columns == set(storages)
+            and "*" not in pattern.strip("*")
+            and separator not in pattern
+        )
+        return in_key if exact else in_key & any_field
+
     def _expression_q(self, expression: Expression, storages: tuple[str, ...]) -> Q:
         """R43: a positive term matches any search field; a negated term requires that none does."""
         if not storages:
@@ -197,8 +226,10 @@ class DBSource(BaseSource):
             conditions = []
             for term in group:
                 pattern = term.pattern(self.config.search_prefix, self.config.search_suffix)
-                any_field = reduce(or_, (self._match(s, pattern) for s in storages))
-                conditions.append(~any_field if term.negated else any_field)
+                if term.negated:
+                    conditions.append(~reduce(or_, (self._match(s, pattern) for s in storages)))
+                else:
+                    conditions.append(self._match_any(storages, pattern))
             groups.append(reduce(and_, conditions))
         return reduce(or_, groups)
 
@@ -227,11 +258,11 @@ class DBSource(BaseSource):
                 return self._equals(config.customer_key, value) if _INT_RE.match(value) else Q(pk__in=[])
             # W2: exact (case-insensitive) unless the caller asks for `*` wildcards; never a substring.
             if "*" in value:
-                return self._match(config.customer_key, value)
+                return self._match_any((config.customer_key,), value)
             return self._equals(config.customer_key, value)
         if name == "customer_id":
             # R47 with `*` as wildcard; `%` is literal here like everywhere else (W3).
-            return self._match(config.customer_id, value)
+            return self._match_any((config.customer_id,), value)
         return self._equals(config.customer_id, value)  # customer_id_raw, R48
 
     def search(self, query: SearchQuery) -> SourceResult:
@@ -246,12 +277,32 @@ class DBSource(BaseSource):
             condition = self._selector_q(query)
         except UnparsableSearch:
             return SourceResult(records=[])
-        qs = self._base_queryset(query.valid_only).filter(condition).order_by(self._key_order())
-        rows = self._fetch(qs[: limit + 1], "search")
-        records = [self._record(row) for row in rows[:limit]]
-        has_more = len(rows) > limit
-        total = self._fetch_count(qs) if has_more else len(records)
-        return SourceResult(records=records, has_more=has_more, total=total)
+        return self._walk(self._base_queryset(query.valid_only).filter(condition), limit)
+
+    def _walk(self, qs, limit: int) -> SourceResult:
+        """One walk in login order: the first `limit` matches as records, and how many match, counted up
+        to COUNT_CAP (or the limit, if higher) and unknown beyond."""
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        cap = max(COUNT_CAP, limit)
+        key = self._key_order().expression
+        hits = qs.annotate(hit_id=F("pk"), hit_key=key).order_by("hit_key").values_list("hit_id", "hit_key")
+        hits_sql, params = hits[: cap + 1].query.get_compiler(using=self.using).as_sql()
+        columns = ", ".join(f"t.{quote(f.column)}" for f in self._read_fields)
+        first_page = connection.ops.limit_offset_sql(0, limit)
+        table, pk = quote(self.model._meta.db_table), quote(self.model._meta.pk.column)
+        sql = (
+            f"SELECT h.n, {columns} FROM (SELECT s.hit_id, s.hit_key, COUNT(*) OVER () AS n"
+            f" FROM ({hits_sql}) s ORDER BY s.hit_key {first_page}) h"
+            f" JOIN {table} t ON t.{pk} = h.hit_id ORDER BY h.hit_key"
+        )
+        rows = self._run(sql, params, "search")
+        matched = rows[0][0] if rows else 0
+        return SourceResult(
+            records=self._records([row[1:] for row in rows]),
+            has_more=matched > limit,
+            total=matched if matched <= cap else None,
+        )
 
     def get(self, login: str) -> CustomerUserRecord | None:
         """R55: case-insensitive lookup by login, invalid users included."""
@@ -263,7 +314,7 @@ class DBSource(BaseSource):
     def _get_converters(self, connection):
         """What the ORM would do to each selected value (JSON decoding, SQLite dates, …)."""
         converters = []
-        for index, field in enumerate(self.model._meta.concrete_fields):
+        for index, field in enumerate(self._read_fields):
             column = field.get_col(self.model._meta.db_table)
             found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if found:
@@ -280,33 +331,42 @@ class DBSource(BaseSource):
         column = connections[self.using].ops.quote_name(self._fields[storage].column)
         return f"{column} = %s" if self.case_sensitive else f"LOWER({column}) = %s"
 
+    @cached_property
+    def _read_fields(self) -> tuple[models.Field, ...]:
+        """The columns a record is built from (the search key is for the database only)."""
+        return tuple(f for f in self.model._meta.concrete_fields if not f.generated)
+
     def _select_rows(self, operation: str, where: str, params: list, limit: int) -> list[CustomerUserRecord]:
         """The hottest reads (data get, exact e-mail) as hand-written statements: the ORM took longer to
         compile them than the index takes to answer."""
-        connection = connections[self.using]
-        quote = connection.ops.quote_name
-        fields = self.model._meta.concrete_fields
-        columns = ", ".join(quote(f.column) for f in fields)
+        quote = connections[self.using].ops.quote_name
+        columns = ", ".join(quote(f.column) for f in self._read_fields)
         key = quote(self._fields[self.config.customer_key].column)
         order = key if self.case_sensitive else f"LOWER({key})"
         table = quote(self.model._meta.db_table)
         sql = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT {int(limit)}"
+        return self._records(self._run(sql, params, operation))
+
+    def _run(self, sql: str, params: list | tuple, operation: str) -> list[tuple]:
         try:
             self._check_columns()
-            with connection.cursor() as cursor:
+            with connections[self.using].cursor() as cursor:
                 cursor.execute(sql, params)
-                rows = cursor.fetchall()
+                return cursor.fetchall()
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
+
+    def _records(self, rows: list[tuple]) -> list[CustomerUserRecord]:
+        """Records from rows of `_read_fields`, converted as the ORM would (JSON, SQLite dates, …)."""
+        connection = connections[self.using]
         converters = self._get_converters(connection)
-        attnames = [f.attname for f in fields]
         records = []
         for row in rows:
             values = list(row)
             for index, column, functions in converters:
                 for convert in functions:
                     values[index] = convert(values[index], column, connection)
-            records.append(self._record(self.model.from_db(self.using, attnames, values)))
+            records.append(self._record_of(values))
         return records
 
     def _postmaster_search(self, query: SearchQuery, limit: int) -> SourceResult | None:
@@ -408,14 +468,6 @@ class DBSource(BaseSource):
         key = F(self._field_name(self.config.customer_key))
         return key.asc() if self.case_sensitive else Lower(key).asc()
 
-    def _fetch_count(self, qs) -> int | None:
-        """How many match, when that is cheap: counted up to COUNT_CAP, else unknown (None)."""
-        try:
-            counted = qs.order_by()[: COUNT_CAP + 1].count()
-        except DatabaseError as exc:
-            raise SourceUnavailable(alias=self.alias, operation="search", detail=str(exc).strip()) from exc
-        return counted if counted <= COUNT_CAP else None
-
     def _fetch(self, qs, operation: str) -> list[Any]:
         try:
             self._check_columns()
@@ -424,36 +476,53 @@ class DBSource(BaseSource):
             raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
 
     @cached_property
-    def _read_plan(self) -> tuple[tuple[MapRow, str | None], ...]:
-        """For each readable Map row: the model attribute it reads, or None for `extra_attributes`."""
-        plan = []
+    def _read_plan(
+        self,
+    ) -> tuple[tuple[tuple[MapRow, int | None], ...], int | None, tuple[tuple[str, int], ...]]:
+        """Where a record's values are in a row of `_read_fields`: for each readable Map row its column's
+        index (None: kept in `extra_attributes`), the index of `extra_attributes`, and the audit columns."""
+        index = {f.attname: i for i, f in enumerate(self._read_fields)}
+        extra = index.get("extra_attributes")
+        mapped = []
         for map_row in self.config.map_rows:
             if map_row.is_password:
                 continue  # the hash never leaves the source
             field = self._fields.get(map_row.storage)
-            plan.append(
-                (map_row, field.attname if field is not None and field.column != "extra_attributes" else None)
+            in_column = field is not None and field.column != "extra_attributes"
+            mapped.append((map_row, index[field.attname] if in_column else None))
+        audit = tuple(
+            (attribute, index[attname])
+            for attribute, attname in (
+                ("CreateTime", "created_at"), ("ChangeTime", "changed_at"),
+                ("CreateBy", "created_by_id"), ("ChangeBy", "changed_by_id"),
             )
-        return tuple(plan)
+            if attname in index
+        )  # fmt: skip
+        return tuple(mapped), extra, audit
 
     def _record(self, row: models.Model) -> CustomerUserRecord:
-        extra = getattr(row, "extra_attributes", None) or {}
+        return self._record_of([getattr(row, f.attname) for f in self._read_fields])
+
+    def _record_of(self, values: list[Any]) -> CustomerUserRecord:
+        """The record of one row of `_read_fields` (values converted as the ORM would)."""
+        mapped, extra_index, audit = self._read_plan
+        extra = (values[extra_index] if extra_index is not None else None) or {}
         attributes: dict[str, Any] = {}
-        for map_row, attname in self._read_plan:
-            if attname is not None:
-                value = getattr(row, attname)
+        for map_row, index in mapped:
+            if index is not None:
+                value = values[index]
             else:
                 value = extra.get(map_row.storage, 0 if map_row.storage_type == "int" else "")
             attributes[map_row.attribute] = _from_storage(value, map_row)
-        login = str(attributes.get("UserLogin") or getattr(row, self._field_name(self.config.customer_key)))
-        attributes["UserID"] = login
-        for attribute, attname in (("CreateTime", "created_at"), ("ChangeTime", "changed_at")):
-            if hasattr(row, attname):
-                attributes[attribute] = getattr(row, attname)
-        for attribute, attname in (("CreateBy", "created_by_id"), ("ChangeBy", "changed_by_id")):
-            if hasattr(row, attname):
-                attributes[attribute] = getattr(row, attname)
+        login = attributes.get("UserLogin") or values[self._key_index]
+        login = attributes["UserID"] = str(login)
+        for attribute, index in audit:
+            attributes[attribute] = values[index]
         return self.make_record(login, attributes)
+
+    @cached_property
+    def _key_index(self) -> int:
+        return [f.column for f in self._read_fields].index(self._fields[self.config.customer_key].column)
 
     # ----------------------------------------------------------------------------------------- writes
     def _refuse_if_read_only(self, login: str) -> None:
@@ -744,6 +813,8 @@ def _case_sensitive(params: Mapping[str, Any]) -> bool:
 
 
 def _from_storage(value: Any, row: MapRow) -> Any:
+    if value.__class__ is str and row.storage_type != "int":
+        return value
     if row.storage_type == "int":
         try:
             return int(value or 0)

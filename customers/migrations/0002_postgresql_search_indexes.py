@@ -6,20 +6,12 @@ prefix searches alike. SQLite has no such indexes; there the operations do nothi
 
 from django.db import migrations
 
+from customers.migrations._postgresql import PostgreSQLOnly
+
 SEARCH_COLUMNS = {
     "customer_user": ("login", "first_name", "last_name", "email", "customer_id"),
     "customer_company": ("customer_id", "name"),
 }
-
-
-class PostgreSQLOnly(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def _trigram_indexes():

@@ -2,11 +2,13 @@
 
 import csv
 import json
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from customers.imports import CustomerUserImporter
 from customers.models import Customer, CustomerUser
 
 pytestmark = [pytest.mark.django_db]
@@ -143,3 +145,65 @@ def test_export_streams_every_source_with_the_map_attributes(tmp_path, own_table
     csv_out = tmp_path / "out.csv"
     call_command("export_customer_users", "--output", str(csv_out))
     assert csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("Source,UserTitle,UserFirstname")
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_batches_are_written_by_a_second_connection_in_order(tmp_path, own_table):
+    """The pipelined writer: each batch is checked when it is written, so a key of an earlier batch is
+    found in the table; a failing batch stops the run after the batches before it, and --resume ends it."""
+    rows = [[f"pipe{n:03d}", "P", "I", f"pipe{n:03d}@example.com", "ACME", "", "1"] for n in range(23)]
+    rows[20] = ["Taken", "T", "T", "t3@example.com", "ACME", "", "1"]
+    path = write_csv(tmp_path / "users.csv", rows)
+    with connection.cursor() as cursor:  # the database refuses one row of the fourth batch
+        cursor.execute("""
+            CREATE FUNCTION refuse_pipe017() RETURNS trigger AS $$ BEGIN
+              IF NEW.login = 'pipe017' THEN RAISE EXCEPTION 'disk full (simulated by a trigger)'; END IF;
+              RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_pipe017 BEFORE INSERT ON customer_user FOR EACH ROW EXECUTE FUNCTION refuse_pipe017();
+        """)  # fmt: skip
+    with pytest.raises(CommandError, match="the database failed at lines 17–21"):
+        call_command("import_customer_users", str(path), "--batch-size", "5", verbosity=0)
+    assert CustomerUser.objects.filter(login__startswith="pipe").count() == 15  # three whole batches
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_pipe017 ON customer_user; DROP FUNCTION refuse_pipe017();")
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "5", "--resume", verbosity=0)
+    assert CustomerUser.objects.filter(login__startswith="pipe").count() == 22
+    assert report(path) == [(22, "UserLogin", "Customer user 'Taken' already exists.")]
+    rows_again = [["late", "L", "A", "late@example.com", "ACME", "", "1"]] * 7  # the same user, 7 times
+    path = write_csv(tmp_path / "again.csv", rows_again)
+    with pytest.raises(CommandError, match="6 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "3", verbosity=0)
+    assert {reason for _, _, reason in report(path)} == {
+        "UserLogin appears twice in the file.",
+        "UserEmail appears twice in the file.",
+    }
+    assert CustomerUser.objects.filter(login="late").count() == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_file(
+    tmp_path, own_table, monkeypatch
+):
+    writers = set()
+    commit = CustomerUserImporter.commit
+
+    def observed_commit(self, batch):
+        writers.add(threading.current_thread().name)
+        return commit(self, batch)
+
+    monkeypatch.setattr(CustomerUserImporter, "commit", observed_commit)
+    rows = [[f"pipe{n:03d}", "P", "I", f"pipe{n:03d}@example.com", "ACME", "", "1"] for n in range(12)]
+    rows[9] = ["PIPE001", "P", "I", "other@example.com", "ACME", "", "1"]  # line 11: the login of line 3
+    rows[10] = ["again", "A", "G", "PIPE002@example.com", "ACME", "", "1"]  # line 12: the e-mail of line 4
+    path = write_csv(tmp_path / "users.csv", rows)
+    with pytest.raises(CommandError, match="2 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "3", verbosity=0)
+    assert report(path) == [
+        (11, "UserLogin", "UserLogin appears twice in the file."),
+        (12, "UserEmail", "UserEmail appears twice in the file."),
+    ]
+    assert CustomerUser.objects.filter(login__startswith="pipe").count() == 10
+    assert {name.split("_")[0] for name in writers} == {"import-writer"}  # not the main thread
