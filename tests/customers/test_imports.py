@@ -40,6 +40,16 @@ def write_csv(path, rows, header=HEADER):
     return path
 
 
+def refuse_login(cursor, login):
+    """A trigger that makes the database fail on one row, as a full disk would."""
+    cursor.execute(f"""
+        CREATE FUNCTION refuse_login() RETURNS trigger AS $$ BEGIN
+          IF NEW.login = '{login}' THEN RAISE EXCEPTION 'disk full (simulated by a trigger)'; END IF;
+          RETURN NEW; END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER refuse_login BEFORE INSERT ON customer_user FOR EACH ROW EXECUTE FUNCTION refuse_login();
+    """)  # fmt: skip
+
+
 def report(path):
     with path.with_name(path.name + ".errors.csv").open(encoding="utf-8") as handle:
         return [(int(r["line"]), r["field"], r["reason"]) for r in csv.DictReader(handle)]
@@ -115,19 +125,14 @@ def test_a_failure_mid_way_leaves_no_partial_batch_and_resume_finishes(tmp_path,
     rows = [[f"bulk{n:03d}", "B", "U", f"bulk{n:03d}@example.com", "ACME", "", "1"] for n in range(25)]
     path = write_csv(tmp_path / "users.csv", rows)
     with connection.cursor() as cursor:  # the database refuses one row of the third batch
-        cursor.execute("""
-            CREATE FUNCTION refuse_bulk012() RETURNS trigger AS $$ BEGIN
-              IF NEW.login = 'bulk012' THEN RAISE EXCEPTION 'disk full (simulated by a trigger)'; END IF;
-              RETURN NEW; END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER refuse_bulk012 BEFORE INSERT ON customer_user FOR EACH ROW EXECUTE FUNCTION refuse_bulk012();
-        """)  # fmt: skip
+        refuse_login(cursor, "bulk012")
     with pytest.raises(CommandError, match="the database failed at lines 12–16"):
         call_command("import_customer_users", str(path), "--batch-size", "5", verbosity=0)
     assert (
         CustomerUser.objects.filter(login__startswith="bulk").count() == 10
     )  # two whole batches, no part of the third
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER refuse_bulk012 ON customer_user; DROP FUNCTION refuse_bulk012();")
+        cursor.execute("DROP TRIGGER refuse_login ON customer_user; DROP FUNCTION refuse_login();")
     call_command("import_customer_users", str(path), "--batch-size", "5", "--resume", verbosity=0)
     assert CustomerUser.objects.filter(login__startswith="bulk").count() == 25
     assert not path.with_name("users.csv.progress").exists()
@@ -156,17 +161,12 @@ def test_outside_a_transaction_batches_are_written_by_a_second_connection_in_ord
     rows[20] = ["Taken", "T", "T", "t3@example.com", "ACME", "", "1"]
     path = write_csv(tmp_path / "users.csv", rows)
     with connection.cursor() as cursor:  # the database refuses one row of the fourth batch
-        cursor.execute("""
-            CREATE FUNCTION refuse_pipe017() RETURNS trigger AS $$ BEGIN
-              IF NEW.login = 'pipe017' THEN RAISE EXCEPTION 'disk full (simulated by a trigger)'; END IF;
-              RETURN NEW; END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER refuse_pipe017 BEFORE INSERT ON customer_user FOR EACH ROW EXECUTE FUNCTION refuse_pipe017();
-        """)  # fmt: skip
+        refuse_login(cursor, "pipe017")
     with pytest.raises(CommandError, match="the database failed at lines 17–21"):
         call_command("import_customer_users", str(path), "--batch-size", "5", verbosity=0)
     assert CustomerUser.objects.filter(login__startswith="pipe").count() == 15  # three whole batches
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER refuse_pipe017 ON customer_user; DROP FUNCTION refuse_pipe017();")
+        cursor.execute("DROP TRIGGER refuse_login ON customer_user; DROP FUNCTION refuse_login();")
     with pytest.raises(CommandError, match="1 rows were not imported"):
         call_command("import_customer_users", str(path), "--batch-size", "5", "--resume", verbosity=0)
     assert CustomerUser.objects.filter(login__startswith="pipe").count() == 22

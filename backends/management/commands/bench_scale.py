@@ -74,7 +74,8 @@ class Command(BaseCommand):
             term=f"{rng.choice(stems)}*", limit=50, registry=db_only
         )
         for name, operation in operations.items():
-            operation()  # connections and code
+            for _ in range(min(50, runs)):  # connections, code and the pages it reads: steady state
+                operation()
             timings = []
             for _ in range(runs):
                 started = time.perf_counter()
