@@ -14,7 +14,6 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from datetime import datetime
 from functools import cache, cached_property, reduce
 from operator import and_, or_
@@ -395,8 +394,7 @@ class DBSource(BaseSource):
                 condition = Q(models.lookups.In(key, chunk))
             else:
                 condition = Q(models.lookups.In(Lower(key), [login.lower() for login in chunk]))
-            with exact_lookups(self.using):
-                rows = self._fetch(self._base_queryset(False).filter(condition), "get")
+            rows = self._fetch(self._base_queryset(False).filter(condition), "get")
             for row in rows:
                 record = self._record(row)
                 found[record.login.casefold()] = record
@@ -785,25 +783,6 @@ class DBSource(BaseSource):
         if exclude_login is not None:
             qs = qs.exclude(self._equals(self.config.customer_key, exclude_login))
         return qs.exists()
-
-
-@contextmanager
-def exact_lookups(using: str = "default") -> Iterator[None]:
-    """Many `lower(col) = ANY(…)` look-ups: use the btree indexes, never the trigram ones.
-
-    pg_trgm's GIN indexes also answer equality, and the planner takes them for long IN lists; with
-    logins or e-mails that share most trigrams that is thousands of times slower than the btree on
-    lower(col). GIN is only ever read through bitmap scans, so turning those off for one transaction
-    leaves exactly the btree.
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-        yield
 
 
 def _case_sensitive(params: Mapping[str, Any]) -> bool:

@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from backends.config import SourceConfig
 from backends.hashers import as_django_encoded
-from backends.sql import exact_lookups
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
@@ -592,7 +591,7 @@ class CustomerUserImporter(Importer):
         else:
             where, params = f"LOWER({column}) IN ({', '.join(['%s'] * len(keys))})", keys
         since = connection.ops.adapt_datetimefield_value(self.now)
-        with exact_lookups(), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT LOWER({column}), create_time >= %s FROM {table} WHERE {where}", [since, *params]
             )
