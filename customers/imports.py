@@ -184,7 +184,11 @@ class Importer:
         if self.dry_run:
             result.add_errors(self.against_database(self.prepare(rows))[1])
         elif rows:
-            self.writer.submit(Batch(batch[0][0], batch[-1][0], self.prepare(rows)))
+            rows = self.prepare(rows)
+            if self.writer.pipelined:
+                rows, errors = self.screen(rows)
+                result.add_errors(errors)
+            self.writer.submit(Batch(batch[0][0], batch[-1][0], rows, screened=self.writer.pipelined))
         self.progress(len(batch))
 
     def validate(self, batch: list[tuple[int, dict[str, Any]]]) -> tuple[list, list[RowError]]:
@@ -199,13 +203,24 @@ class Importer:
         """What `write` needs for these rows, built before the batch is handed to the writer."""
         return rows
 
+    def screen(self, rows: list) -> tuple[list, list[RowError]]:
+        """Checks against the table that the main thread can run while the writer writes the batch
+        before (pipelined runs only): what it takes off `store`, the writer no longer has to do."""
+        return rows, []
+
+    def store(self, rows: list, *, screened: bool) -> tuple[int, list[RowError]]:
+        """Check and write prepared rows inside the batch's transaction: how many were written, and
+        the errors of the others."""
+        rows, errors = self.against_database(rows)
+        if rows:
+            self.write(rows)
+        return len(rows), errors
+
     def commit(self, batch: Batch) -> tuple[int, list[RowError]]:
         """Check and write one batch in one transaction, on the calling thread's connection."""
         try:
             with transaction.atomic():
-                rows, errors = self.against_database(batch.rows)
-                if rows:
-                    self.write(rows)
+                written, errors = self.store(batch.rows, screened=batch.screened)
         except IntegrityError as exc:  # a concurrent writer took a key: the whole batch is left out
             raise ImportStopped(
                 f"lines {batch.first_line}–{batch.last_line} were not written: {exc}".strip()
@@ -214,7 +229,7 @@ class Importer:
             raise ImportStopped(
                 f"the database failed at lines {batch.first_line}–{batch.last_line}: {exc}"
             ) from exc
-        return len(rows), errors
+        return written, errors
 
     def write(self, rows: list) -> None:
         self.model.objects.bulk_create([instance for _, instance in rows], batch_size=1000)
@@ -233,7 +248,7 @@ class Importer:
         with self.report_path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["line", "field", "value", "reason"])
-            for error in result.errors:
+            for error in sorted(result.errors, key=lambda error: error.line):  # batches report late
                 writer.writerow([error.line, error.field, error.value[:200], error.reason])
 
 
@@ -246,6 +261,7 @@ class Batch:
     first_line: int
     last_line: int
     rows: list  # what `prepare` made of the rows that passed validation
+    screened: bool = False  # whether `screen` has run on them
 
 
 class BatchWriter:
@@ -266,6 +282,10 @@ class BatchWriter:
         )
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="import-writer") if pipelined else None
         self._in_flight: tuple[Batch, Future] | None = None
+
+    @property
+    def pipelined(self) -> bool:
+        return self.executor is not None
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -458,6 +478,7 @@ class CustomerUserImporter(Importer):
         # A real run finds them in the table, where each batch is checked when it is written.
         self.seen_logins: set[str] = set()
         self.seen_emails: set[str] = set()
+        self.in_flight_emails: set[str] = set()  # pipelined: of the batch the writer may not have committed
         self.customers = (
             set(Customer.objects.values_list("customer_id", flat=True)) if config.company_support else None
         )
@@ -586,29 +607,68 @@ class CustomerUserImporter(Importer):
         connection = transaction.get_connection()
         quote = connection.ops.quote_name
         column, table = quote(column), quote(CustomerUser._meta.db_table)
-        if connection.vendor == "postgresql":  # one array parameter: no 5000-item list to parse and plan
-            where, params = f"LOWER({column}) = ANY(%s)", [keys]
-        else:
-            where, params = f"LOWER({column}) IN ({', '.join(['%s'] * len(keys))})", keys
         since = connection.ops.adapt_datetimefield_value(self.now)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT LOWER({column}), create_time >= %s FROM {table} WHERE {where}", [since, *params]
+        if connection.vendor == "postgresql":
+            # The keys as one JSON parameter, joined to the index: a 5000-item list or array would cost
+            # more to quote, parse and plan (per item selectivity) than the look-ups themselves.
+            sql = (
+                f"SELECT LOWER({column}), create_time >= %s FROM jsonb_array_elements_text(%s::jsonb) key"
+                f" JOIN {table} ON LOWER({column}) = key"
             )
+            params = [since, json.dumps(keys)]
+        else:
+            placeholders = ", ".join(["%s"] * len(keys))
+            sql = (
+                f"SELECT LOWER({column}), create_time >= %s FROM {table}"
+                f" WHERE LOWER({column}) IN ({placeholders})"
+            )
+            params = [since, *keys]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return {key: bool(this_run) for key, this_run in cursor.fetchall()}
 
     def against_database(self, rows):
-        taken = self._taken("login", [login.lower() for _, login, _, _ in rows])
         taken_emails = {}
         if self.config.email_unique_check:
             taken_emails = self._taken("email", [email.lower() for _, _, email, _ in rows if email])
+        taken_logins = self._taken("login", [login.lower() for _, login, _, _ in rows])
+        return self._without_taken(rows, taken_logins, taken_emails)
+
+    def screen(self, rows):
+        """E-mails against the table and against the batch in flight, which the table may not show yet.
+        Logins are left to the unique index: see `store`."""
+        if not self.config.email_unique_check:
+            return rows, []
+        keys = [email.lower() for _, _, email, _ in rows if email]
+        taken = self._taken("email", keys)
+        taken.update(dict.fromkeys(self.in_flight_emails.intersection(keys), True))
+        rows, errors = self._without_taken(rows, {}, taken)
+        self.in_flight_emails = {email.lower() for _, _, email, _ in rows if email}
+        return rows, errors
+
+    def store(self, rows, *, screened):
+        """A screened batch is copied as it is: the unique index on logins refuses a taken one, and only
+        then, back at a savepoint, is every row checked. A clean file costs no look-ups in the writer."""
+        if screened:
+            try:
+                with transaction.atomic():
+                    self.write(rows)
+                return len(rows), []
+            except IntegrityError:
+                pass
+        return super().store(rows, screened=screened)
+
+    @staticmethod
+    def _without_taken(rows, taken_logins: dict[str, bool], taken_emails: dict[str, bool]):
+        """The rows whose login and e-mail are not taken, and an error for each of the others; a key
+        taken by this run is one the file holds twice."""
         kept, errors = [], []
         for row in rows:
             line, login, email, _ = row
-            if login.lower() in taken:
+            if login.lower() in taken_logins:
                 reason = (
                     "UserLogin appears twice in the file."
-                    if taken[login.lower()]
+                    if taken_logins[login.lower()]
                     else f"Customer user {login!r} already exists."
                 )
                 errors.append(RowError(line, "UserLogin", login, reason))

@@ -77,14 +77,14 @@ def test_import_writes_good_rows_and_reports_every_bad_one(tmp_path, own_table):
         (5, "UserEmail", "'not-an-address' is not a valid e-mail address."),
         (6, "UserCustomerID", "There is no customer 'NOPE'."),
         (7, "UserLogin", "UserLogin appears twice in the file."),
+        (8, "UserLogin", "Customer user 'Taken' already exists."),
         (
             9,
             "UserPassword",
             "UserPassword must be a password hash (Django's or the reference's formats), not a clear password.",
         ),
         (10, "ValidID", "ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily)."),
-        (8, "UserLogin", "Customer user 'Taken' already exists."),
-    ]
+    ]  # in file order, though the database's verdicts come after the batch's own
 
 
 @pytest.mark.sqlite
@@ -207,3 +207,47 @@ def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_fi
     ]
     assert CustomerUser.objects.filter(login__startswith="pipe").count() == 10
     assert {name.split("_")[0] for name in writers} == {"import-writer"}  # not the main thread
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_e_mails_are_screened_against_the_table_and_the_batch_still_in_flight(
+    tmp_path, own_table, monkeypatch
+):
+    """The main thread screens the e-mails of a batch while the writer may still hold the batch before it
+    uncommitted: the table cannot show that batch's e-mails yet, so they are compared in memory."""
+    first_uncommitted_at_second_screen = []
+    second_screened = threading.Event()
+    store, screen = CustomerUserImporter.store, CustomerUserImporter.screen
+
+    def held_store(self, rows, *, screened):
+        assert second_screened.wait(10)  # batch 1 stays uncommitted until batch 2 has been screened
+        return store(self, rows, screened=screened)
+
+    def observed_screen(self, rows):
+        if rows[0][0] > 4:  # batch 2
+            first_uncommitted_at_second_screen.append(not CustomerUser.objects.filter(login="a1").exists())
+            try:
+                return screen(self, rows)
+            finally:
+                second_screened.set()
+        return screen(self, rows)
+
+    monkeypatch.setattr(CustomerUserImporter, "store", held_store)
+    monkeypatch.setattr(CustomerUserImporter, "screen", observed_screen)
+    path = write_csv(tmp_path / "users.csv", [
+        ["a1", "A", "One", "a1@example.com", "ACME", "", "1"],
+        ["a2", "A", "Two", "a2@example.com", "ACME", "", "1"],
+        ["a3", "A", "Three", "a3@example.com", "ACME", "", "1"],
+        ["b1", "B", "One", "A2@Example.com", "ACME", "", "1"],  # line 5: the e-mail of line 3, in flight
+        ["b2", "B", "Two", "TAKEN@example.com", "ACME", "", "1"],  # line 6: in the table before the run
+        ["b3", "B", "Three", "b3@example.com", "ACME", "", "1"],
+    ])  # fmt: skip
+    with pytest.raises(CommandError, match="2 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "3", verbosity=0)
+    assert first_uncommitted_at_second_screen == [True]
+    assert report(path) == [
+        (5, "UserEmail", "UserEmail appears twice in the file."),
+        (6, "UserEmail", "This email address is already in use for another customer user."),
+    ]
+    assert sorted(CustomerUser.objects.values_list("login", flat=True)) == ["a1", "a2", "a3", "b3", "taken"]
