@@ -9,7 +9,9 @@ the last committed batch. `--dry-run` validates everything and writes nothing bu
 
 On PostgreSQL, outside a transaction, batches are written on a second connection by a writer thread while
 the next batch is validated: the database and Python work at the same time, and batches still commit one
-after another, in file order.
+after another, in file order. The main thread also screens each batch's e-mails against the table; the
+writer copies the batch as it is and lets the unique index on logins find a taken one, and only then
+checks the batch row by row.
 
 Passwords are imported only as hashes (Django's, or the reference's formats of R88, which are replaced
 at the first login): hashing a million clear passwords is neither fast nor something a file should carry.
@@ -22,7 +24,8 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +41,7 @@ from backends.hashers import as_django_encoded
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
+WRITER_SWITCH_INTERVAL = 0.0001  # seconds; see BatchWriter
 CLEAR_PASSWORD = (
     "UserPassword must be a password hash (Django's or the reference's formats), not a clear password."
 )
@@ -84,20 +88,28 @@ class ImportResult:
         self.error_rows += len({e.line for e in errors})
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line, row or None, problem) for every data line of a CSV (header first) or JSON-lines file."""
+Line = tuple[int, tuple[str, ...], Sequence[Any]]  # line number, attribute names, their values
+
+
+def read_rows(
+    path: Path, fmt: str | None = None
+) -> Iterator[tuple[int, tuple[str, ...], Sequence[Any], str]]:
+    """(line, attribute names, their values, problem) for every data line of a CSV (header first) or
+    JSON-lines file; a line that cannot be read has a problem and no names. The rows of a CSV file share
+    one tuple of names, so what depends on the names alone is worked out once."""
     fmt = fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if fmt == "csv":
             reader = csv.reader(handle)
-            header = next(reader, [])
+            header = tuple(next(reader, []))
+            width = len(header)
             for values in reader:
-                if len(values) == len(header):
-                    yield reader.line_num, dict(zip(header, values, strict=False)), ""
-                elif len(values) > len(header):
-                    yield reader.line_num, None, f"has {len(values)} columns; the header has {len(header)}"
+                if len(values) == width:
+                    yield reader.line_num, header, values, ""
+                elif len(values) > width:
+                    yield reader.line_num, (), (), f"has {len(values)} columns; the header has {width}"
                 elif values:  # short rows leave the missing columns empty
-                    yield reader.line_num, dict(zip(header, values, strict=False)), ""
+                    yield reader.line_num, header[: len(values)], values, ""
         else:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
@@ -105,12 +117,12 @@ def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[st
                 try:
                     row = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    yield number, None, f"is not JSON ({exc.msg} at column {exc.colno})"
+                    yield number, (), (), f"is not JSON ({exc.msg} at column {exc.colno})"
                     continue
                 if not isinstance(row, dict):
-                    yield number, None, "is not a JSON object"
+                    yield number, (), (), "is not a JSON object"
                     continue
-                yield number, row, ""
+                yield number, tuple(row), tuple(row.values()), ""
 
 
 def count_lines(path: Path) -> int:
@@ -148,17 +160,17 @@ class Importer:
         result = ImportResult(dry_run=self.dry_run)
         start_after = self._checkpoint() if self.resume else 0
         result.resumed_after = start_after
-        batch: list[tuple[int, dict[str, Any]]] = []
+        batch: list[Line] = []
         with BatchWriter(self, result) as self.writer:
-            for line, row, problem in read_rows(self.path, self.fmt):
+            for line, names, values, problem in read_rows(self.path, self.fmt):
                 if line <= start_after:
                     continue
                 result.read += 1
-                if row is None:
+                if problem:
                     result.errors.append(RowError(line, "", "", f"Line {line} {problem}."))
                     result.error_rows += 1
                 else:
-                    batch.append((line, row))
+                    batch.append((line, names, values))
                 if len(batch) >= self.batch_size:
                     self._batch(batch, result)
                     batch = []
@@ -178,7 +190,7 @@ class Importer:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(self.model._meta.db_table)}")
 
-    def _batch(self, batch: list[tuple[int, dict[str, Any]]], result: ImportResult) -> None:
+    def _batch(self, batch: list[Line], result: ImportResult) -> None:
         rows, errors = self.validate(batch)
         result.add_errors(errors)
         if self.dry_run:
@@ -191,7 +203,7 @@ class Importer:
             self.writer.submit(Batch(batch[0][0], batch[-1][0], rows, screened=self.writer.pipelined))
         self.progress(len(batch))
 
-    def validate(self, batch: list[tuple[int, dict[str, Any]]]) -> tuple[list, list[RowError]]:
+    def validate(self, batch: list[Line]) -> tuple[list, list[RowError]]:
         """Every check that needs no database: the rows that pass, and the errors of the others."""
         raise NotImplementedError
 
@@ -282,12 +294,18 @@ class BatchWriter:
         )
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="import-writer") if pipelined else None
         self._in_flight: tuple[Batch, Future] | None = None
+        self._switch_interval = sys.getswitchinterval()
 
     @property
     def pipelined(self) -> bool:
         return self.executor is not None
 
     def __enter__(self) -> BatchWriter:
+        if self.pipelined:
+            # After each database call the writer needs the GIL back, which the main thread, busy
+            # validating, hands over only every switch interval: 5 ms by default, idling the writer
+            # (the import's bottleneck) a few times per batch.
+            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         return self
 
     def submit(self, batch: Batch) -> None:
@@ -318,6 +336,7 @@ class BatchWriter:
             if self.executor is not None:
                 self.executor.submit(connections.close_all).result()  # the writer thread's connection
                 self.executor.shutdown()
+                sys.setswitchinterval(self._switch_interval)
 
 
 def _text(value: Any) -> str:
@@ -368,7 +387,8 @@ class CustomerImporter(Importer):
     def validate(self, batch):
         errors: list[RowError] = []
         candidates = []
-        for line, row in batch:
+        for line, names, raw in batch:
+            row = dict(zip(names, raw, strict=True))
             row_errors: list[RowError] = []
             unknown = sorted(set(row) - set(CUSTOMER_COLUMNS) - {"ValidID"})
             for name in unknown:
@@ -487,51 +507,64 @@ class CustomerUserImporter(Importer):
             f for f in CustomerUser._meta.concrete_fields
             if not f.generated and f.attname not in ("id", "created_by_id", "changed_by_id")
         ]  # fmt: skip
-        self.defaults = {f.attname: f.get_default() for f in self.columns}
+        self.position = {f.attname: index for index, f in enumerate(self.columns)}
+        # A row is a list of the columns' values as COPY text, started from the defaults.
+        self.template = [_copy_text(f.get_default()) for f in self.columns]
+        for name in ("created_at", "changed_at"):
+            self.template[self.position[name]] = self.now.isoformat()
         self.copy = transaction.get_connection().vendor == "postgresql"
 
     def _layout(self, names: tuple[str, ...]) -> tuple:
         """What the plan does with a row that has these attributes, worked out once per set of names:
-        (unknown names, steps for the present ones, values and extra attributes of the absent ones, the
-        absent required ones). The first Map row that stores into a target sets its value (R12 order)."""
+        (the problems every such row has, the steps for the present attributes, the extra attributes of a
+        row before its values, or None when the Map has none). The first Map row that stores into a
+        target sets its value (R12 order)."""
         layout = self._layouts.get(names)
         if layout is not None:
             return layout
-        present, values, extra, missing = [], {"validity": Validity.VALID}, {}, []
-        targets: set[str] = set()
+        problems = [
+            (name, f"{name} is not an attribute of the Map of {self.config.alias}.")
+            for name in sorted(set(names) - self.known)
+        ]
+        problems += [
+            (name, f"{name} is a column of the file twice.")
+            for name in sorted({name for name in names if names.count(name) > 1})
+        ]
+        steps, extra, targets = [], {}, set()
         for attribute, label, kind, target, maximum, required in self.plan:
             sets = target not in targets
             targets.add(target)
+            where = target if kind == "extra" else self.position[target]
             if attribute in names:
-                present.append((attribute, label, kind, target, maximum, required, sets))
+                steps.append((names.index(attribute), attribute, label, kind, where, maximum, required, sets))
             elif kind in ("column", "extra"):
                 if required:
-                    missing.append((attribute, label))
-                elif sets:
-                    (values if kind == "column" else extra)[target] = ""
-        unknown = sorted(set(names) - self.known)
-        layout = self._layouts[names] = (unknown, present, values, extra, missing)
+                    problems.append((attribute, f"{label} is required."))
+                elif sets and kind == "extra":
+                    extra[target] = ""
+        has_extra = any(kind == "extra" for _, _, kind, *_ in self.plan)
+        layout = self._layouts[names] = (problems, steps, extra if has_extra else None)
         return layout
 
     def validate(self, batch):
         errors: list[RowError] = []
-        candidates: list[tuple[int, dict[str, Any]]] = []
+        candidates: list[tuple[int, list[str]]] = []
         batch_logins: set[str] = set()
         batch_emails: set[str] = set()
         earlier_logins, earlier_emails = self.seen_logins, self.seen_emails
         check_emails = self.config.email_unique_check
-        not_mapped = f"is not an attribute of the Map of {self.config.alias}."
-        for line, row in batch:
-            unknown, present, base_values, base_extra, missing = self._layout(tuple(row))
-            row_errors = [RowError(line, name, "", f"{name} {not_mapped}") for name in unknown]
-            row_errors += [
-                RowError(line, attribute, "", f"{label} is required.") for attribute, label in missing
-            ]
-            values = base_values.copy()
-            extra = base_extra.copy()
-            for attribute, label, kind, target, maximum, required, sets in present:
-                raw = row[attribute]
-                value = raw.strip() if raw.__class__ is str else _text(raw)
+        customers, template = self.customers, self.template
+        login_at, email_at, customer_at, valid_at, extra_at = (
+            self.position[name] for name in ("login", "email", "customer_id", "validity", "extra_attributes")
+        )
+        for line, names, raw in batch:
+            problems, steps, base_extra = self._layout(names)
+            row_errors = [RowError(line, name, "", reason) for name, reason in problems]
+            values = template.copy()
+            extra = None if base_extra is None else base_extra.copy()
+            for position, attribute, label, kind, target, maximum, required, sets in steps:
+                value = raw[position]
+                value = value.strip() if value.__class__ is str else _text(value)
                 if kind == "column" or kind == "extra":
                     if not value:
                         if required:
@@ -540,15 +573,18 @@ class CustomerUserImporter(Importer):
                     elif len(value) > maximum or "\x00" in value:
                         _check_length(row_errors, line, attribute, value, maximum)
                     if sets:
-                        (values if kind == "column" else extra)[target] = value
+                        if kind == "column":
+                            values[target] = value
+                        else:
+                            extra[target] = value
                 elif kind == "valid":
-                    values["validity"] = _valid_id(row_errors, line, value)
+                    values[target] = str(_valid_id(row_errors, line, value))
                 elif value:  # a password hash
                     if as_django_encoded(value) is None:
                         row_errors.append(RowError(line, "UserPassword", "(hidden)", CLEAR_PASSWORD))
-                    values["password"] = value
-            login, email = values.get("login", ""), values.get("email", "")
-            if email and values["validity"] == Validity.VALID:
+                    values[target] = value
+            login, email = values[login_at], values[email_at]
+            if email and values[valid_at] == "1":
                 try:
                     _email(email)
                 except ValidationError:
@@ -560,8 +596,8 @@ class CustomerUserImporter(Importer):
                 row_errors.append(RowError(line, "UserLogin", login, "UserLogin appears twice in the file."))
             if check_emails and email and (email_key in batch_emails or email_key in earlier_emails):
                 row_errors.append(RowError(line, "UserEmail", email, "UserEmail appears twice in the file."))
-            customer_id = values.get("customer_id", "")
-            if self.customers is not None and customer_id and customer_id not in self.customers:
+            customer_id = values[customer_at]
+            if customers is not None and customer_id and customer_id not in customers:
                 row_errors.append(
                     RowError(line, "UserCustomerID", customer_id, f"There is no customer {customer_id!r}.")
                 )
@@ -571,32 +607,31 @@ class CustomerUserImporter(Importer):
             batch_logins.add(login_key)
             if email:
                 batch_emails.add(email_key)
-            values["extra_attributes"] = extra
+            if extra:
+                values[extra_at] = json.dumps(extra, ensure_ascii=False)
             candidates.append((line, values))
         if self.dry_run:
             self.seen_logins |= batch_logins
             self.seen_emails |= batch_emails
         return candidates, errors
 
-    def prepare(self, rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, str, str, Any]]:
-        """(line, login, e-mail, what to write): on PostgreSQL the row as a line of COPY data, made here
-        so that the writer only sends it; elsewhere the values."""
-        if not self.copy:
-            return [(line, values["login"], values.get("email", ""), values) for line, values in rows]
-        now = self.now.isoformat()
-        lines = _Lines()
-        writerow = csv.writer(lines, quoting=csv.QUOTE_ALL).writerow  # "" is an empty string, not NULL
-        attnames = [f.attname for f in self.columns]
-        defaults = self.defaults
+    def prepare(self, rows: list[tuple[int, list[str]]]) -> list[tuple[int, str, str, Any]]:
+        """(line, login, e-mail, what to write): on PostgreSQL the row as a line of COPY text, made here
+        so that the writer only sends it; elsewhere the model's values."""
+        login_at, email_at = self.position["login"], self.position["email"]
+        if self.copy:
+            return [(line, values[login_at], values[email_at], _copy_line(values)) for line, values in rows]
+        attnames = list(self.position)
         prepared = []
         for line, values in rows:
-            extra = values["extra_attributes"]
-            values = {
-                **defaults, **values, "created_at": now, "changed_at": now,
-                "extra_attributes": json.dumps(extra, ensure_ascii=False) if extra else "{}",
-            }  # fmt: skip
-            writerow([values[name] for name in attnames])
-            prepared.append((line, values["login"], values["email"], lines[-1]))
+            fields = dict(zip(attnames, values, strict=True))
+            fields.update(
+                created_at=self.now,
+                changed_at=self.now,
+                validity=int(fields["validity"]),
+                extra_attributes=json.loads(fields["extra_attributes"]),
+            )
+            prepared.append((line, values[login_at], values[email_at], fields))
         return prepared
 
     def _taken(self, column: str, keys: list[str]) -> dict[str, bool]:
@@ -609,11 +644,12 @@ class CustomerUserImporter(Importer):
         column, table = quote(column), quote(CustomerUser._meta.db_table)
         since = connection.ops.adapt_datetimefield_value(self.now)
         if connection.vendor == "postgresql":
-            # The keys as one JSON parameter, joined to the index: a 5000-item list or array would cost
-            # more to quote, parse and plan (per item selectivity) than the look-ups themselves.
+            # The keys as one JSON parameter: a 5000-item list or array costs more to quote, parse and plan
+            # (selectivity per item) than the look-ups themselves. One index look-up per key, whatever the
+            # statistics say: a join could turn into a scan of the whole table while it is being filled.
             sql = (
-                f"SELECT LOWER({column}), create_time >= %s FROM jsonb_array_elements_text(%s::jsonb) key"
-                f" JOIN {table} ON LOWER({column}) = key"
+                f"SELECT key, (SELECT bool_or(create_time >= %s) FROM {table} WHERE LOWER({column}) = key)"
+                " FROM jsonb_array_elements_text(%s::jsonb) AS key"
             )
             params = [since, json.dumps(keys)]
         else:
@@ -625,7 +661,7 @@ class CustomerUserImporter(Importer):
             params = [since, *keys]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return {key: bool(this_run) for key, this_run in cursor.fetchall()}
+            return {key: bool(this_run) for key, this_run in cursor.fetchall() if this_run is not None}
 
     def against_database(self, rows):
         taken_emails = {}
@@ -694,17 +730,28 @@ class CustomerUserImporter(Importer):
             # New rows go to the trigram index's pending list and are merged in bulk (GIN fastupdate).
             cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
             cursor.cursor.copy_expert(
-                f"COPY {connection.ops.quote_name(CustomerUser._meta.db_table)} ({columns})"
-                " FROM STDIN WITH (FORMAT csv)",
+                f"COPY {connection.ops.quote_name(CustomerUser._meta.db_table)} ({columns}) FROM STDIN",
                 io.StringIO("".join(text for *_, text in rows)),
                 size=1 << 20,
             )
 
 
-class _Lines(list):
-    """A file for csv.writer that keeps each written row as one string."""
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
-    write = list.append
+
+def _copy_text(value: Any) -> str:
+    """A default value as COPY text (NULL never occurs: the columns are NOT NULL)."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(int(value)) if isinstance(value, int) else str(value)
+
+
+def _copy_line(values: list[str]) -> str:
+    """One row in COPY's text format: tab-separated, with backslash escapes where a value needs them."""
+    line = "\t".join(values)
+    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") >= len(values):
+        line = "\t".join(value.translate(_COPY_ESCAPES) for value in values)
+    return line + "\n"
 
 
 def memory_mb() -> float:

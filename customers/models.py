@@ -48,6 +48,7 @@ class Audited(models.Model):
         blank=True,
         related_name="+",
         db_column="create_by",
+        db_index=False,  # an audit note, never searched by: no index to keep up on every write
     )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -57,6 +58,7 @@ class Audited(models.Model):
         blank=True,
         related_name="+",
         db_column="change_by",
+        db_index=False,
     )
 
     class Meta:
@@ -234,6 +236,7 @@ class CustomerUserCustomer(models.Model):
         blank=True,
         related_name="+",
         db_column="create_by",
+        db_index=False,
     )
 
     class Meta:
@@ -261,6 +264,7 @@ class CustomerUserGroup(models.Model):
         blank=True,
         related_name="+",
         db_column="create_by",
+        db_index=False,
     )
 
     class Meta:
@@ -300,6 +304,7 @@ class CustomerGroup(models.Model):
         blank=True,
         related_name="+",
         db_column="create_by",
+        db_index=False,
     )
 
     class Meta:
@@ -328,6 +333,7 @@ class CustomerUserService(models.Model):
         blank=True,
         related_name="+",
         db_column="create_by",
+        db_index=False,
     )
 
     class Meta:

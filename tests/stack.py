@@ -62,7 +62,7 @@ def postgresql_cluster() -> Iterator[str]:
         )
         options = (
             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=512MB"
+            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=512MB -c max_wal_size=4GB"
         )
         subprocess.run(
             _as_cluster_owner(

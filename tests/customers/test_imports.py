@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sys
 import threading
 
 import pytest
@@ -120,6 +121,37 @@ def test_json_lines_and_customers(tmp_path, own_table):
     assert CustomerUser.objects.get(login="kai").customer_id == "NORD"
 
 
+@pytest.mark.sqlite
+def test_values_arrive_as_written_whatever_their_characters(tmp_path, settings, db_source_settings):
+    """COPY's text format needs backslash, tab, newline and carriage return escaped; extra attributes
+    (Map rows with no column) arrive in extra_attributes, empty when the file has no such column."""
+    source = db_source_settings(CacheTTL=0)
+    source["Map"] = [*source["Map"], ["UserDepartment", "Department", "department", 1, 0, "var", "", 0]]
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": source}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    awkward = 'C:\\new\\table\ta "tab"\nand a line\r\nend \\N'
+    path = write_csv(tmp_path / "users.csv", [
+        ["odd", "Ödön", awkward, "odd@example.com", "ACME", "", "1", "Lager\tSüd"],
+    ], header=[*HEADER, "UserDepartment"])  # fmt: skip
+    call_command("import_customer_users", str(path), verbosity=0)
+    odd = CustomerUser.objects.get(login="odd")
+    assert (odd.first_name, odd.last_name) == ("Ödön", awkward)
+    assert odd.extra_attributes == {"department": "Lager\tSüd"}
+    plain = write_csv(tmp_path / "plain.csv", [["plain", "P", "L", "plain@example.com", "ACME", "", "1"]])
+    call_command("import_customer_users", str(plain), verbosity=0)
+    assert CustomerUser.objects.get(login="plain").extra_attributes == {"department": ""}
+
+
+@pytest.mark.sqlite
+def test_a_column_named_twice_is_an_error_of_every_row(tmp_path, own_table):
+    path = write_csv(tmp_path / "users.csv", [["twice", "T", "W", "twice@example.com", "ACME", "", "1", "x"]],
+                     header=[*HEADER, "UserLogin"])  # fmt: skip
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customer_users", str(path), verbosity=0)
+    assert report(path) == [(2, "UserLogin", "UserLogin is a column of the file twice.")]
+    assert not CustomerUser.objects.filter(login="twice").exists()
+
+
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_a_failure_mid_way_leaves_no_partial_batch_and_resume_finishes(tmp_path, own_table):
     rows = [[f"bulk{n:03d}", "B", "U", f"bulk{n:03d}@example.com", "ACME", "", "1"] for n in range(25)]
@@ -195,6 +227,7 @@ def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_fi
         return commit(self, batch)
 
     monkeypatch.setattr(CustomerUserImporter, "commit", observed_commit)
+    switch_interval = sys.getswitchinterval()
     rows = [[f"pipe{n:03d}", "P", "I", f"pipe{n:03d}@example.com", "ACME", "", "1"] for n in range(12)]
     rows[9] = ["PIPE001", "P", "I", "other@example.com", "ACME", "", "1"]  # line 11: the login of line 3
     rows[10] = ["again", "A", "G", "PIPE002@example.com", "ACME", "", "1"]  # line 12: the e-mail of line 4
@@ -207,6 +240,7 @@ def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_fi
     ]
     assert CustomerUser.objects.filter(login__startswith="pipe").count() == 10
     assert {name.split("_")[0] for name in writers} == {"import-writer"}  # not the main thread
+    assert sys.getswitchinterval() == switch_interval  # shortened only while the writer runs
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
