@@ -7,11 +7,11 @@ committed batch the line reached is written to a progress file next to the input
 half-way (crash, Ctrl-C, a lost database) leaves no partial batch behind and `--resume` carries on after
 the last committed batch. `--dry-run` validates everything and writes nothing but the report.
 
-On PostgreSQL, outside a transaction, batches are written on a second connection by a writer thread while
-the next batch is validated: the database and Python work at the same time, and batches still commit one
-after another, in file order. The main thread also screens each batch's e-mails against the table; the
-writer copies the batch as it is and lets the unique index on logins find a taken one, and only then
-checks the batch row by row.
+On PostgreSQL, outside a transaction, batches are written by two writer threads, each on its own
+connection, while the next batch is validated: the database and Python work at the same time, and batches
+still commit one after another, in file order. The main thread also screens each batch's e-mails against
+the table, and its logins and e-mails against the batches in flight; a writer copies the batch as it is
+and lets the unique index on logins find a taken one, and only then checks the batch row by row.
 
 Passwords are imported only as hashes (Django's, or the reference's formats of R88, which are replaced
 at the first login): hashing a million clear passwords is neither fast nor something a file should carry.
@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from backends.hashers import as_django_encoded
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
+WRITERS = 2  # batches written at the same time; see BatchWriter
 WRITER_SWITCH_INTERVAL = 0.0001  # seconds; see BatchWriter
 CLEAR_PASSWORD = (
     "UserPassword must be a password hash (Django's or the reference's formats), not a clear password."
@@ -228,11 +230,15 @@ class Importer:
             self.write(rows)
         return len(rows), errors
 
-    def commit(self, batch: Batch) -> tuple[int, list[RowError]]:
-        """Check and write one batch in one transaction, on the calling thread's connection."""
+    def commit(self, batch: Batch, after: Future | None = None) -> tuple[int, list[RowError]]:
+        """Check and write one batch in one transaction, on the calling thread's connection; with `after`,
+        the commit of the batch before it, commit only once that has committed (roll back if it failed)."""
         try:
             with transaction.atomic():
                 written, errors = self.store(batch.rows, screened=batch.screened)
+                if after is not None and after.exception() is not None:
+                    lines = f"{batch.first_line}–{batch.last_line}"
+                    raise ImportStopped(f"lines {lines} were not written: an earlier batch failed")
         except IntegrityError as exc:  # a concurrent writer took a key: the whole batch is left out
             raise ImportStopped(
                 f"lines {batch.first_line}–{batch.last_line} were not written: {exc}".strip()
@@ -279,9 +285,11 @@ class Batch:
 class BatchWriter:
     """Commits batches in file order, and records each commit in the result and the progress file.
 
-    Inline, in the caller's connection and transaction; or, on PostgreSQL outside a transaction, on a
-    second connection in one writer thread, so that batch N is checked against the table and written
-    while batch N+1 is validated. At most one batch is in flight, so each batch's check sees every
+    Inline, in the caller's connection and transaction; or, on PostgreSQL outside a transaction, in
+    WRITERS writer threads, each on its own connection, taking batches in turn: batches N and N+1 are
+    written at the same time while N+2 is validated, and N+1 commits only after N has (rows written, it
+    waits for that commit inside its transaction). The importer's `screen` keeps the logins and e-mails
+    of the batches in flight apart, so neither waits on the other's rows and each batch's checks see every
     batch before it.
     """
 
@@ -292,35 +300,44 @@ class BatchWriter:
         pipelined = (
             not importer.dry_run and connection.vendor == "postgresql" and not connection.in_atomic_block
         )
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="import-writer") if pipelined else None
-        self._in_flight: tuple[Batch, Future] | None = None
+        self.writers = [
+            ThreadPoolExecutor(1, thread_name_prefix=f"import-writer-{number}") for number in range(WRITERS)
+        ] if pipelined else []  # fmt: skip
+        self.submitted = 0
+        self.in_flight: deque[tuple[Batch, Future]] = deque()
         self._switch_interval = sys.getswitchinterval()
 
     @property
     def pipelined(self) -> bool:
-        return self.executor is not None
+        return bool(self.writers)
 
     def __enter__(self) -> BatchWriter:
         if self.pipelined:
-            # After each database call the writer needs the GIL back, which the main thread, busy
-            # validating, hands over only every switch interval: 5 ms by default, idling the writer
+            # After each database call a writer needs the GIL back, which the main thread, busy
+            # validating, hands over only every switch interval: 5 ms by default, idling the writers
             # (the import's bottleneck) a few times per batch.
             sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         return self
 
     def submit(self, batch: Batch) -> None:
-        self.wait()
-        if self.executor is None:
+        if not self.writers:
             self._committed(batch, *self.importer.commit(batch))
-        else:
-            self._in_flight = batch, self.executor.submit(self.importer.commit, batch)
+            return
+        while len(self.in_flight) >= len(self.writers):
+            self._settle()
+        writer = self.writers[self.submitted % len(self.writers)]
+        self.submitted += 1
+        before = self.in_flight[-1][1] if self.in_flight else None
+        self.in_flight.append((batch, writer.submit(self.importer.commit, batch, before)))
 
     def wait(self) -> None:
-        """Until the batch in flight is committed; its failure is raised here."""
-        if self._in_flight is not None:
-            batch, future = self._in_flight
-            self._in_flight = None
-            self._committed(batch, *future.result())
+        """Until every batch in flight is committed; the first failure is raised here."""
+        while self.in_flight:
+            self._settle()
+
+    def _settle(self) -> None:
+        batch, future = self.in_flight.popleft()
+        self._committed(batch, *future.result())
 
     def _committed(self, batch: Batch, written: int, errors: list[RowError]) -> None:
         self.result.written += written
@@ -333,9 +350,13 @@ class BatchWriter:
         try:
             self.wait()
         finally:
-            if self.executor is not None:
-                self.executor.submit(connections.close_all).result()  # the writer thread's connection
-                self.executor.shutdown()
+            for _, future in self.in_flight:  # after a failure: the batches behind it roll back
+                future.exception()
+            self.in_flight.clear()
+            for writer in self.writers:
+                writer.submit(connections.close_all).result()  # the writer thread's connection
+                writer.shutdown()
+            if self.writers:
                 sys.setswitchinterval(self._switch_interval)
 
 
@@ -498,7 +519,8 @@ class CustomerUserImporter(Importer):
         # A real run finds them in the table, where each batch is checked when it is written.
         self.seen_logins: set[str] = set()
         self.seen_emails: set[str] = set()
-        self.in_flight_emails: set[str] = set()  # pipelined: of the batch the writer may not have committed
+        # Pipelined: the lower-cased logins and e-mails of the batches the writers may not have committed.
+        self.in_flight_keys: deque[tuple[set[str], set[str]]] = deque(maxlen=WRITERS)
         self.customers = (
             set(Customer.objects.values_list("customer_id", flat=True)) if config.company_support else None
         )
@@ -671,15 +693,23 @@ class CustomerUserImporter(Importer):
         return self._without_taken(rows, taken_logins, taken_emails)
 
     def screen(self, rows):
-        """E-mails against the table and against the batch in flight, which the table may not show yet.
-        Logins are left to the unique index: see `store`."""
-        if not self.config.email_unique_check:
-            return rows, []
-        keys = [email.lower() for _, _, email, _ in rows if email]
-        taken = self._taken("email", keys)
-        taken.update(dict.fromkeys(self.in_flight_emails.intersection(keys), True))
-        rows, errors = self._without_taken(rows, {}, taken)
-        self.in_flight_emails = {email.lower() for _, _, email, _ in rows if email}
+        """E-mails against the table, logins and e-mails against the batches in flight, which the table
+        may not show yet; a login is otherwise left to the unique index (see `store`). Batches in flight
+        share no key, so no writer waits on another's rows while that one waits for its commit."""
+        check_emails = self.config.email_unique_check
+        logins = {login.lower() for _, login, _, _ in rows}
+        emails = {email.lower() for _, _, email, _ in rows if email} if check_emails else set()
+        taken_logins: dict[str, bool] = {}
+        taken_emails = self._taken("email", list(emails)) if check_emails else {}
+        for in_flight_logins, in_flight_emails in self.in_flight_keys:
+            taken_logins.update(dict.fromkeys(logins & in_flight_logins, True))
+            taken_emails.update(dict.fromkeys(emails & in_flight_emails, True))
+        errors: list[RowError] = []
+        if taken_logins or taken_emails:
+            rows, errors = self._without_taken(rows, taken_logins, taken_emails)
+            logins = {login.lower() for _, login, _, _ in rows}
+            emails = {email.lower() for _, _, email, _ in rows if email} if check_emails else set()
+        self.in_flight_keys.append((logins, emails))
         return rows, errors
 
     def store(self, rows, *, screened):

@@ -222,9 +222,9 @@ def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_fi
     writers = set()
     commit = CustomerUserImporter.commit
 
-    def observed_commit(self, batch):
+    def observed_commit(self, batch, after=None):
         writers.add(threading.current_thread().name)
-        return commit(self, batch)
+        return commit(self, batch, after)
 
     monkeypatch.setattr(CustomerUserImporter, "commit", observed_commit)
     switch_interval = sys.getswitchinterval()
@@ -239,7 +239,7 @@ def test_the_pipelined_writer_reports_keys_of_earlier_batches_as_twice_in_the_fi
         (12, "UserEmail", "UserEmail appears twice in the file."),
     ]
     assert CustomerUser.objects.filter(login__startswith="pipe").count() == 10
-    assert {name.split("_")[0] for name in writers} == {"import-writer"}  # not the main thread
+    assert {name.split("_")[0] for name in writers} == {"import-writer-0", "import-writer-1"}  # in turn
     assert sys.getswitchinterval() == switch_interval  # shortened only while the writer runs
 
 
@@ -285,3 +285,46 @@ def test_e_mails_are_screened_against_the_table_and_the_batch_still_in_flight(
         (6, "UserEmail", "This email address is already in use for another customer user."),
     ]
     assert sorted(CustomerUser.objects.values_list("login", flat=True)) == ["a1", "a2", "a3", "b3", "taken"]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_batches_in_flight_never_share_a_login(tmp_path, own_table, monkeypatch):
+    """Two writers hold batches 1 and 2 at once, and batch 2 may be copied first. Had it copied a login of
+    batch 1, batch 1 would wait for batch 2's commit, which waits for batch 1's: the main thread screens
+    logins against the batches in flight, so batch 2 never carries one (a lock timeout ends the test if
+    it did)."""
+    second_copied = threading.Event()
+    store = CustomerUserImporter.store
+
+    def ordered_store(self, rows, *, screened):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
+        if rows[0][0] <= 4:  # batch 1 waits until batch 2 is copied
+            assert second_copied.wait(10)
+            return store(self, rows, screened=screened)
+        try:
+            return store(self, rows, screened=screened)
+        finally:
+            second_copied.set()
+
+    monkeypatch.setattr(CustomerUserImporter, "store", ordered_store)
+    path = write_csv(tmp_path / "users.csv", [
+        ["a1", "A", "One", "a1@example.com", "ACME", "", "1"],
+        ["a2", "A", "Two", "a2@example.com", "ACME", "", "1"],
+        ["a3", "A", "Three", "a3@example.com", "ACME", "", "1"],
+        ["b1", "B", "One", "b1@example.com", "ACME", "", "1"],
+        ["A2", "B", "Two", "b2@example.com", "ACME", "", "1"],  # line 6: the login of line 3, in flight
+        ["b3", "B", "Three", "b3@example.com", "ACME", "", "1"],
+    ])  # fmt: skip
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "3", verbosity=0)
+    assert report(path) == [(6, "UserLogin", "UserLogin appears twice in the file.")]
+    assert sorted(CustomerUser.objects.values_list("login", flat=True)) == [
+        "a1",
+        "a2",
+        "a3",
+        "b1",
+        "b3",
+        "taken",
+    ]
