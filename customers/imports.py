@@ -6,6 +6,8 @@ not written and goes to the error report (line, field, value, reason) next to th
 committed batch the line reached is written to a progress file next to the input, so an import stopped
 half-way (crash, Ctrl-C, a lost database) leaves no partial batch behind and `--resume` carries on after
 the last committed batch. `--dry-run` validates everything and writes nothing but the report.
+A CSV header that no row could fit (unknown or repeated names, required ones missing) is refused
+before any row is read, with one error instead of the same errors for every row.
 
 On PostgreSQL, outside a transaction, batches are written by two writer threads, each on its own
 connection, while the next batch is validated: the database and Python work at the same time, and batches
@@ -93,15 +95,24 @@ class ImportResult:
 Line = tuple[int, tuple[str, ...], Sequence[Any]]  # line number, attribute names, their values
 
 
+def file_format(path: Path, fmt: str | None = None) -> str:
+    """`csv` or `jsonl`: the one asked for, else by the file name (CSV unless it says JSON)."""
+    return fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+
+
+def csv_header(path: Path) -> tuple[str, ...]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return tuple(next(csv.reader(handle), []))
+
+
 def read_rows(
     path: Path, fmt: str | None = None
 ) -> Iterator[tuple[int, tuple[str, ...], Sequence[Any], str]]:
     """(line, attribute names, their values, problem) for every data line of a CSV (header first) or
     JSON-lines file; a line that cannot be read has a problem and no names. The rows of a CSV file share
     one tuple of names, so what depends on the names alone is worked out once."""
-    fmt = fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        if fmt == "csv":
+        if file_format(path, fmt) == "csv":
             reader = csv.reader(handle)
             header = tuple(next(reader, []))
             width = len(header)
@@ -159,6 +170,11 @@ class Importer:
 
     # -------------------------------------------------------------------------------------- run
     def run(self) -> ImportResult:
+        """Raises HeaderRejected, before reading a row, when a CSV header cannot fit."""
+        if file_format(self.path, self.fmt) == "csv":
+            problems = self.header_problems(csv_header(self.path))
+            if problems:
+                raise HeaderRejected(problems)
         result = ImportResult(dry_run=self.dry_run)
         start_after = self._checkpoint() if self.resume else 0
         result.resumed_after = start_after
@@ -204,6 +220,11 @@ class Importer:
                 result.add_errors(errors)
             self.writer.submit(Batch(batch[0][0], batch[-1][0], rows, screened=self.writer.pipelined))
         self.progress(len(batch))
+
+    def header_problems(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(attribute, reason) for what is wrong with these attribute names whatever the values: unknown
+        or repeated names, required ones missing."""
+        raise NotImplementedError
 
     def validate(self, batch: list[Line]) -> tuple[list, list[RowError]]:
         """Every check that needs no database: the rows that pass, and the errors of the others."""
@@ -268,6 +289,14 @@ class Importer:
             writer.writerow(["line", "field", "value", "reason"])
             for error in sorted(result.errors, key=lambda error: error.line):  # batches report late
                 writer.writerow([error.line, error.field, error.value[:200], error.reason])
+
+
+class HeaderRejected(Exception):
+    """A CSV header that no row could fit: the import reads no row and writes nothing."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(" ".join(reason for _, reason in problems))
+        self.problems = problems
 
 
 class ImportStopped(Exception):
@@ -364,6 +393,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _missing_columns(missing: dict[str, str]) -> list[tuple[str, str]]:
+    """One header problem naming every required attribute (and its label) the header lacks."""
+    if not missing:
+        return []
+    named = [f"{a} ({label})" if label and label != a else a for a, label in missing.items()]
+    return [(next(iter(missing)), f"The header lacks required columns: {', '.join(named)}.")]
+
+
 def _check_length(errors: list[RowError], line: int, name: str, value: str, maximum: int) -> None:
     if len(value) > maximum:
         errors.append(
@@ -391,6 +428,7 @@ CUSTOMER_COLUMNS = {
     "CustomerCompanyZIP": "zip", "CustomerCompanyCity": "city", "CustomerCompanyCountry": "country",
     "CustomerCompanyURL": "url", "CustomerCompanyComment": "comments",
 }  # fmt: skip
+REQUIRED_CUSTOMER_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name"}
 
 
 class CustomerImporter(Importer):
@@ -401,30 +439,38 @@ class CustomerImporter(Importer):
         super().__init__(*args, **kwargs)
         self.seen_ids: set[str] = set()
         self.seen_names: set[str] = set()
+        self._names_checked: dict[tuple[str, ...], list[tuple[str, str]]] = {}
         self.lengths = {
             name: Customer._meta.get_field(column).max_length for name, column in CUSTOMER_COLUMNS.items()
         }
+
+    def header_problems(self, names):
+        missing = {name: name for name in REQUIRED_CUSTOMER_FIELDS if name not in names}
+        return self._name_problems(names) + _missing_columns(missing)
+
+    def _name_problems(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Unknown and repeated names, worked out once per set of names."""
+        if names not in self._names_checked:
+            known = ", ".join([*CUSTOMER_COLUMNS, "ValidID"])
+            self._names_checked[names] = [
+                (name, f"{name} is not a customer field; known: {known}.")
+                for name in sorted(set(names) - set(CUSTOMER_COLUMNS) - {"ValidID"})
+            ] + [
+                (name, f"{name} is a column of the file twice.")
+                for name in sorted({name for name in names if names.count(name) > 1})
+            ]
+        return self._names_checked[names]
 
     def validate(self, batch):
         errors: list[RowError] = []
         candidates = []
         for line, names, raw in batch:
             row = dict(zip(names, raw, strict=True))
-            row_errors: list[RowError] = []
-            unknown = sorted(set(row) - set(CUSTOMER_COLUMNS) - {"ValidID"})
-            for name in unknown:
-                row_errors.append(
-                    RowError(
-                        line,
-                        name,
-                        "",
-                        f"{name} is not a customer field; known: {', '.join(CUSTOMER_COLUMNS)}, ValidID.",
-                    )
-                )
+            row_errors = [RowError(line, name, "", reason) for name, reason in self._name_problems(names)]
             values = {column: _text(row.get(name)) for name, column in CUSTOMER_COLUMNS.items()}
             for name, column in CUSTOMER_COLUMNS.items():
                 _check_length(row_errors, line, name, values[column], self.lengths[name])
-            for name, column in (("CustomerID", "customer_id"), ("CustomerCompanyName", "name")):
+            for name, column in REQUIRED_CUSTOMER_FIELDS.items():
                 if not values[column]:
                     row_errors.append(RowError(line, name, "", f"{name} is required."))
             validity = _valid_id(row_errors, line, row.get("ValidID"))
@@ -536,11 +582,15 @@ class CustomerUserImporter(Importer):
             self.template[self.position[name]] = self.now.isoformat()
         self.copy = transaction.get_connection().vendor == "postgresql"
 
+    def header_problems(self, names):
+        problems, _, _, missing = self._layout(names)
+        return [problem for problem in problems if problem[0] not in missing] + _missing_columns(missing)
+
     def _layout(self, names: tuple[str, ...]) -> tuple:
         """What the plan does with a row that has these attributes, worked out once per set of names:
         (the problems every such row has, the steps for the present attributes, the extra attributes of a
-        row before its values, or None when the Map has none). The first Map row that stores into a
-        target sets its value (R12 order)."""
+        row before its values or None when the Map has none, the required attributes missing and their
+        labels). The first Map row that stores into a target sets its value (R12 order)."""
         layout = self._layouts.get(names)
         if layout is not None:
             return layout
@@ -552,7 +602,7 @@ class CustomerUserImporter(Importer):
             (name, f"{name} is a column of the file twice.")
             for name in sorted({name for name in names if names.count(name) > 1})
         ]
-        steps, extra, targets = [], {}, set()
+        steps, extra, targets, missing = [], {}, set(), {}
         for attribute, label, kind, target, maximum, required in self.plan:
             sets = target not in targets
             targets.add(target)
@@ -562,10 +612,11 @@ class CustomerUserImporter(Importer):
             elif kind in ("column", "extra"):
                 if required:
                     problems.append((attribute, f"{label} is required."))
+                    missing[attribute] = label
                 elif sets and kind == "extra":
                     extra[target] = ""
         has_extra = any(kind == "extra" for _, _, kind, *_ in self.plan)
-        layout = self._layouts[names] = (problems, steps, extra if has_extra else None)
+        layout = self._layouts[names] = (problems, steps, extra if has_extra else None, missing)
         return layout
 
     def validate(self, batch):
@@ -580,7 +631,7 @@ class CustomerUserImporter(Importer):
             self.position[name] for name in ("login", "email", "customer_id", "validity", "extra_attributes")
         )
         for line, names, raw in batch:
-            problems, steps, base_extra = self._layout(names)
+            problems, steps, base_extra, _ = self._layout(names)
             row_errors = [RowError(line, name, "", reason) for name, reason in problems]
             values = template.copy()
             extra = None if base_extra is None else base_extra.copy()

@@ -143,13 +143,73 @@ def test_values_arrive_as_written_whatever_their_characters(tmp_path, settings, 
 
 
 @pytest.mark.sqlite
-def test_a_column_named_twice_is_an_error_of_every_row(tmp_path, own_table):
-    path = write_csv(tmp_path / "users.csv", [["twice", "T", "W", "twice@example.com", "ACME", "", "1", "x"]],
-                     header=[*HEADER, "UserLogin"])  # fmt: skip
-    with pytest.raises(CommandError, match="1 rows were not imported"):
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ([*HEADER, "UserLogin"], "UserLogin is a column of the file twice."),
+        (
+            ["login", *HEADER[1:]],
+            "login is not an attribute of the Map of CustomerUser. "
+            "The header lacks required columns: UserLogin (Username).",
+        ),
+        (
+            [],
+            "The header lacks required columns: UserFirstname (Firstname), UserLastname (Lastname), "
+            "UserLogin (Username), UserEmail (Email), UserCustomerID (CustomerID).",
+        ),
+    ],
+    ids=["twice", "unknown-and-missing", "empty-file"],
+)
+def test_a_csv_header_no_row_can_fit_is_refused_before_any_row_is_read(tmp_path, own_table, header, message):
+    """One error for the file, not the same errors for each of a million rows; nothing written."""
+    path = tmp_path / "users.csv"
+    if header:
+        write_csv(
+            path, [["fits", "F", "I", "fits@example.com", "ACME", "", "1", "x"][: len(header)]] * 3, header
+        )
+    else:
+        path.write_text("", encoding="utf-8")
+    with pytest.raises(CommandError) as refused:
         call_command("import_customer_users", str(path), verbosity=0)
-    assert report(path) == [(2, "UserLogin", "UserLogin is a column of the file twice.")]
-    assert not CustomerUser.objects.filter(login="twice").exists()
+    assert str(refused.value) == f"{path} line 1, the header: {message} Nothing was imported."
+    assert not CustomerUser.objects.filter(login="fits").exists()
+    assert not path.with_name("users.csv.errors.csv").exists()
+    assert not path.with_name("users.csv.progress").exists()
+
+
+@pytest.mark.sqlite
+def test_a_customers_header_no_row_can_fit_is_refused(tmp_path, own_table):
+    path = write_csv(tmp_path / "customers.csv", [["NORD", "Nordwind"]], header=["customer_id", "name"])
+    with pytest.raises(CommandError) as refused:
+        call_command("import_customers", str(path), "--dry-run", verbosity=0)
+    message = str(refused.value)
+    assert message.startswith(
+        f"{path} line 1, the header: customer_id is not a customer field; known: CustomerID,"
+    )
+    assert "name is not a customer field" in message
+    assert message.endswith(
+        "The header lacks required columns: CustomerID, CustomerCompanyName. Nothing was imported."
+    )
+    assert not Customer.objects.filter(customer_id="NORD").exists()
+
+
+@pytest.mark.sqlite
+def test_a_json_line_with_an_unknown_or_missing_key_is_an_error_of_that_line(tmp_path, own_table):
+    """JSON lines have no header: each line names its own attributes, and answers for them."""
+    path = tmp_path / "users.jsonl"
+    good = {"UserLogin": "good", "UserFirstname": "G", "UserLastname": "D", "UserEmail": "good@example.com",
+            "UserCustomerID": "ACME"}  # fmt: skip
+    path.write_text("\n".join([json.dumps(good), json.dumps({**good, "UserLogin": "odd", "UserEmail": "odd@example.com", "Colour": "blue"}),
+                               json.dumps({"UserFirstname": "No", "UserLastname": "Login"})]) + "\n")  # fmt: skip
+    with pytest.raises(CommandError, match="2 rows were not imported"):
+        call_command("import_customer_users", str(path), verbosity=0)
+    assert report(path) == [
+        (2, "Colour", "Colour is not an attribute of the Map of CustomerUser."),
+        (3, "UserLogin", "Username is required."),
+        (3, "UserEmail", "Email is required."),
+        (3, "UserCustomerID", "CustomerID is required."),
+    ]
+    assert CustomerUser.objects.filter(login="good").exists()
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")

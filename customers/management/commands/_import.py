@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from customers.imports import ImportStopped, count_lines, memory_mb
+from customers.imports import HeaderRejected, ImportStopped, count_lines, file_format, memory_mb
 
 
 def add_import_arguments(parser) -> None:
@@ -25,9 +25,7 @@ def run_import(command, importer_class, options, **extra) -> None:
     path: Path = options["file"]
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
-    total = max(
-        0, count_lines(path) - (1 if (options["format"] or path.suffix.lower()) in ("csv", ".csv") else 0)
-    )
+    total = max(0, count_lines(path) - (file_format(path, options["format"]) == "csv"))
     started = time.perf_counter()
     label = f"{'checking' if options['dry_run'] else 'importing'} {path.name}"
     quiet = options.get("verbosity", 1) == 0
@@ -43,6 +41,8 @@ def run_import(command, importer_class, options, **extra) -> None:
         )
         try:
             result = importer.run()
+        except HeaderRejected as exc:
+            raise CommandError(f"{path} line 1, the header: {exc} Nothing was imported.") from exc
         except ImportStopped as exc:
             raise CommandError(
                 f"Import stopped: {exc}. What was committed stays; run again with --resume."
