@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from helpdesk.config import load_helpdesk_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR") or BASE_DIR / "var")  # empty: the default
 
 
 def env_flag(name: str, default: bool = False) -> bool:
