@@ -393,6 +393,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _repeated_names(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [
+        (name, f"{name} is a column of the file twice.")
+        for name in sorted(set(names))
+        if names.count(name) > 1
+    ]
+
+
 def _missing_columns(missing: dict[str, str]) -> list[tuple[str, str]]:
     """One header problem naming every required attribute (and its label) the header lacks."""
     if not missing:
@@ -455,10 +463,7 @@ class CustomerImporter(Importer):
             self._names_checked[names] = [
                 (name, f"{name} is not a customer field; known: {known}.")
                 for name in sorted(set(names) - set(CUSTOMER_COLUMNS) - {"ValidID"})
-            ] + [
-                (name, f"{name} is a column of the file twice.")
-                for name in sorted({name for name in names if names.count(name) > 1})
-            ]
+            ] + _repeated_names(names)
         return self._names_checked[names]
 
     def validate(self, batch):
@@ -598,10 +603,7 @@ class CustomerUserImporter(Importer):
             (name, f"{name} is not an attribute of the Map of {self.config.alias}.")
             for name in sorted(set(names) - self.known)
         ]
-        problems += [
-            (name, f"{name} is a column of the file twice.")
-            for name in sorted({name for name in names if names.count(name) > 1})
-        ]
+        problems += _repeated_names(names)
         steps, extra, targets, missing = [], {}, set(), {}
         for attribute, label, kind, target, maximum, required in self.plan:
             sets = target not in targets

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from customers.imports import CustomerUserImporter
-from customers.models import Customer, CustomerUser
+from customers.models import Customer, CustomerUser, Validity
 
 pytestmark = [pytest.mark.django_db]
 
@@ -199,8 +199,9 @@ def test_a_json_line_with_an_unknown_or_missing_key_is_an_error_of_that_line(tmp
     path = tmp_path / "users.jsonl"
     good = {"UserLogin": "good", "UserFirstname": "G", "UserLastname": "D", "UserEmail": "good@example.com",
             "UserCustomerID": "ACME"}  # fmt: skip
-    path.write_text("\n".join([json.dumps(good), json.dumps({**good, "UserLogin": "odd", "UserEmail": "odd@example.com", "Colour": "blue"}),
-                               json.dumps({"UserFirstname": "No", "UserLastname": "Login"})]) + "\n")  # fmt: skip
+    odd = {**good, "UserLogin": "odd", "UserEmail": "odd@example.com", "Colour": "blue"}
+    no_login = {"UserFirstname": "No", "UserLastname": "Login"}
+    path.write_text("".join(json.dumps(row) + "\n" for row in (good, odd, no_login)), encoding="utf-8")
     with pytest.raises(CommandError, match="2 rows were not imported"):
         call_command("import_customer_users", str(path), verbosity=0)
     assert report(path) == [
@@ -388,3 +389,32 @@ def test_batches_in_flight_never_share_a_login(tmp_path, own_table, monkeypatch)
         "b3",
         "taken",
     ]
+
+
+def import_beside_an_invalid_user(tmp_path):
+    """R56(5)/R57: an e-mail is taken when any user of the source holds it, invalid ones too, whatever
+    its case; R56(6): an invalid user may carry a malformed e-mail."""
+    CustomerUser.objects.create(login="gone", email="gone@example.com", customer_id="ACME", first_name="G",
+                                last_name="One", validity=Validity.INVALID)  # fmt: skip
+    path = write_csv(tmp_path / "users.csv", [
+        ["back", "B", "Ack", "GONE@Example.com", "ACME", "", "1"],
+        ["odd", "O", "Dd", "not-an-address", "ACME", "", "2"],
+    ])  # fmt: skip
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customer_users", str(path), verbosity=0)
+    assert report(path) == [
+        (2, "UserEmail", "This email address is already in use for another customer user.")
+    ]
+    assert CustomerUser.objects.get(login="odd").email == "not-an-address"
+    assert not CustomerUser.objects.filter(login="back").exists()
+
+
+@pytest.mark.sqlite
+def test_e_mails_of_invalid_users_are_taken_in_a_transaction(tmp_path, own_table):
+    import_beside_an_invalid_user(tmp_path)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_e_mails_of_invalid_users_are_taken_when_pipelined(tmp_path, own_table):
+    import_beside_an_invalid_user(tmp_path)
