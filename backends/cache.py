@@ -1,9 +1,8 @@
 """`CacheTTL`: a source's reads cached in Django's cache framework, forgotten on every write (R11).
 
 The registry wraps a source whose CacheTTL is above 0 in a CachingSource. Keys carry the source's alias,
-a fingerprint of its configuration and a generation number; a write through the app bumps the generation,
-so everything that source answered before is stale at once, whatever the cache backend (local memory by
-default, Redis or Memcached through CACHES in production).
+a fingerprint of its configuration and the source's generation (core.generations); a write through the
+app renews the generation, so everything that source answered before is stale at once in every process.
 """
 
 from __future__ import annotations
@@ -12,30 +11,8 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.core.cache import cache
-
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult
-
-_MISSING = object()
-
-
-def _generation_key(alias: str) -> str:
-    return f"customer-user-source:{alias}:generation"
-
-
-def source_generation(alias: str) -> int:
-    value = cache.get(_generation_key(alias))
-    if value is None:
-        cache.add(_generation_key(alias), 1, None)
-        value = cache.get(_generation_key(alias), 1)
-    return value
-
-
-def forget_source_reads(alias: str) -> None:
-    try:
-        cache.incr(_generation_key(alias))
-    except ValueError:
-        cache.set(_generation_key(alias), 2, None)
+from core.generations import forget_source_reads, remember, source_reads
 
 
 class CachingSource:
@@ -50,13 +27,8 @@ class CachingSource:
     def _cached(self, operation: str, arguments: tuple, compute: Callable[[], Any]) -> Any:
         digest = hashlib.sha256(repr(arguments).encode()).hexdigest()[:32]
         config = self._source.config
-        generation = source_generation(config.alias)
-        key = f"customer-user-source:{config.alias}:{config.fingerprint}:{generation}:{operation}:{digest}"
-        value = cache.get(key, _MISSING)
-        if value is _MISSING:
-            value = compute()
-            cache.set(key, value, config.cache_ttl)
-        return value
+        key = f"customer-user-source:{config.alias}:{config.fingerprint}:{operation}:{digest}"
+        return remember([source_reads(config.alias)], key, compute, config.cache_ttl)
 
     def search(self, query: SearchQuery) -> SourceResult:
         return self._cached("search", (query,), lambda: self._source.search(query))

@@ -56,6 +56,7 @@ SOURCE_KEYS: dict[str, Any] = {
     "AdminSetPreferences": None,  # DB 1, LDAP 0
     "CacheTTL": None,  # DB 86400, LDAP 0 unless set
     "Timeout": 10,  # seconds a search may take before the others answer without it (ours, not R11)
+    "RetryAfter": 30,  # seconds a failed or timed-out source is skipped before a request retries it (ours)
     "ReadOnly": None,  # DB 0, LDAP 1
     "CustomerCompanySupport": 1,
     "CustomerGroupSupport": 0,  # R14: off gives the source's users every valid group (R103 step 1)
@@ -171,6 +172,7 @@ class SourceConfig:
     admin_set_preferences: bool
     cache_ttl: int
     timeout: float
+    retry_after: float
     read_only: bool
     company_support: bool
     group_support: bool
@@ -224,6 +226,7 @@ class SourceConfig:
             admin_set_preferences=truthy(get("AdminSetPreferences", 0 if is_ldap else 1)),
             cache_ttl=int(get("CacheTTL", 0 if is_ldap else 86400)),
             timeout=float(get("Timeout")),
+            retry_after=float(get("RetryAfter")),
             read_only=truthy(get("ReadOnly", 1 if is_ldap else 0)),
             company_support=truthy(get("CustomerCompanySupport")),
             group_support=truthy(get("CustomerGroupSupport")),
@@ -326,13 +329,14 @@ def _problems(alias: str, raw: Mapping[str, Any]) -> Iterator[ConfigProblem]:
         ):
             yield ConfigProblem(f"[{key!r}]", "must be a list of strings", check_id="backends.E015")
 
-    timeout = raw.get("Timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        yield ConfigProblem(
-            "['Timeout']", f"must be a number of seconds > 0, not {timeout!r}", check_id="backends.E016"
-        )
+    for key in ("Timeout", "RetryAfter"):
+        seconds = raw.get(key)
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
+        ):
+            yield ConfigProblem(
+                f"[{key!r}]", f"must be a number of seconds > 0, not {seconds!r}", check_id="backends.E016"
+            )
 
     for key in ("CustomerUserSearchListLimit", "CacheTTL"):
         value = raw.get(key)

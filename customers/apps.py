@@ -15,11 +15,10 @@ def _lower(value):
 
 def _forget_cached_customer_user_reads(sender, **kwargs) -> None:
     """A customer-user row changed outside a source (admin, import, shell): cached reads are stale (R11)."""
-    from backends.cache import forget_source_reads
     from backends.registry import sources
+    from core.generations import forget_customer_user_answers
 
-    for alias in sources.aliases:
-        forget_source_reads(alias)
+    forget_customer_user_answers(*sources.aliases)
 
 
 class CustomersConfig(AppConfig):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
 from backends.errors import CustomerUserInvalid, CustomerUserNotFound
 from backends.registry import SourceHandler, sources
+from core.generations import forget_permission_answers
 from customers.models import (
     Customer,
     CustomerUserCustomer,
@@ -29,7 +30,6 @@ from customers.models import (
 from customers.selectors import get_customer_user
 from helpdesk.actors import user_or_none
 from helpdesk.errors import NotFound, ValidationFailed
-from permissions.cache import forget_permission_answers
 
 logger = logging.getLogger(__name__)
 

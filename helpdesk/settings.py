@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "core",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -96,10 +97,22 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The shared cache. Every process of every app server must see the same one (a system check warns about a
+# per-process cache outside DJANGO_DEBUG): by default a table of the app's own database, created by
+# `migrate`; CACHE_BACKEND=django.core.cache.backends.redis.RedisCache with CACHE_LOCATION=redis://… for
+# larger deployments. Cached answers are keyed by generations kept in the database (core.generations), so
+# a write is seen by every process at once whichever cache holds them.
+_cache_backend = os.environ.get("CACHE_BACKEND") or "django.core.cache.backends.db.DatabaseCache"
 CACHES = {
     "default": {
-        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
-        "LOCATION": os.environ.get("CACHE_LOCATION", "helpdesk"),
+        "BACKEND": _cache_backend,
+        "LOCATION": os.environ.get("CACHE_LOCATION") or "helpdesk_cache",
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "helpdesk"),
+        **(
+            {"OPTIONS": {"MAX_ENTRIES": 50_000, "CULL_FREQUENCY": 4}}
+            if _cache_backend.endswith(".db.DatabaseCache")
+            else {}
+        ),
     }
 }
 

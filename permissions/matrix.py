@@ -19,14 +19,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from django.core.cache import cache
 from django.db import connection
 
 from backends.base import CustomerUserRecord, split_customer_ids
 from backends.registry import SourceHandler, sources
+from core.generations import PERMISSIONS, remember, source_reads
 from customers.models import CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
 from customers.selectors import customer_ids_of, get_customer_user
-from permissions.cache import CACHE_TTL, generation
+from permissions.cache import CACHE_TTL
 from permissions.selectors import get_permission_settings, permission_types
 
 
@@ -85,15 +85,14 @@ def _name(group: Group | str) -> str:
 
 def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_cache: bool = True):
     """Return the effective matrix of `login`, from the cache when it is still current."""
-    key = f"permissions:matrix:{generation()}:{login.casefold()}"
-    if use_cache and registry is sources:
-        matrix = cache.get(key)
-        if matrix is not None:
-            return matrix
-    matrix = build_permission_matrix(login, registry=registry)
-    if use_cache and registry is sources:
-        cache.set(key, matrix, CACHE_TTL)
-    return matrix
+    if not use_cache or registry is not sources:
+        return build_permission_matrix(login, registry=registry)
+    return remember(
+        [PERMISSIONS, *map(source_reads, registry.aliases)],
+        f"permissions:matrix:{login.casefold()}",
+        lambda: build_permission_matrix(login, registry=registry),
+        CACHE_TTL,
+    )
 
 
 def build_permission_matrix(login: str, *, registry: SourceHandler = sources) -> PermissionMatrix:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from core.generations import PERMISSIONS, remember
 from customers.models import CustomerGroup, CustomerUserGroup
-from permissions.cache import CACHE_TTL, generation
+from permissions.cache import CACHE_TTL
 from permissions.models import PermissionSetting
 
 SETTING_KEYS = (
@@ -31,13 +31,12 @@ def get_permission_setting(key: str) -> Any:
 
 def get_permission_settings() -> dict[str, Any]:
     """All four options, read in one query and cached until the next permission write (R108)."""
-    key = f"permissions:settings:{generation()}"
-    options = cache.get(key)
-    if options is None:
+
+    def read() -> dict[str, Any]:
         stored = dict(PermissionSetting.objects.filter(key__in=SETTING_KEYS).values_list("key", "value"))
-        options = {k: stored.get(k, settings.HELPDESK_SETTINGS.get(k)) for k in SETTING_KEYS}
-        cache.set(key, options, CACHE_TTL)
-    return options
+        return {k: stored.get(k, settings.HELPDESK_SETTINGS.get(k)) for k in SETTING_KEYS}
+
+    return remember([PERMISSIONS], "permissions:settings", read, CACHE_TTL)
 
 
 def permission_types(options: dict[str, Any] | None = None) -> list[str]:

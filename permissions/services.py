@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy
 
 from backends.errors import SourceUnavailable
+from core.generations import forget_permission_answers
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -25,7 +26,6 @@ from customers.models import (
 from customers.selectors import get_customer_users
 from helpdesk.actors import user_or_none
 from helpdesk.errors import ValidationFailed
-from permissions.cache import forget_permission_answers
 from permissions.models import AuditEntry, PermissionSetting
 from permissions.selectors import SETTING_KEYS, permission_types
 

@@ -23,13 +23,22 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Every test starts with an empty cache: cached source reads and permissions belong to one test."""
+def _empty_cache(settings):
+    """Every test starts with an empty cache: cached source reads and permissions belong to one test.
+
+    Tests in this process use a local cache (answers stay coherent: their keys carry the generations kept
+    in the database); the shared default is tested as deployed, under gunicorn (tests/deployment/).
+    """
     from django.core.cache import cache
 
+    from core.generations import forget_in_process
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    forget_in_process()
     cache.clear()
     yield
     cache.clear()
+    forget_in_process()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from backends.cache import forget_source_reads
 from backends.registry import sources
+from core.generations import forget_customer_user_answers
 from customers.imports import CustomerUserImporter
 from customers.management.commands._import import add_import_arguments, run_import
 
@@ -23,4 +23,4 @@ class Command(BaseCommand):
         try:
             run_import(self, CustomerUserImporter, options, config=sources.configs[alias])
         finally:
-            forget_source_reads(alias)
+            forget_customer_user_answers(alias)

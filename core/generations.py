@@ -1,0 +1,138 @@
+"""Cached answers that every worker and every app server forgets at once (R108, R11).
+
+An answer (a permission matrix, the run-time settings, a source's read under `CacheTTL`) is cached under a
+key that carries the current *generation* of what it was computed from. Generations are rows of the app's
+database that every write changes inside the writer's own transaction: the writer sees the change at
+once, every other process at commit, together with the data it wrote; and again after the commit, so an
+answer the writer computed half-way through its own transaction is not believed either. A generation is
+a random number, not a counter, so a rolled-back change is never reused by a later one. So no process
+takes an answer computed before a write it can see, whatever cache holds the answers and however many
+processes share it.
+
+Answers live in the shared cache (`CACHES["default"]`: a table of the app's database by default, Redis in
+larger deployments) and, under the same keys, in a small cache in each process: a repeated read costs one
+primary-key look-up of the generations. Settings changed at run time in one process (tests'
+`override_settings`) are part of that process's keys.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+
+from core.models import Generation
+
+T = TypeVar("T")
+
+PERMISSIONS = "permissions"
+
+_MISSING = object()
+_in_process = LocMemCache("helpdesk-answers", {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 5000}})
+_pinned: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
+    "helpdesk_generations", default=None
+)
+_settings_epoch = itertools.count(1)
+_epoch = next(_settings_epoch)
+
+
+def source_reads(alias: str) -> str:
+    """The generation of everything source `alias` answered."""
+    return f"source:{alias}"
+
+
+def forget_permission_answers() -> None:
+    """Every matrix and the run-time settings: any relation, setting or customer-user write (R108)."""
+    forget(PERMISSIONS)
+
+
+def forget_source_reads(*aliases: str) -> None:
+    """Everything the sources `aliases` answered under `CacheTTL` (R11)."""
+    forget(*map(source_reads, aliases))
+
+
+def forget_customer_user_answers(*aliases: str) -> None:
+    """What follows from customer users of `aliases`: their sources' reads and every permission answer."""
+    forget(PERMISSIONS, *map(source_reads, aliases))
+
+
+def current(names: Iterable[str]) -> tuple[int, ...]:
+    """The generations of `names`, in that order, in one query (a name never written is 1)."""
+    names = list(names)
+    pinned = _pinned.get() or {}
+    unknown = [name for name in names if name not in pinned]
+    stored = dict(Generation.objects.filter(name__in=unknown).values_list("name", "value")) if unknown else {}
+    return tuple(pinned.get(name, stored.get(name, 1)) for name in names)
+
+
+def pinned_context(names: Iterable[str]) -> contextvars.Context:
+    """A copy of the current context that knows the generations of `names` as this thread sees them now.
+
+    Work handed to another thread runs in it, so it answers for the caller's view of the data (a write
+    in the caller's open transaction included) without reading the generations itself.
+    """
+    names = list(names)
+    context = contextvars.copy_context()
+    if names:
+        context.run(_pinned.set, {**(_pinned.get() or {}), **dict(zip(names, current(names), strict=True))})
+    return context
+
+
+def forget(*names: str) -> None:
+    """Make every answer computed from `names` stale: for the writer now, for everyone at commit."""
+    _renew(names)
+    transaction.on_commit(lambda: _renew(names))
+
+
+def _renew(names: Iterable[str]) -> None:
+    """New generations; the rows are locked in one order, so two writers cannot deadlock on them."""
+    for name in sorted(set(names)):
+        value = secrets.randbits(62) + 2  # never the 1 of a name not written yet
+        if Generation.objects.filter(name=name).update(value=value):
+            continue
+        try:
+            with transaction.atomic():
+                Generation.objects.create(name=name, value=value)
+        except IntegrityError:  # created by a concurrent writer in the meantime
+            Generation.objects.filter(name=name).update(value=value)
+
+
+def remember(names: Iterable[str], key: str, compute: Callable[[], T], timeout: float | None) -> T:
+    """The answer cached under `key` for the current generations of `names`, computed on a miss."""
+    names = list(names)
+    generations = current(names)
+    full_key = f"answer:{key}:{'.'.join(map(str, generations))}:{_epoch}"
+    value = _in_process.get(full_key, _MISSING)
+    if value is _MISSING:
+        value = cache.get(full_key, _MISSING)
+        if value is _MISSING:
+            # Answers it reads on the way are keyed by the same generations, with no second look-up.
+            token = _pinned.set({**(_pinned.get() or {}), **dict(zip(names, generations, strict=True))})
+            try:
+                value = compute()
+            finally:
+                _pinned.reset(token)
+            cache.set(full_key, value, timeout)
+        _in_process.set(full_key, value, timeout)
+    return value
+
+
+def forget_in_process() -> None:
+    """Drop this process's copies (tests, whose rolled-back transactions reuse generation numbers)."""
+    _in_process.clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    """Sources and run-time setting seeds are part of every answer; a change in this process is new keys."""
+    global _epoch
+    if setting in ("HELPDESK_SETTINGS", "CUSTOMER_USER_BACKENDS", "CACHES"):
+        _epoch = next(_settings_epoch)
