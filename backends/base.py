@@ -95,6 +95,9 @@ class SourceStatus:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+HEALTH_PROBE_LOGIN = "helpdesk-health-probe"
+
+
 class BaseSource(ABC):
     """A customer-user source built from one SourceConfig; what it can do is stated in class attributes."""
 
@@ -155,6 +158,13 @@ class BaseSource(ABC):
 
     @abstractmethod
     def status(self) -> SourceStatus: ...
+
+    def ping(self) -> None:
+        """Ask one cheap exact question (health checks); raise SourceUnavailable if the source cannot answer.
+
+        Never cached (CachingSource passes it through), so it tells how the source is now.
+        """
+        self.get(HEALTH_PROBE_LOGIN)
 
     def generate_random_password(self, size: int = 8) -> str:
         alphabet = string.ascii_letters + string.digits

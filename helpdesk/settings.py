@@ -1,13 +1,21 @@
-"""Settings, read from the environment.
+"""Settings, read from the environment (the README's Production section lists them all with examples).
 
-DATABASE_URL        database (default: embedded SQLite under var/)
-DJANGO_SECRET_KEY   required unless DJANGO_DEBUG is on
-DJANGO_DEBUG        "1" for development
-DJANGO_SECURE_COOKIES  session and CSRF cookies over HTTPS only (default: on unless DJANGO_DEBUG)
-HELPDESK_SESSION_AGE   seconds a login lasts (default 28800)
-HELPDESK_API_MAX_PAGE_SIZE  the most rows one API answer holds (default 1000)
-DJANGO_ALLOWED_HOSTS comma-separated host names
-HELPDESK_CONFIG     a TOML file with the customer-user sources and global options (see helpdesk/config.py)
+DATABASE_URL                 database (default: embedded SQLite under var/)
+DATABASE_CONN_MAX_AGE        seconds a connection is reused, health-checked (default 60; 0 closes per request)
+DJANGO_SECRET_KEY            required unless DJANGO_DEBUG is on
+DJANGO_DEBUG                 "1" for development
+DJANGO_ALLOWED_HOSTS         comma-separated host names
+DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins (https://helpdesk.example.com) behind a proxy
+DJANGO_SECURE_PROXY_SSL_HEADER  "1": trust X-Forwarded-Proto from the proxy in front
+DJANGO_SECURE_COOKIES        session and CSRF cookies over HTTPS only (default: on unless DJANGO_DEBUG)
+DJANGO_STATIC_ROOT           where collectstatic writes (default var/static)
+CACHE_BACKEND, CACHE_LOCATION, CACHE_KEY_PREFIX  the shared cache (default: the database)
+EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEFAULT_FROM_EMAIL  outgoing mail
+HELPDESK_VAR_DIR             data of this instance (default var/)
+HELPDESK_SESSION_AGE         seconds a login lasts (default 28800)
+HELPDESK_API_MAX_PAGE_SIZE   the most rows one API answer holds (default 1000)
+HELPDESK_CONFIG              a TOML file with the sources and global options (helpdesk/config.py)
+TIME_ZONE, LOG_LEVEL         as named
 """
 
 import os
@@ -18,8 +26,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.config import load_helpdesk_config
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR") or BASE_DIR / "var")  # empty: the default
+BASE_DIR = Path(__file__).resolve().parent.parent  # the checkout, or site-packages when installed
+_CHECKOUT = (BASE_DIR / "manage.py").exists()
+# Data of this instance (the embedded SQLite, collected static files, benchmark output): var/ of the
+# checkout, or of the working directory for an installed app; an empty HELPDESK_VAR_DIR means the default.
+VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR") or (BASE_DIR if _CHECKOUT else Path.cwd()) / "var")
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -39,6 +50,8 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
+if env_flag("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "helpdesk.apps.HelpdeskAdminConfig",
@@ -51,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "customers",
     "backends",
     "permissions",
@@ -59,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,13 +150,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Outgoing mail through SMTP; without EMAIL_HOST, mails are written to var/mail/ for a newcomer to read.
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Static files: `manage.py collectstatic` copies them to STATIC_ROOT, hashed and compressed, and WhiteNoise
+# serves them from every worker (no web server configuration needed; a CDN may sit in front).
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -180,6 +218,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customers, customer users of every source, groups, services and permissions.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

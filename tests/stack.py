@@ -35,65 +35,64 @@ def _as_cluster_owner(command: list[str]) -> list[str]:
     return command
 
 
+class PostgresCluster:
+    """A throwaway cluster on a free loopback port: `start()`, `stop()` (and start again), `remove()`."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="helpdesk-pg-"))
+        self.data, self.port = self.base / "data", free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}"
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.base, owner.pw_uid, owner.pw_gid)
+        self._run(
+            [str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+             "--locale=C.UTF-8"]
+        )  # fmt: skip
+
+    def _run(self, command: list[str], *, as_owner: bool = True, check: bool = True) -> None:
+        command = _as_cluster_owner(command) if as_owner else command
+        subprocess.run(command, check=check, stdout=subprocess.DEVNULL, cwd=self.base)
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            "-c shared_buffers=512MB -c max_wal_size=4GB"
+        )
+        self._run(
+            [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start"]
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"], check=False
+            )
+
+    def create_database(self, name: str) -> str:
+        """Create database `name`; return its URL."""
+        self._run(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            as_owner=False,
+        )
+        return f"{self.url}/{name}"
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgresql_cluster() -> Iterator[str]:
-    """Start a cluster, yield its base URL (`postgres://postgres@127.0.0.1:PORT`), then remove it."""
-    base = Path(tempfile.mkdtemp(prefix="helpdesk-pg-"))
-    data, port = base / "data", free_port()
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    run = {"check": True, "stdout": subprocess.DEVNULL, "cwd": base}
+    """Start a cluster with a database `helpdesk`, yield its base URL, then remove it."""
+    cluster = PostgresCluster()
     try:
-        subprocess.run(
-            _as_cluster_owner(
-                [
-                    str(PG_BIN / "initdb"),
-                    "-D",
-                    str(data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
-            **run,
-        )
-        options = (
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=512MB -c max_wal_size=4GB"
-        )
-        subprocess.run(
-            _as_cluster_owner(
-                [
-                    str(PG_BIN / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(base / "log"),
-                    "-w",
-                    "start",
-                ]
-            ),
-            **run,
-        )
-        subprocess.run(
-            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "helpdesk"],
-            **run,
-        )
-        yield f"postgres://postgres@127.0.0.1:{port}"
+        cluster.start()
+        cluster.create_database("helpdesk")
+        yield cluster.url
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                _as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                stdout=subprocess.DEVNULL,
-                cwd=base,
-                check=False,
-            )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.remove()
 
 
 def main(argv: list[str]) -> int:

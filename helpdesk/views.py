@@ -1,0 +1,103 @@
+"""Views of the deployment itself: the health check and the page shown when a request fails."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+
+from django.core.cache import cache, caches
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+
+from backends.dispatch import ask_sources
+from backends.registry import sources
+
+try:  # the client is installed with the app; without it a Redis cache cannot be configured anyway
+    from redis.exceptions import RedisError
+except ImportError:  # pragma: no cover
+    RedisError = OSError
+
+
+UNAVAILABLE = "The {what} is unavailable; try again shortly."
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except (DatabaseError, RedisError, OSError) as exc:
+        return {"ok": False, "ms": _ms(started), "detail": type(exc).__name__}
+    return {"ok": True, "ms": _ms(started)}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    token = secrets.token_hex(8)
+    cache.set("health-probe", token, 30)
+    if cache.get("health-probe") != token:
+        raise OSError("the cache did not return what was stored")
+
+
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """`GET /health/`: the database, the shared cache and every source, with their answer times.
+
+    200 while the database and the cache work (an unreachable source is reported, not fatal: the others
+    serve their users); 503 when either is down. No login needed, and nothing secret in it.
+    """
+    database = _timed(_check_database)
+    shared_cache = _timed(_check_cache) if database["ok"] else {"ok": False, "detail": "database down"}
+    shared_cache["backend"] = type(caches["default"]).__name__
+    report_sources = []
+    if shared_cache["ok"]:
+        started = time.perf_counter()
+        for answer in ask_sources(sources, sources.aliases, "health", lambda source: source.ping()):
+            config = sources.configs[answer.alias]
+            entry = {"alias": answer.alias, "name": config.name, "kind": sources[answer.alias].kind}
+            entry["reachable"] = answer.error is None
+            entry["ms"] = _ms(started)
+            if answer.error is not None:
+                entry["detail"] = str(answer.error.fields.get("detail", ""))[:200]
+            report_sources.append(entry)
+    ok = database["ok"] and shared_cache["ok"]
+    degraded = any(not entry["reachable"] for entry in report_sources)
+    body = {
+        "status": "ok" if ok and not degraded else "degraded" if ok else "unavailable",
+        "database": database,
+        "cache": shared_cache,
+        "sources": report_sources,
+    }
+    response = JsonResponse(body, status=200 if ok else 503)
+    connection.close_if_unusable_or_obsolete()
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a request that failed. A database or cache that is down is a 503 that says so, as JSON
+    under /api/ (the API's error shape) and as a short page elsewhere; anything else is a 500."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DatabaseError):
+        status, code, message = 503, "database.unavailable", UNAVAILABLE.format(what="database")
+    elif isinstance(exc, RedisError):
+        status, code, message = 503, "cache.unavailable", UNAVAILABLE.format(what="shared cache")
+    else:
+        status, code, message = 500, "server_error", "The server could not answer this request."
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": code, "message": message, "fields": {}}, status=status)
+    else:
+        page = render_to_string("unavailable.html", {"status": status, "message": message})
+        response = HttpResponse(page, status=status)
+    if status == 503:
+        response["Retry-After"] = "5"  # recovery needs no restart: the next request reconnects
+    return response
