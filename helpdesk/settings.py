@@ -7,6 +7,8 @@ DJANGO_DEBUG                 "1" for development
 DJANGO_ALLOWED_HOSTS         comma-separated host names
 DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins (https://helpdesk.example.com) behind a proxy
 DJANGO_SECURE_PROXY_SSL_HEADER  "1": trust X-Forwarded-Proto from the proxy in front
+DJANGO_SECURE_SSL_REDIRECT   "1": redirect plain HTTP to HTTPS
+DJANGO_SECURE_HSTS_SECONDS   Strict-Transport-Security max-age (default 0: not sent)
 DJANGO_SECURE_COOKIES        session and CSRF cookies over HTTPS only (default: on unless DJANGO_DEBUG)
 DJANGO_STATIC_ROOT           where collectstatic writes (default var/static)
 CACHE_BACKEND, CACHE_LOCATION, CACHE_KEY_PREFIX  the shared cache (default: the database)
@@ -52,6 +54,8 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 if env_flag("DJANGO_SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
 
 INSTALLED_APPS = [
     "helpdesk.apps.HelpdeskAdminConfig",

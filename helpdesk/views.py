@@ -43,10 +43,11 @@ def _check_database() -> None:
 
 
 def _check_cache() -> None:
-    token = secrets.token_hex(8)
-    cache.set("health-probe", token, 30)
-    if cache.get("health-probe") != token:
+    key = f"health-probe:{secrets.token_hex(8)}"  # one per request: concurrent checks never collide
+    cache.set(key, 1, 30)
+    if cache.get(key) != 1:
         raise OSError("the cache did not return what was stored")
+    cache.delete(key)
 
 
 @never_cache

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -77,6 +78,19 @@ class PostgresCluster:
             as_owner=False,
         )
         return f"{self.url}/{name}"
+
+    @contextlib.contextmanager
+    def connect(self, name: str) -> Iterator[Any]:
+        """A cursor on database `name` (autocommit), closed afterwards."""
+        import psycopg2
+
+        connection = psycopg2.connect(f"{self.url}/{name}")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+        finally:
+            connection.close()
 
     def remove(self) -> None:
         self.stop()
