@@ -110,7 +110,12 @@ def test_many_parallel_requests_leave_a_bounded_number_of_connections(own_cluste
     server = AppServer(env, workers=2, threads=4)
     servers.append(server.start())
     api = Api([server], token)
-    paths = ["/api/v1/customer-users/?search=a*", "/api/v1/customer-users/nobody/", "/health/", "/admin/login/"]
+    paths = [
+        "/api/v1/customer-users/?search=a*",
+        "/api/v1/customer-users/nobody/",
+        "/health/",
+        "/admin/login/",
+    ]
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda n: api.request("GET", paths[n % len(paths)]).status_code, range(400)))
     assert set(statuses) <= {200, 404}
