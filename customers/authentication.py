@@ -67,16 +67,16 @@ def authenticate_customer_user(
     if "\x00" in login:  # no login holds NUL, and PostgreSQL refuses it in a query
         logger.warning("customer login failed%s: a login with a NUL character", where)
         return LoginOutcome(False, login, "bad_credentials")
-    key = login.casefold()
-    locked_until = (
-        LoginFailure.objects.filter(login=key, locked_until__gt=timezone.now())
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
+    try:  # the lock belongs to the person, whatever spelling the source matched (`ｌ00022` is `l00022`)
+        record = get_customer_user(login, registry=registry, enrich=False)
+    except SourceUnavailable:
+        record = None
+    known = record.login if record is not None else login
+    key, counted_at = known.casefold(), record.source if record is not None else ""
+    locked_until = _reserve_attempt(key, counted_at)
     if locked_until is not None:
         logger.warning(
-            "customer login refused%s: %r is locked until %s", where, login, locked_until.isoformat()
+            "customer login refused%s: %r is locked until %s", where, known, locked_until.isoformat()
         )
         return LoginOutcome(False, login, "locked", locked_until=locked_until)
 
@@ -84,7 +84,7 @@ def authenticate_customer_user(
     unavailable: list[str] = []
     for alias in auth_sources(registry):
         try:
-            accepted = registry[alias].check_password(login, password)
+            accepted = registry[alias].check_password(known, password)
         except SourceUnavailable as exc:
             logger.error(
                 "customer login%s: source %s could not check %r: %s", where, alias, login, exc.message
@@ -96,8 +96,11 @@ def authenticate_customer_user(
         if accepted is False:
             refused_by.append(alias)
 
+    if not refused_by and unavailable:
+        _release_attempt(key, counted_at)  # no source could say no: not a failure
+        return LoginOutcome(False, login, "unavailable")
+    until = _lock_if_exhausted(key, counted_at)
     if refused_by:
-        until = _count_failure(key, refused_by)
         lock = f"; locked until {until.isoformat()}" if until else ""
         logger.warning(
             "customer login failed%s: wrong password for %r at %s%s",
@@ -107,8 +110,6 @@ def authenticate_customer_user(
             lock,
         )
         return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
-    if unavailable:
-        return LoginOutcome(False, login, "unavailable")
     logger.warning("customer login failed%s: no source knows %r", where, login)
     return LoginOutcome(False, login, "bad_credentials")
 
@@ -123,7 +124,7 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
         logger.warning("customer login refused%s: %r is set to invalid (%s)", where, stored, record.valid_id)
         return LoginOutcome(False, login, "invalid", source=alias)
     with transaction.atomic():
-        LoginFailure.objects.filter(login=login.casefold()).delete()
+        LoginFailure.objects.filter(login__in={login.casefold(), stored.casefold()}).delete()
         for pref, value in (
             ("UserLastLogin", str(int(timezone.now().timestamp()))),
             ("UserAuthBackend", alias),
@@ -133,28 +134,56 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
     return LoginOutcome(True, stored, "ok", source=alias)
 
 
-def _count_failure(key: str, aliases: list[str]) -> datetime | None:
-    """Count one failure at each source that refused; lock when one reaches the maximum (R86).
-
-    The counts live in LoginFailure, per source, not in the `UserLoginFailed` preference.
-    """
+def _lock_options() -> tuple[int, int]:
     options = settings.HELPDESK_SETTINGS
-    maximum = int(options.get("CustomerLoginMaxFailed") or 0)
-    minutes = int(options.get("CustomerLoginLockMinutes") or 0)
+    return int(options.get("CustomerLoginMaxFailed") or 0), int(options.get("CustomerLoginLockMinutes") or 0)
+
+
+def _reserve_attempt(key: str, counted_at: str) -> datetime | None:
+    """Count this attempt as a failure *before* the password is checked (R86), atomically in the database.
+
+    So parallel attempts cannot all pass the check before any of them is counted: at most
+    `CustomerLoginMaxFailed` passwords are ever checked before the lock. Returns the end of the lock when
+    the login is locked (or every allowed attempt is already under way); None when this one may go on.
+    The counts live in LoginFailure, per stored login and the source that knows it, not in the
+    `UserLoginFailed` preference.
+    """
+    maximum, minutes = _lock_options()
     now = timezone.now()
-    locked_until = None
     with transaction.atomic():
-        for alias in aliases:
-            failure, created = LoginFailure.objects.select_for_update().get_or_create(
-                login=key, source=alias, defaults={"count": 1, "last_failed_at": now}
-            )
-            if not created:
-                LoginFailure.objects.filter(pk=failure.pk).update(count=F("count") + 1, last_failed_at=now)
-                failure.refresh_from_db()
-            if maximum and failure.count >= maximum and minutes:
-                locked_until = now + timedelta(minutes=minutes)
-                LoginFailure.objects.filter(pk=failure.pk).update(locked_until=locked_until, count=0)
-    return locked_until
+        failure, _ = LoginFailure.objects.select_for_update().get_or_create(
+            login=key, source=counted_at, defaults={"count": 0, "last_failed_at": now}
+        )
+        if failure.locked_until is not None and failure.locked_until > now:
+            return failure.locked_until
+        if failure.locked_until is not None:  # the lock expired: a fresh start
+            failure.count, failure.locked_until = 0, None
+        if maximum and minutes and failure.count >= maximum:  # every allowed attempt is under way
+            failure.count, failure.locked_until = 0, now + timedelta(minutes=minutes)
+            failure.save(update_fields=["count", "locked_until"])
+            return failure.locked_until
+        failure.count += 1
+        failure.last_failed_at = now
+        failure.save(update_fields=["count", "locked_until", "last_failed_at"])
+    return None
+
+
+def _lock_if_exhausted(key: str, counted_at: str) -> datetime | None:
+    """The attempt failed (it is counted already): lock when the count has reached the maximum."""
+    maximum, minutes = _lock_options()
+    if not (maximum and minutes):
+        return None
+    locked_until = timezone.now() + timedelta(minutes=minutes)
+    locked = LoginFailure.objects.filter(
+        login=key, source=counted_at, count__gte=maximum, locked_until__isnull=True
+    ).update(locked_until=locked_until, count=0)
+    return locked_until if locked else None
+
+
+def _release_attempt(key: str, counted_at: str) -> None:
+    with transaction.atomic():
+        LoginFailure.objects.filter(login=key, source=counted_at, count__gt=0).update(count=F("count") - 1)
+        LoginFailure.objects.filter(login=key, source=counted_at, count=0, locked_until__isnull=True).delete()
 
 
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
