@@ -17,16 +17,19 @@ primary-key look-up of the generations. Settings changed at run time in one proc
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import itertools
+import math
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import receiver
 
 from core.models import Generation
@@ -34,9 +37,44 @@ from core.models import Generation
 T = TypeVar("T")
 
 PERMISSIONS = "permissions"
+TABLE = Generation._meta.db_table
 
 _MISSING = object()
-_in_process = LocMemCache("helpdesk-answers", {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 5000}})
+
+
+class _RecentAnswers:
+    """The answers this process used last, as objects (no pickling), bounded, each until its timeout."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._answers: collections.OrderedDict[str, tuple[float, Any]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: Any) -> Any:
+        with self._lock:
+            entry = self._answers.get(key)
+            if entry is None:
+                return default
+            if entry[0] < time.monotonic():
+                del self._answers[key]
+                return default
+            self._answers.move_to_end(key)
+            return entry[1]
+
+    def set(self, key: str, value: Any, timeout: float | None) -> None:
+        expires = math.inf if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._answers[key] = (expires, value)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_in_process = _RecentAnswers(5000)
 _pinned: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
     "helpdesk_generations", default=None
 )
@@ -69,7 +107,13 @@ def current(names: Iterable[str]) -> tuple[int, ...]:
     names = list(names)
     pinned = _pinned.get() or {}
     unknown = [name for name in names if name not in pinned]
-    stored = dict(Generation.objects.filter(name__in=unknown).values_list("name", "value")) if unknown else {}
+    stored = {}
+    if unknown:  # by hand: this runs on every cached read (a warm matrix 0.59 ms via the ORM, 0.23 ms so)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT name, value FROM {TABLE} WHERE name IN ({', '.join(['%s'] * len(unknown))})", unknown
+            )
+            stored = dict(cursor.fetchall())
     return tuple(pinned.get(name, stored.get(name, 1)) for name in names)
 
 

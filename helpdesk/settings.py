@@ -176,6 +176,8 @@ USE_TZ = True
 # serves them from every worker (no web server configuration needed; a CDN may sit in front).
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
+if DEBUG:  # runserver serves the apps' files directly; WhiteNoise only needs the (empty) directory
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
