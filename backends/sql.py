@@ -765,7 +765,7 @@ class DBSource(BaseSource):
         ):
             from customers.models import Customer
 
-            if not Customer.objects.filter(customer_id=customer_id).exists():
+            if not Customer.objects.filter(customer_id__ci=customer_id).exists():
                 add("UserCustomerID", f"There is no customer {_short(customer_id)!r}.")
         return errors
 

@@ -7,4 +7,6 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from core import checks, generations  # noqa: F401  (registers the checks and the settings receiver)
+        from core import checks, generations, lookups  # noqa: F401  (registers the checks, the receiver)
+
+        lookups.register()

@@ -12,8 +12,15 @@ from django.utils.translation import ngettext
 
 from customers.models import Customer, CustomerGroup, CustomerUser, Group, Service, Validity
 from customers.selectors import search_customer_users
-from customers.services import invalidate_customer, invalidate_customer_user
+from customers.services import (
+    CUSTOMER_FIELDS,
+    create_customer,
+    invalidate_customer,
+    invalidate_customer_user,
+    update_customer,
+)
 from helpdesk.errors import HelpdeskError
+from permissions.services import NAMED_FIELDS, create_group, create_service, update_group, update_service
 from tickets.selectors import list_company_tickets
 
 
@@ -80,10 +87,16 @@ class CustomerAdmin(NeverDeletedAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        obj.changed_by = request.user
-        super().save_model(request, obj, form, change)
+        """Through the customer service, as every path: a changed customer ID is followed by its
+        customer users, relations and tickets (R121)."""
+        values = {f: form.cleaned_data[f] for f in form.changed_data if f in CUSTOMER_FIELDS}
+        if change:
+            saved = update_customer(
+                customer_id=form.initial["customer_id"], changes=values, acting_user=request.user
+            )
+        else:
+            saved = create_customer(acting_user=request.user, **values)
+        obj.pk, obj._state.adding = saved.pk, False
 
 
 @admin.register(CustomerUser)
@@ -118,8 +131,23 @@ class CustomerUserAdmin(NeverDeletedAdmin):
         )
 
 
+class NamedAdmin(admin.ModelAdmin):
+    """Groups and services, saved through their services (checked case-blind, audited, answers forgotten)."""
+
+    create_named = update_named = None
+
+    def save_model(self, request, obj, form, change):
+        values = {f: form.cleaned_data[f] for f in form.changed_data if f in NAMED_FIELDS}
+        if change:
+            saved = type(self).update_named(name=form.initial["name"], acting_user=request.user, **values)
+        else:
+            saved = type(self).create_named(acting_user=request.user, **values)
+        obj.pk, obj._state.adding = saved.pk, False
+
+
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(NamedAdmin):
+    create_named, update_named = staticmethod(create_group), staticmethod(update_group)
     list_display = ["name", "comments", "validity", "members_link"]
 
     @admin.display(description=_("customer users"))
@@ -132,7 +160,8 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(NamedAdmin):
+    create_named, update_named = staticmethod(create_service), staticmethod(update_service)
     list_display = ["name", "comments", "validity"]
     list_filter = ["validity"]
     search_fields = ["name"]

@@ -85,9 +85,16 @@ class Customer(NeverDeleted, Audited):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["name"]
-        indexes = [
-            models.Index(Lower("customer_id"), name="customer_company_lower_id"),
-            models.Index(Lower("name"), name="customer_company_lower_name"),
+        indexes = [models.Index(Lower("name"), name="customer_company_lower_name")]
+        # One customer per ID whatever its case: ticket access compares IDs case-blind (R118).
+        constraints = [
+            models.UniqueConstraint(
+                Lower("customer_id"),
+                name="customer_company_id_ci_unique",
+                violation_error_message=_(
+                    "A customer with this customer ID exists already (compared case-blind)."
+                ),
+            )
         ]
 
     def __str__(self) -> str:
@@ -170,6 +177,13 @@ class Group(Audited):
         verbose_name = _("group")
         verbose_name_plural = _("groups")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="group_name_ci_unique",
+                violation_error_message=_("A group with this name exists already (compared case-blind)."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -190,6 +204,13 @@ class Service(Audited):
         verbose_name = _("service")
         verbose_name_plural = _("services")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="service_name_ci_unique",
+                violation_error_message=_("A service with this name exists already (compared case-blind)."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

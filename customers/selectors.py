@@ -139,7 +139,7 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
     attributes["UserFullname"] = record.full_name  # R30
     attributes["UserMailString"] = record.display
     if config.company_support and record.customer_id:
-        company = Customer.objects.filter(customer_id=record.customer_id).first()
+        company = Customer.objects.filter(customer_id__ci=record.customer_id).first()
         if company is not None:
             company_fields = {
                 "CustomerCompanyName": company.name,

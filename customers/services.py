@@ -28,6 +28,7 @@ from customers.models import (
     Validity,
 )
 from customers.selectors import get_customer_user
+from customers.signals import customer_renamed, customer_user_renamed
 from helpdesk.actors import user_or_none
 from helpdesk.errors import NotFound, ValidationFailed
 
@@ -114,9 +115,10 @@ def update_customer_user(
 
 
 def _move_login(old: str, new: str) -> None:
-    """R60 moves preferences; we move every relation too (W10)."""
+    """R60 moves preferences; we move every relation too (W10), and the tickets follow (R121)."""
     for model in (CustomerUserPreference, CustomerUserCustomer, CustomerUserGroup, CustomerUserService):
         model.objects.filter(login=old).update(login=new)
+    customer_user_renamed.send(sender=CustomerUserPreference, old_login=old, new_login=new)
 
 
 def invalidate_customer_user(
@@ -183,10 +185,11 @@ def create_customer(*, acting_user: Any, **values: Any) -> Customer:
     return customer
 
 
-def update_customer(*, customer_id: str, acting_user: Any, **changes: Any) -> Customer:
-    """Change a customer; a changed customer ID is followed by its users and relations (R121)."""
+def update_customer(*, customer_id: str, changes: Mapping[str, Any], acting_user: Any) -> Customer:
+    """Change the customer `customer_id` (found case-blind); a changed customer ID is followed by its
+    users, relations and tickets (R121). Every path (admin, API, command) renames through here."""
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
+        customer = Customer.objects.select_for_update().filter(customer_id__ci=customer_id).first()
         if customer is None:
             raise NotFound(detail=f"There is no customer {customer_id!r}.")
         old_id = customer.customer_id
@@ -211,12 +214,13 @@ def _rename_customer_id(customer: Customer, old_id: str) -> None:
     CustomerUserCustomer.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerGroup.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
+    customer_renamed.send(sender=Customer, old_id=old_id, new_id=new_id)
     _save_customer(customer, is_new=False)
     forget_permission_answers()  # R108: any customer-user write may change a permission
 
 
 def invalidate_customer(*, customer_id: str, acting_user: Any, validity: int = Validity.INVALID) -> Customer:
-    return update_customer(customer_id=customer_id, acting_user=acting_user, validity=validity)
+    return update_customer(customer_id=customer_id, changes={"validity": validity}, acting_user=acting_user)
 
 
 def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,6 +236,19 @@ def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
 def _check_customer(customer: Customer, *, is_new: bool) -> None:
     from django.core.exceptions import ValidationError
 
+    taken = (
+        Customer.objects.filter(customer_id__ci=customer.customer_id)
+        .exclude(pk=customer.pk)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if taken is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
+        raise CustomerInvalid(
+            {"customer_id": [f"Customer ID {customer.customer_id!r} is taken by customer {taken!r}; "
+                             "IDs are compared case-blind."]},
+            customer_id=customer.customer_id,
+            summary=f"customer ID taken by {taken!r}",
+        )  # fmt: skip
     try:
         customer.full_clean(validate_unique=True)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ import sys
 import time
 
 from django.core.cache import cache, caches
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
@@ -88,7 +88,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a request that failed. A database or cache that is down is a 503 that says so, as JSON
     under /api/ (the API's error shape) and as a short page elsewhere; anything else is a 500."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, OperationalError | InterfaceError):  # down, restarting, or a transient conflict
         status, code, message = 503, "database.unavailable", UNAVAILABLE.format(what="database")
     elif isinstance(exc, RedisError):
         status, code, message = 503, "cache.unavailable", UNAVAILABLE.format(what="shared cache")

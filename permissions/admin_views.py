@@ -11,7 +11,7 @@ from customers.models import Customer, CustomerGroup, CustomerUserGroup, Group, 
 from customers.selectors import get_customer_users
 from permissions.selectors import get_permission_settings, permission_types, stored_group_permissions
 from permissions.services import (
-    set_customer_groups,
+    set_customer_groups_in_contexts,
     set_customer_user_groups,
     set_group_customer_users,
     set_permission_setting,
@@ -97,7 +97,7 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
 
 def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
     """One customer × every group, in the Same and the Other context (R102, R106)."""
-    customer = get_object_or_404(Customer, customer_id=customer_id)
+    customer = get_object_or_404(Customer, customer_id__ci=customer_id)
     types = permission_types()
     groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
     contexts = [
@@ -107,14 +107,14 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
     if request.method == "POST":
 
         def write():
-            for context, prefix, _label in contexts:
-                wanted = {g: t for g, t in _checked(request, groups, types, prefix).items() if t}
-                set_customer_groups(
-                    customer_id=customer.customer_id,
-                    permissions=wanted,
-                    acting_user=request.user,
-                    context=context,
-                )
+            set_customer_groups_in_contexts(
+                customer_id=customer.customer_id,
+                permissions={
+                    context: {g: t for g, t in _checked(request, groups, types, prefix).items() if t}
+                    for context, prefix, _label in contexts
+                },
+                acting_user=request.user,
+            )
 
         if save_and_report(
             request, write, _("The groups of %(customer)s were saved.") % {"customer": customer.customer_id}

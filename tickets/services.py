@@ -142,3 +142,15 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def follow_login_rename(*, old_login: str, new_login: str, **kwargs: Any) -> None:
+    """R121: a renamed customer user keeps their tickets (sent inside the rename's transaction)."""
+    moved = Ticket.objects.filter(customer_user_login__ci=old_login).update(customer_user_login=new_login)
+    logger.info("%d tickets of customer user %s moved to %s", moved, old_login, new_login)
+
+
+def follow_customer_id_rename(*, old_id: str, new_id: str, **kwargs: Any) -> None:
+    """R121: a renamed customer keeps its company tickets (sent inside the rename's transaction)."""
+    moved = Ticket.objects.filter(customer_id__ci=old_id).update(customer_id=new_id)
+    logger.info("%d tickets of customer %s moved to %s", moved, old_id, new_id)

@@ -48,12 +48,16 @@ from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
 from permissions.selectors import get_permission_settings, stored_group_permissions
 from permissions.services import (
+    create_group,
+    create_service,
     set_additional_customers,
     set_customer_groups,
     set_customer_user_groups,
     set_customer_user_services,
     set_default_services,
     set_permission_setting,
+    update_group,
+    update_service,
 )
 
 NAMES = {"type": "array", "items": {"type": "string"}}
@@ -211,9 +215,13 @@ class CustomerList(AtomicMixin, CustomerWrites, generics.ListCreateAPIView):
 
 class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView):
     serializer_class = api.CustomerSerializer
-    queryset = Customer.objects.all()
-    lookup_field = "customer_id"
     http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_object(self):
+        customer = Customer.objects.filter(customer_id__ci=self.kwargs["customer_id"]).first()
+        if customer is None:
+            raise NotFound(detail=f"There is no customer {self.kwargs['customer_id']!r}.")
+        return customer
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
@@ -224,9 +232,9 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
         check_if_match(self.request, api.CustomerSerializer(serializer.instance).data)
         serializer.instance = self._write(
             lambda: update_customer(
-                customer_id=self.kwargs["customer_id"],
+                customer_id=serializer.instance.customer_id,
+                changes=serializer.validated_data,
                 acting_user=self.request.user,
-                **serializer.validated_data,
             )
         )
 
@@ -241,41 +249,56 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
 
 # ------------------------------------------------------------------------------ groups, services
 class NamedList(AtomicMixin, generics.ListCreateAPIView):
+    """Groups or services; writes go through their service (`create_named`)."""
+
     def get_queryset(self):
         qs = self.serializer_class.Meta.model.objects.order_by("name")
         return qs.filter(validity=Validity.VALID) if _valid_only(self.request) else qs
 
     def perform_create(self, serializer):
-        serializer.save(created_by=self.request.user, changed_by=self.request.user)
+        serializer.instance = type(self).create_named(
+            acting_user=self.request.user, **serializer.validated_data
+        )
 
 
 class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
-    lookup_field = "name"
+    """One group or service, found by name case-blind; writes go through its service (`update_named`)."""
+
     http_method_names = ["get", "patch", "head", "options"]
 
-    def get_queryset(self):
-        return self.serializer_class.Meta.model.objects.all()
+    def get_object(self):
+        model = self.serializer_class.Meta.model
+        found = model.objects.filter(name__ci=self.kwargs["name"]).first()
+        if found is None:
+            raise NotFound(detail=f"There is no {model._meta.verbose_name} {self.kwargs['name']!r}.")
+        return found
 
     def perform_update(self, serializer):
-        serializer.save(changed_by=self.request.user)
+        serializer.instance = type(self).update_named(
+            name=serializer.instance.name, acting_user=self.request.user, **serializer.validated_data
+        )
 
 
 @extend_schema(parameters=[VALID_PARAM])
 class GroupList(NamedList):
     serializer_class = api.GroupSerializer
+    create_named = staticmethod(create_group)
 
 
 class GroupDetail(NamedDetail):
     serializer_class = api.GroupSerializer
+    update_named = staticmethod(update_group)
 
 
 @extend_schema(parameters=[VALID_PARAM])
 class ServiceList(NamedList):
     serializer_class = api.ServiceSerializer
+    create_named = staticmethod(create_service)
 
 
 class ServiceDetail(NamedDetail):
     serializer_class = api.ServiceSerializer
+    update_named = staticmethod(update_service)
 
 
 # -------------------------------------------------------------------------------- customer users
@@ -484,7 +507,7 @@ class CustomerGroups(ApiView):
 
     @extend_schema(parameters=[CONTEXT_PARAM], responses={200: GROUP_PERMISSIONS, **ERRORS})
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = Customer.objects.filter(customer_id=customer_id).first()
+        customer = Customer.objects.filter(customer_id__ci=customer_id).first()
         if customer is None:
             raise NotFound(detail=f"There is no customer {customer_id!r}.")
         return Response(
