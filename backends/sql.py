@@ -166,6 +166,12 @@ class DBSource(BaseSource):
         if missing:
             detail = f"table {table!r} has no column {missing}"
             raise SourceUnavailable(alias=self.alias, operation="connect", detail=detail)
+        key = self.config.customer_key
+        key_type = connection.introspection.get_field_type(description[key].type_code, description[key])
+        if key_type not in ("CharField", "TextField"):
+            # Every read compares lower(login); on a number column that is an error on every request.
+            detail = f"the login column {key!r} of table {table!r} holds {key_type}, not text"
+            raise SourceUnavailable(alias=self.alias, operation="connect", detail=detail)
         for column, field in self._fields.items():
             size = description[column].internal_size
             if isinstance(field, models.CharField) and size and size > 0:
@@ -756,7 +762,10 @@ class DBSource(BaseSource):
         ):
             self._lock_email(email)
             if self._email_taken(email, exclude_login=existing.login if existing else None):
-                add("UserEmail", "This email address is already in use for another customer user.")
+                add(
+                    "UserEmail",
+                    f"The e-mail address {_short(email)!r} is already in use for another customer user.",
+                )
         customer_id = str(values.get("UserCustomerID") or "").strip()
         if (
             customer_id

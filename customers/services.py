@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy
 
 from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
-from backends.errors import CustomerUserInvalid, CustomerUserNotFound
+from backends.errors import CustomerUserInvalid, CustomerUserNotFound, summarize
 from backends.registry import SourceHandler, sources
+from backends.values import has_control_characters, value_errors
 from core.generations import forget_permission_answers
 from customers.models import (
     Customer,
@@ -59,6 +60,7 @@ def create_customer_user(
     so the caller can hand it over once; it is never stored or logged in clear.
     """
     backend = registry[source]
+    _check_values(backend.config, attributes, login=str(attributes.get("UserLogin") or ""))
     values = {k: v for k, v in attributes.items() if k != "UserPassword"}
     login = str(values.get("UserLogin") or "").strip()
     if login and get_customer_user(login, registry=registry) is not None:
@@ -94,6 +96,7 @@ def update_customer_user(
     if current is None:
         raise CustomerUserNotFound(login=login)
     backend = registry[current.source]
+    _check_values(backend.config, changes, login=current.login)
     map_attributes = {row.attribute for row in backend.config.map_rows}
     values = {k: v for k, v in current.attributes.items() if k in map_attributes}
     values.update({k: v for k, v in changes.items() if k != "UserPassword"})
@@ -112,6 +115,13 @@ def update_customer_user(
         forget_permission_answers()  # R108: any customer-user write may change a permission
     logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
     return record
+
+
+def _check_values(config: Any, values: Mapping[str, Any], *, login: str) -> None:
+    """The shape of every value, before any source sees it (backends.values)."""
+    errors = value_errors(config, values)
+    if errors:
+        raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
 
 def _move_login(old: str, new: str) -> None:
@@ -146,6 +156,7 @@ def set_customer_user_password(
     current = get_customer_user(login, registry=registry)
     if current is None:
         raise CustomerUserNotFound(login=login)
+    _check_values(registry[current.source].config, {"UserPassword": password}, login=current.login)
     registry[current.source].set_password(current.login, password)
     logger.info("password of customer user %s set by %s", current.login, _actor(acting_user))
 
@@ -242,6 +253,12 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
         .values_list("customer_id", flat=True)
         .first()
     )
+    if has_control_characters(customer.customer_id):
+        raise CustomerInvalid(
+            {"customer_id": [f"Customer ID {customer.customer_id!r} must not contain control characters."]},
+            customer_id=customer.customer_id,
+            summary="control characters",
+        )
     if taken is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
         raise CustomerInvalid(
             {"customer_id": [f"Customer ID {customer.customer_id!r} is taken by customer {taken!r}; "

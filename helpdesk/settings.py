@@ -16,6 +16,7 @@ EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, DEF
 HELPDESK_VAR_DIR             data of this instance (default var/)
 HELPDESK_SESSION_AGE         seconds a login lasts (default 28800)
 HELPDESK_API_MAX_PAGE_SIZE   the most rows one API answer holds (default 1000)
+HELPDESK_API_MAX_BODY_BYTES  the largest JSON body the API reads (default 1 MiB; larger ones get 413)
 HELPDESK_CONFIG              a TOML file with the sources and global options (helpdesk/config.py)
 TIME_ZONE, LOG_LEVEL         as named
 """
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "helpdesk.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,6 +207,8 @@ HELPDESK_SETTINGS = _helpdesk_config.settings
 
 # The REST API (helpdesk/api/): staff users by session (CSRF-checked), HTTP Basic or token.
 API_MAX_PAGE_SIZE = int(os.environ.get("HELPDESK_API_MAX_PAGE_SIZE", "1000"))
+API_MAX_BODY_BYTES = int(os.environ.get("HELPDESK_API_MAX_BODY_BYTES", str(1024 * 1024)))
+API_MAX_JSON_DEPTH = 32
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.BasicAuthentication",
@@ -217,6 +221,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["helpdesk.api.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

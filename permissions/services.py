@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext_lazy
 
 from backends.errors import SourceUnavailable
+from backends.values import has_control_characters
 from core.generations import forget_permission_answers
 from customers.models import (
     Customer,
@@ -63,13 +64,18 @@ def _lock_key(relation: str, key: str) -> int:
     return zlib.crc32(f"{relation}:{key.lower()}".encode()) - 2**31  # a signed 32-bit key
 
 
-def _check_types(permissions: Iterable[str], field: str = "permission") -> list[str]:
+def _check_types(permissions: Iterable[str], field: str = "permission", *, on: str = "") -> list[str]:
+    """The configured types among `permissions` (`on` names the group or login they are for)."""
     allowed = permission_types()
+    where = f" (on {on!r})" if on else ""
+    if isinstance(permissions, str | bytes) or not all(isinstance(p, str) for p in permissions):
+        raise ValidationFailed({field: [f"Must be a list of permission types{where}, not {permissions!r}."]},
+                               detail=f"{field}: not a list of permission types{where}.")  # fmt: skip
     permissions = list(dict.fromkeys(permissions))
     for permission in permissions:
         if permission not in allowed:
-            raise UnknownPermissionType({field: [f"{permission!r} is not one of {', '.join(allowed)}."]},
-                                        permission=permission, allowed=", ".join(allowed))  # fmt: skip
+            message = f"{permission!r}{where} is not one of {', '.join(allowed)}."
+            raise UnknownPermissionType({field: [message]}, permission=permission, allowed=", ".join(allowed))
     return ["rw"] if "rw" in permissions else permissions  # R101/R102: rw stands for every type
 
 
@@ -183,7 +189,7 @@ def set_customer_user_groups(
 ) -> None:
     """Replace every group permission of one customer user with `{group: [types]}`."""
     found = _groups(permissions)
-    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types)}
+    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types, name, on=name)}
     (login,) = _logins([login])
     _serialise("customer_user_groups", login)
     CustomerUserGroup.objects.filter(login=login).delete()
@@ -205,7 +211,11 @@ def set_group_customer_users(
     found = _groups([group])[group]
     permissions = {login: types for login, types in permissions.items() if login}
     logins = _stored_logins(permissions)
-    wanted = {(logins[login], t) for login, types in permissions.items() for t in _check_types(types)}
+    wanted = {
+        (logins[login], t)
+        for login, types in permissions.items()
+        for t in _check_types(types, login, on=login)
+    }
     _serialise("group_customer_users", found.name)
     CustomerUserGroup.objects.filter(group=found).delete()
     CustomerUserGroup.objects.bulk_create([
@@ -228,7 +238,7 @@ def set_customer_groups(
     if context not in (CustomerGroup.SAME, CustomerGroup.OTHER):
         raise ValidationFailed({"context": [f"Unknown context {context!r}."]}, detail="Unknown context.")
     found = _groups(permissions)
-    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types)}
+    wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types, name, on=name)}
     _serialise("customer_groups", f"{customer_id}:{context}")
     CustomerGroup.objects.filter(customer_id=customer_id, context=context).delete()
     CustomerGroup.objects.bulk_create([
@@ -413,6 +423,11 @@ def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user:
     before = {f: getattr(obj, f) for f in NAMED_FIELDS} if obj.pk else {}
     for field, value in values.items():
         setattr(obj, field, value.strip() if isinstance(value, str) else value)
+    if has_control_characters(str(obj.name)):
+        raise ValidationFailed(
+            {"name": [f"The {kind} name {obj.name!r} must not contain control characters."]},
+            detail=f"The {kind} name {obj.name!r} holds control characters.",
+        )
     clash = (
         type(obj).objects.filter(name__ci=obj.name).exclude(pk=obj.pk).values_list("name", flat=True).first()
     )

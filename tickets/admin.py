@@ -1,9 +1,31 @@
 """Tickets in the admin: agents browse and open them; the customer panel is the customers' side."""
 
+from django import forms
 from django.contrib import admin
 
+from backends.errors import SourceUnavailable
+from customers.selectors import get_customer_user
 from tickets.models import Article, Queue, Ticket
 from tickets.services import set_ticket_customer
+
+
+class TicketForm(forms.ModelForm):
+    class Meta:
+        model = Ticket
+        fields = ["title", "queue", "state", "priority", "customer_id", "customer_user_login", "service"]
+
+    def clean_customer_user_login(self) -> str:
+        """A ticket's customer user must exist in some source: a form error, not a 500 after the save."""
+        login = (self.cleaned_data.get("customer_user_login") or "").strip()
+        if login and "customer_user_login" in self.changed_data:
+            try:
+                record = get_customer_user(login, enrich=False)
+            except SourceUnavailable as exc:
+                raise forms.ValidationError(exc.message) from exc
+            if record is None:
+                raise forms.ValidationError(f"There is no customer user {login!r}.")
+            login = record.login
+        return login
 
 
 @admin.register(Queue)
@@ -22,6 +44,7 @@ class ArticleInline(admin.TabularInline):
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
+    form = TicketForm
     list_display = [
         "number",
         "title",

@@ -119,7 +119,7 @@ def test_validation_errors_name_the_field_and_the_rule_and_change_nothing(api, d
     }, format="json")  # fmt: skip
     assert response.status_code == 400
     assert response.json()["fields"] == {
-        "UserEmail": ["This email address is already in use for another customer user."]
+        "UserEmail": ["The e-mail address 'ALICE@example.com' is already in use for another customer user."]
     }
     assert not CustomerUser.objects.filter(login="eve").exists()
     bad_limit = api.get("/api/v1/customer-users/", {"limit": "100000"})

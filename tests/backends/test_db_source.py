@@ -295,7 +295,7 @@ def test_add_refuses_a_duplicate_email_case_insensitively_even_of_invalid_users(
             registry=registry,
         )
     assert caught.value.field_errors == {
-        "UserEmail": ["This email address is already in use for another customer user."]
+        "UserEmail": ["The e-mail address 'GONE@example.com' is already in use for another customer user."]
     }
 
 
@@ -353,7 +353,7 @@ def test_add_refuses_nul_characters(registry, people, acting_user):
         create_customer_user(
             attributes=valid_attributes(UserCity="a\x00b"), acting_user=acting_user, registry=registry
         )
-    assert caught.value.field_errors == {"UserCity": ["City must not contain NUL characters."]}
+    assert caught.value.field_errors == {"UserCity": ["City must not contain NUL characters ('a\\x00b')."]}
 
 
 def test_auto_login_creation(db_source_settings, people, acting_user):

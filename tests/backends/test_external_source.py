@@ -181,3 +181,30 @@ def test_external_configuration_problems(external_dsn):
     assert [p.message for p in validate_source_config("CustomerUser2", bad_table)] == [
         "'contacts; drop' is not a table name"
     ]
+
+
+def test_a_number_login_column_is_reported_not_a_500(
+    external_table, external_dsn, settings, django_user_model
+):
+    """Measured: with `CustomerKey` on an integer column every read failed on lower(integer) and
+    `GET /api/v1/sources/` answered 500. Now the source is reported unreachable, saying why."""
+    from rest_framework.test import APIClient
+
+    with external_table.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS numbered")
+        cursor.execute("CREATE TABLE numbered (id integer PRIMARY KEY, given varchar(60), family varchar(60),"
+                       " mail varchar(120), company varchar(40), active smallint)")  # fmt: skip
+        cursor.execute("INSERT INTO numbered VALUES (7, 'Nu', 'Mber', 'n@example.com', 'X', 1)")
+    config = external_config(external_dsn, CustomerKey="id", CustomerUserSearchFields=["given", "family"])
+    config["Params"] = {"DSN": external_dsn, "Table": "numbered"}
+    config["Map"] = [row for row in config["Map"] if row[0] not in ("UserPassword", "UserPhone")]
+    config["Map"] = [[*row[:2], "id", *row[3:]] if row[0] == "UserLogin" else row for row in config["Map"]]
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": config}
+    with pytest.raises(SourceUnavailable, match="login column 'id' of table 'numbered' holds IntegerField"):
+        source(config).search(SearchQuery(term="nu*"))
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_superuser("s", "s@example.com", "Pass-word-1"))
+    answer = client.get("/api/v1/sources/")
+    assert answer.status_code == 200, answer.content
+    assert "holds IntegerField" in str(answer.json())
+    assert client.get("/api/v1/customer-users/?search=nu*").status_code == 200

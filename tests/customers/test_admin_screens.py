@@ -83,7 +83,9 @@ def test_a_validation_error_keeps_the_values_and_saves_nothing(admin_client, dat
     })  # fmt: skip
     assert response.status_code == 200
     form = response.context["form"]
-    assert form.errors["UserEmail"] == ["This email address is already in use for another customer user."]
+    assert form.errors["UserEmail"] == [
+        "The e-mail address 'alice@EXAMPLE.com' is already in use for another customer user."
+    ]
     assert form.errors["UserCustomerID"] == ["There is no customer 'NOPE'."]
     assert b'value="Evil"' in response.content
     assert not CustomerUser.objects.filter(login="eve").exists()
