@@ -133,7 +133,8 @@ def pinned_context(names: Iterable[str]) -> contextvars.Context:
 def forget(*names: str) -> None:
     """Make every answer computed from `names` stale: for the writer now, for everyone at commit."""
     _renew(names)
-    transaction.on_commit(lambda: _renew(names))
+    if transaction.get_connection().in_atomic_block:  # outside one, the first renewal is already committed
+        transaction.on_commit(lambda: _renew(names))
 
 
 def _renew(names: Iterable[str]) -> None:

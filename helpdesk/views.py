@@ -79,9 +79,7 @@ def health(request: HttpRequest) -> JsonResponse:
         "cache": shared_cache,
         "sources": report_sources,
     }
-    response = JsonResponse(body, status=200 if ok else 503)
-    connection.close_if_unusable_or_obsolete()
-    return response
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
