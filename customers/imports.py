@@ -2,10 +2,11 @@
 
 Rows are read one at a time and validated in batches (every field, then the database: duplicates, unknown
 customers, taken e-mails). Valid rows of a batch are written in one transaction; a row with an error is
-not written and goes to the error report (line, field, value, reason) next to the input. After each
-committed batch the line reached is written to a progress file next to the input, so an import stopped
-half-way (crash, Ctrl-C, a lost database) leaves no partial batch behind and `--resume` carries on after
-the last committed batch. `--dry-run` validates everything and writes nothing but the report.
+not written and goes to the error report (line, field, value, reason) next to the input. With each
+committed batch the line reached is written to a progress file next to the input (see `Progress`), so an
+import stopped half-way (crash, Ctrl-C, SIGKILL, a lost database) leaves no partial batch behind, and
+`--resume` carries on after the last committed batch and keeps the report of the whole file.
+`--dry-run` validates everything and writes nothing but the report.
 A CSV header that no row could fit (unknown or repeated names, required ones missing) is refused
 before any row is read, with one error instead of the same errors for every row.
 
@@ -27,10 +28,11 @@ import json
 import os
 import re
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,20 +78,15 @@ class RowError:
 
 @dataclass
 class ImportResult:
+    """What one run did (`read`, `written`, `error_rows`), and the rows of the whole file, across resumed
+    runs, that the report lists (`report_rows`)."""
+
     read: int = 0
     written: int = 0
-    errors: list[RowError] = field(default_factory=list)
     error_rows: int = 0
+    report_rows: int = 0
     resumed_after: int = 0
     dry_run: bool = False
-
-    @property
-    def report_rows(self) -> int:
-        return len(self.errors)
-
-    def add_errors(self, errors: list[RowError]) -> None:
-        self.errors.extend(errors)
-        self.error_rows += len({e.line for e in errors})
 
 
 Line = tuple[int, tuple[str, ...], Sequence[Any]]  # line number, attribute names, their values
@@ -176,27 +173,25 @@ class Importer:
             if problems:
                 raise HeaderRejected(problems)
         result = ImportResult(dry_run=self.dry_run)
-        start_after = self._checkpoint() if self.resume else 0
-        result.resumed_after = start_after
-        batch: list[Line] = []
-        with BatchWriter(self, result) as self.writer:
+        with Progress(self, result) as self.recorder, BatchWriter(self) as self.writer:
+            start_after = result.resumed_after
+            batch: list[Line] = []
+            unreadable: list[RowError] = []
+            first_line = 0
             for line, names, values, problem in read_rows(self.path, self.fmt):
                 if line <= start_after:
                     continue
                 result.read += 1
+                first_line = first_line or line
                 if problem:
-                    result.errors.append(RowError(line, "", "", f"Line {line} {problem}."))
-                    result.error_rows += 1
+                    unreadable.append(RowError(line, "", "", f"Line {line} {problem}."))
                 else:
                     batch.append((line, names, values))
-                if len(batch) >= self.batch_size:
-                    self._batch(batch, result)
-                    batch = []
-            if batch:
-                self._batch(batch, result)
-        self._write_report(result)
-        if not self.dry_run and self.progress_path.exists():
-            self.progress_path.unlink()  # finished: nothing to resume
+                if len(batch) + len(unreadable) >= self.batch_size:
+                    self._batch(batch, unreadable, first_line, line)
+                    batch, unreadable, first_line = [], [], 0
+            if first_line:
+                self._batch(batch, unreadable, first_line, line)
         if not self.dry_run and result.written:
             self._analyze()
         return result
@@ -208,18 +203,23 @@ class Importer:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(self.model._meta.db_table)}")
 
-    def _batch(self, batch: list[Line], result: ImportResult) -> None:
-        rows, errors = self.validate(batch)
-        result.add_errors(errors)
+    def _batch(self, batch: list[Line], unreadable: list[RowError], first_line: int, last_line: int) -> None:
+        """Validate lines `first_line`–`last_line` and hand them on; `unreadable` are the errors of the
+        lines among them that could not be read."""
+        rows, errors = self.validate(batch) if batch else ([], [])
+        errors = unreadable + errors
+        rows = self.prepare(rows) if rows else rows
         if self.dry_run:
-            result.add_errors(self.against_database(self.prepare(rows))[1])
-        elif rows:
-            rows = self.prepare(rows)
-            if self.writer.pipelined:
-                rows, errors = self.screen(rows)
-                result.add_errors(errors)
-            self.writer.submit(Batch(batch[0][0], batch[-1][0], rows, screened=self.writer.pipelined))
-        self.progress(len(batch))
+            errors += self.against_database(rows)[1] if rows else []
+            batch_checked = Batch(first_line, last_line, [], errors)
+            self.recorder.record(batch_checked, [], [])
+            self.recorder.committed(batch_checked)
+        else:
+            if self.writer.pipelined and rows:
+                rows, more = self.screen(rows)
+                errors += more
+            self.writer.submit(Batch(first_line, last_line, rows, errors, screened=self.writer.pipelined))
+        self.progress(len(batch) + len(unreadable))
 
     def header_problems(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
         """(attribute, reason) for what is wrong with these attribute names whatever the values: unknown
@@ -243,23 +243,38 @@ class Importer:
         before (pipelined runs only): what it takes off `store`, the writer no longer has to do."""
         return rows, []
 
-    def store(self, rows: list, *, screened: bool) -> tuple[int, list[RowError]]:
-        """Check and write prepared rows inside the batch's transaction: how many were written, and
-        the errors of the others."""
-        rows, errors = self.against_database(rows)
+    def store(self, rows: list, *, screened: bool) -> tuple[list, list[RowError]]:
+        """Check and write prepared rows inside the batch's transaction: the rows written, and the
+        errors of the others."""
+        rows, errors = self.against_database(rows) if rows else (rows, [])
         if rows:
             self.write(rows)
-        return len(rows), errors
+        return rows, errors
 
-    def commit(self, batch: Batch, after: Future | None = None) -> tuple[int, list[RowError]]:
-        """Check and write one batch in one transaction, on the calling thread's connection; with `after`,
-        the commit of the batch before it, commit only once that has committed (roll back if it failed)."""
+    def key(self, row: Any) -> str:
+        """The unique key of a prepared row, as it is stored."""
+        raise NotImplementedError
+
+    def was_written(self, key: str) -> bool:
+        """Whether the table holds a row with this key (of a batch whose commit is in doubt)."""
+        raise NotImplementedError
+
+    def commit(self, batch: Batch, after: Future | None = None) -> None:
+        """Check, write and record one batch in one transaction, on the calling thread's connection; with
+        `after`, the commit of the batch before it, commit only once that has committed (roll back if it
+        failed)."""
         try:
-            with transaction.atomic():
-                written, errors = self.store(batch.rows, screened=batch.screened)
-                if after is not None and after.exception() is not None:
-                    lines = f"{batch.first_line}–{batch.last_line}"
-                    raise ImportStopped(f"lines {lines} were not written: an earlier batch failed")
+            try:
+                with transaction.atomic():
+                    written, errors = self.store(batch.rows, screened=batch.screened)
+                    if after is not None and after.exception() is not None:
+                        lines = f"{batch.first_line}–{batch.last_line}"
+                        raise ImportStopped(f"lines {lines} were not written: an earlier batch failed")
+                    self.recorder.record(batch, written, errors)
+            except BaseException:
+                self.recorder.abandoned(batch)
+                raise
+            self.recorder.committed(batch)
         except IntegrityError as exc:  # a concurrent writer took a key: the whole batch is left out
             raise ImportStopped(
                 f"lines {batch.first_line}–{batch.last_line} were not written: {exc}".strip()
@@ -268,27 +283,139 @@ class Importer:
             raise ImportStopped(
                 f"the database failed at lines {batch.first_line}–{batch.last_line}: {exc}"
             ) from exc
-        return written, errors
 
     def write(self, rows: list) -> None:
         self.model.objects.bulk_create([instance for _, instance in rows], batch_size=1000)
 
-    def _checkpoint(self) -> int:
-        try:
-            return int(json.loads(self.progress_path.read_text())["line"])
-        except (FileNotFoundError, ValueError, KeyError):
-            return 0
 
-    def _write_report(self, result: ImportResult) -> None:
-        if not result.errors:
-            if self.report_path.exists():
-                self.report_path.unlink()
+class Progress:
+    """The progress file and the error report of one input file, both kept across resumed runs.
+
+    The progress file holds the last line committed and the totals so far. It is replaced atomically
+    (written, flushed, fsynced, renamed), so a kill leaves the old one or the new one, never a torn one.
+    A batch is recorded in two steps around its commit: inside its transaction, its errors are appended to
+    the report (fsynced) and the progress file names the batch as pending, with the key of one row it
+    wrote; after the commit, the file names it as committed. A run killed between the two steps finds that
+    row in the table or not, so `--resume` starts right after the last committed batch, and cuts the report
+    back to what the committed batches found: every row of the file is then reported once, or written once.
+    A dry run keeps no progress file and starts a new report.
+    """
+
+    FIELDS = ("line", "written", "error_rows", "report_bytes")
+    HEADER = "line,field,value,reason\r\n"
+
+    def __init__(self, importer: Importer, result: ImportResult) -> None:
+        self.importer = importer
+        self.result = result
+        self.path = importer.progress_path
+        self.report_path = importer.report_path
+        self.state = dict.fromkeys(self.FIELDS, 0)
+        self.report: io.TextIOWrapper | None = None
+        self.pending: tuple[Batch, dict[str, int], int, int] | None = None
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> Progress:
+        if self.importer.dry_run or not self.importer.resume:
+            self.path.unlink(missing_ok=True)
+            self.report_path.unlink(missing_ok=True)
+            return self
+        self.state = self._committed_state()
+        self.result.resumed_after = self.state["line"]
+        self.result.report_rows = self.state["error_rows"]
+        if self.state["report_bytes"] and self.report_path.exists():
+            self.report = self.report_path.open("a", encoding="utf-8", newline="")
+            self.report.truncate(self.state["report_bytes"])  # errors of a batch that did not commit
+        else:
+            self.report_path.unlink(missing_ok=True)
+            self.state["report_bytes"] = 0
+        return self
+
+    def _committed_state(self) -> dict[str, int]:
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            state = {name: int(saved[name]) for name in self.FIELDS}
+            pending = saved.get("pending")
+            if pending is not None:
+                pending = {name: int(pending[name]) for name in self.FIELDS} | {"key": pending["key"]}
+        except FileNotFoundError:
+            return dict.fromkeys(self.FIELDS, 0)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ProgressUnreadable(f"{self.path} cannot be read ({exc})") from exc
+        if pending is not None and pending["key"] is not None and self.importer.was_written(pending["key"]):
+            return {name: pending[name] for name in self.FIELDS}
+        return state
+
+    def record(self, batch: Batch, written: list, errors: list[RowError]) -> None:
+        """Before the batch's commit: its errors into the report, and the batch as pending."""
+        errors = batch.errors + errors
+        errors.sort(key=lambda error: error.line)
+        with self.lock:
+            report_bytes = self.state["report_bytes"]
+            if errors:
+                if self.report is None:
+                    self.report = self.report_path.open("w", encoding="utf-8", newline="")
+                    self.report.write(self.HEADER)
+                report = csv.writer(self.report)
+                for error in errors:
+                    report.writerow([error.line, error.field, error.value[:200], error.reason])
+                self.report.flush()
+                os.fsync(self.report.fileno())
+                report_bytes = self.report.tell()
+            error_rows = len({error.line for error in errors})
+            after = {
+                "line": batch.last_line,
+                "written": self.state["written"] + len(written),
+                "error_rows": self.state["error_rows"] + error_rows,
+                "report_bytes": report_bytes,
+            }
+            self.pending = (batch, after, len(written), error_rows)
+            if written:
+                self._save(self.state | {"pending": after | {"key": self.importer.key(written[0])}})
+
+    def committed(self, batch: Batch) -> None:
+        with self.lock:
+            if self.pending is None or self.pending[0] is not batch:
+                return
+            _, self.state, written, error_rows = self.pending
+            self.pending = None
+            self.result.written += written
+            self.result.error_rows += error_rows
+            self.result.report_rows = self.state["error_rows"]
+            self._save(self.state)
+
+    def abandoned(self, batch: Batch) -> None:
+        """The batch did not commit: its errors leave the report, and the progress file forgets it."""
+        with self.lock:
+            if self.pending is None or self.pending[0] is not batch:
+                return
+            self.pending = None
+            if self.report is not None:
+                self.report.truncate(self.state["report_bytes"])
+            self._save(self.state)
+
+    def _save(self, state: dict) -> None:
+        if self.importer.dry_run:
             return
-        with self.report_path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["line", "field", "value", "reason"])
-            for error in sorted(result.errors, key=lambda error: error.line):  # batches report late
-                writer.writerow([error.line, error.field, error.value[:200], error.reason])
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self.report is not None:
+            self.report.close()
+        if exc_type is None:
+            if not self.importer.dry_run:
+                self.path.unlink(missing_ok=True)  # finished: nothing to resume
+            if not self.result.report_rows:
+                self.report_path.unlink(missing_ok=True)
 
 
 class HeaderRejected(Exception):
@@ -303,16 +430,21 @@ class ImportStopped(Exception):
     """The import stopped between batches; what was committed stays, `--resume` continues after it."""
 
 
+class ProgressUnreadable(Exception):
+    """`--resume` found a progress file that is not one this command wrote."""
+
+
 @dataclass
 class Batch:
     first_line: int
     last_line: int
     rows: list  # what `prepare` made of the rows that passed validation
-    screened: bool = False  # whether `screen` has run on them
+    errors: list[RowError]  # of the other lines, found before the batch is written
+    screened: bool = False  # whether `screen` has run on the rows
 
 
 class BatchWriter:
-    """Commits batches in file order, and records each commit in the result and the progress file.
+    """Commits batches in file order (each records itself: see `Importer.commit` and `Progress`).
 
     Inline, in the caller's connection and transaction; or, on PostgreSQL outside a transaction, in
     WRITERS writer threads, each on its own connection, taking batches in turn: batches N and N+1 are
@@ -322,9 +454,8 @@ class BatchWriter:
     batch before it.
     """
 
-    def __init__(self, importer: Importer, result: ImportResult) -> None:
+    def __init__(self, importer: Importer) -> None:
         self.importer = importer
-        self.result = result
         connection = transaction.get_connection()
         pipelined = (
             not importer.dry_run and connection.vendor == "postgresql" and not connection.in_atomic_block
@@ -350,7 +481,7 @@ class BatchWriter:
 
     def submit(self, batch: Batch) -> None:
         if not self.writers:
-            self._committed(batch, *self.importer.commit(batch))
+            self.importer.commit(batch)
             return
         while len(self.in_flight) >= len(self.writers):
             self._settle()
@@ -365,15 +496,8 @@ class BatchWriter:
             self._settle()
 
     def _settle(self) -> None:
-        batch, future = self.in_flight.popleft()
-        self._committed(batch, *future.result())
-
-    def _committed(self, batch: Batch, written: int, errors: list[RowError]) -> None:
-        self.result.written += written
-        self.result.add_errors(errors)
-        self.importer.progress_path.write_text(
-            json.dumps({"line": batch.last_line, "written": self.result.written})
-        )
+        _, future = self.in_flight.popleft()
+        future.result()
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
@@ -536,6 +660,12 @@ class CustomerImporter(Importer):
             else:
                 rows.append((line, customer))
         return rows, errors
+
+    def key(self, row):
+        return row[1].customer_id
+
+    def was_written(self, key):
+        return Customer.objects.filter(customer_id=key).exists()
 
 
 # -------------------------------------------------------------------------------- customer users
@@ -768,14 +898,20 @@ class CustomerUserImporter(Importer):
     def store(self, rows, *, screened):
         """A screened batch is copied as it is: the unique index on logins refuses a taken one, and only
         then, back at a savepoint, is every row checked. A clean file costs no look-ups in the writer."""
-        if screened:
+        if screened and rows:
             try:
                 with transaction.atomic():
                     self.write(rows)
-                return len(rows), []
+                return rows, []
             except IntegrityError:
                 pass
         return super().store(rows, screened=screened)
+
+    def key(self, row):
+        return row[1]
+
+    def was_written(self, key):
+        return CustomerUser.objects.filter(login=key).exists()
 
     @staticmethod
     def _without_taken(rows, taken_logins: dict[str, bool], taken_emails: dict[str, bool]):

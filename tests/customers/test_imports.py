@@ -418,3 +418,36 @@ def test_e_mails_of_invalid_users_are_taken_in_a_transaction(tmp_path, own_table
 @pytest.mark.django_db(transaction=True)
 def test_e_mails_of_invalid_users_are_taken_when_pipelined(tmp_path, own_table):
     import_beside_an_invalid_user(tmp_path)
+
+
+@pytest.mark.sqlite
+def test_resume_refuses_a_progress_file_it_did_not_write(tmp_path, own_table):
+    path = write_csv(tmp_path / "users.csv", [["n1", "N", "O", "n1@example.com", "ACME", "", "1"]])
+    path.with_name("users.csv.progress").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"users.csv.progress cannot be read .* Remove it"):
+        call_command("import_customer_users", str(path), "--resume", verbosity=0)
+    assert not CustomerUser.objects.filter(login="n1").exists()
+
+
+@pytest.mark.sqlite
+def test_a_resumed_run_keeps_the_report_of_the_lines_before_it(tmp_path, own_table):
+    rows = [[f"r{n}", "R", "E", f"r{n}@example.com", "ACME", "", "1"] for n in range(6)]
+    rows[1][3] = "not-an-address"
+    rows[5][1] = ""
+    path = write_csv(tmp_path / "users.csv", rows[:4])
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "2", verbosity=0)
+    # As if that run had been stopped after line 5 of the whole file, and the file were that whole file.
+    write_csv(path, rows)
+    report_path = path.with_name("users.csv.errors.csv")
+    path.with_name("users.csv.progress").write_text(json.dumps({"line": 5, "written": 3, "error_rows": 1,
+                                                    "report_bytes": report_path.stat().st_size}))  # fmt: skip
+    with pytest.raises(CommandError, match="2 rows were not imported"):
+        call_command("import_customer_users", str(path), "--batch-size", "2", "--resume", verbosity=0)
+    assert report(path) == [
+        (3, "UserEmail", "'not-an-address' is not a valid e-mail address."),
+        (7, "UserFirstname", "Firstname is required."),
+    ]
+    assert set(CustomerUser.objects.filter(login__startswith="r").values_list("login", flat=True)) == {
+        "r0", "r2", "r3", "r4"
+    }  # fmt: skip

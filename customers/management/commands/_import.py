@@ -8,7 +8,14 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from customers.imports import HeaderRejected, ImportStopped, count_lines, file_format, memory_mb
+from customers.imports import (
+    HeaderRejected,
+    ImportStopped,
+    ProgressUnreadable,
+    count_lines,
+    file_format,
+    memory_mb,
+)
 
 
 def add_import_arguments(parser) -> None:
@@ -43,6 +50,8 @@ def run_import(command, importer_class, options, **extra) -> None:
             result = importer.run()
         except HeaderRejected as exc:
             raise CommandError(f"{path} line 1, the header: {exc} Nothing was imported.") from exc
+        except ProgressUnreadable as exc:
+            raise CommandError(f"{exc}. Remove it to import the whole file again.") from exc
         except ImportStopped as exc:
             raise CommandError(
                 f"Import stopped: {exc}. What was committed stays; run again with --resume."
@@ -57,8 +66,8 @@ def run_import(command, importer_class, options, **extra) -> None:
         f"{result.read} rows read{resumed}, {written} {importer.kind}, {result.error_rows} rows with errors;"
         f" {rate:,.0f} rows/s, peak memory {memory_mb():.0f} MB"
     )
-    if result.errors:
+    if result.report_rows:
         command.stderr.write(f"Errors (line, field, value, reason) are in {importer.report_path}")
         raise CommandError(
-            f"{result.error_rows} rows were not imported; see {importer.report_path}", returncode=1
+            f"{result.report_rows} rows were not imported; see {importer.report_path}", returncode=1
         )
