@@ -139,7 +139,9 @@ class NamedAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {f: form.cleaned_data[f] for f in form.changed_data if f in NAMED_FIELDS}
         if change:
-            saved = type(self).update_named(name=form.initial["name"], acting_user=request.user, **values)
+            saved = type(self).update_named(
+                name=form.initial["name"], changes=values, acting_user=request.user
+            )
         else:
             saved = type(self).create_named(acting_user=request.user, **values)
         obj.pk, obj._state.adding = saved.pk, False

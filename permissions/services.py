@@ -392,8 +392,9 @@ def create_group(*, acting_user: Any, **values: Any) -> Group:
     return _save_named(Group(), values, acting_user=acting_user)
 
 
-def update_group(*, name: str, acting_user: Any, **changes: Any) -> Group:
-    """Change a group; setting it invalid takes it out of every answer at once (R103 needs valid groups)."""
+def update_group(*, name: str, changes: Mapping[str, Any], acting_user: Any) -> Group:
+    """Change the group called `name` (a new name among the changes renames it); setting it invalid takes
+    it out of every answer at once (R103 needs valid groups)."""
     return _save_named(_named(Group, name), changes, acting_user=acting_user)
 
 
@@ -401,7 +402,7 @@ def create_service(*, acting_user: Any, **values: Any) -> Service:
     return _save_named(Service(), values, acting_user=acting_user)
 
 
-def update_service(*, name: str, acting_user: Any, **changes: Any) -> Service:
+def update_service(*, name: str, changes: Mapping[str, Any], acting_user: Any) -> Service:
     return _save_named(_named(Service, name), changes, acting_user=acting_user)
 
 

@@ -275,7 +275,7 @@ class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
 
     def perform_update(self, serializer):
         serializer.instance = type(self).update_named(
-            name=serializer.instance.name, acting_user=self.request.user, **serializer.validated_data
+            name=serializer.instance.name, changes=serializer.validated_data, acting_user=self.request.user
         )
 
 

@@ -142,3 +142,25 @@ def test_the_admin_saves_groups_through_the_service(staff, client, world):
         == 302
     )
     assert AuditEntry.objects.filter(action="group.created", target="projects").exists()
+
+
+def test_groups_and_services_are_renamed_through_the_service_on_every_path(staff, client, api, world):
+    """Found by the stateful schemathesis run: a PATCH (or an admin save) that renames a group answered
+    500 (`update_group()` got `name` twice)."""
+    renamed = api.patch("/api/v1/groups/support/", {"name": "help"}, format="json")
+    assert renamed.status_code == 200, renamed.content
+    assert Queue.objects.get(pk=world.pk).group.name == "help"  # the queue follows its group
+    api.post("/api/v1/services/", {"name": "VPN"}, format="json")
+    assert api.patch("/api/v1/services/vpn/", {"name": "VPN access"}, format="json").status_code == 200
+    client.force_login(staff)
+    group = Group.objects.get(name="help")
+    url = reverse("admin:customers_group_change", args=[group.pk])
+    assert client.post(url, {"name": "helpdesk", "validity": 1}).status_code == 302
+    assert Group.objects.get(pk=group.pk).name == "helpdesk"
+    changes = (
+        AuditEntry.objects.filter(action="group.changed").order_by("pk").values_list("detail", flat=True)
+    )
+    assert [detail["changes"] for detail in changes] == [
+        {"name": ["support", "help"]},
+        {"name": ["help", "helpdesk"]},
+    ]
