@@ -36,7 +36,16 @@ class NeverDeletedAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(NeverDeletedAdmin):
-    list_display = ["customer_id", "name", "city", "country", "validity", "changed_at", "groups_link"]
+    list_display = [
+        "customer_id",
+        "name",
+        "city",
+        "country",
+        "validity",
+        "changed_at",
+        "groups_link",
+        "cic_link",
+    ]
     list_filter = ["validity"]
     search_fields = ["customer_id", "name", "city"]
     readonly_fields = ["created_at", "changed_at", "created_by", "changed_by"]
@@ -48,6 +57,14 @@ class CustomerAdmin(NeverDeletedAdmin):
     def groups_link(self, obj: Customer) -> str:
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:customer_groups", args=[obj.customer_id]), _("groups")
+        )
+
+    @admin.display(description=_("information center"))
+    def cic_link(self, obj: Customer) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:information_center_customer", args=[obj.customer_id]),
+            _("Customer Information Center"),
         )
 
     def changelist_view(self, request, extra_context=None):

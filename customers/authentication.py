@@ -9,12 +9,14 @@ logged, never the password.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -73,7 +75,8 @@ def authenticate_customer_user(
         record = None
     known = record.login if record is not None else login
     key, counted_at = known.casefold(), record.source if record is not None else ""
-    locked_until = _reserve_attempt(key, counted_at)
+    lock = customer_login_lock()
+    locked_until = lock.reserve(key, counted_at)
     if locked_until is not None:
         logger.warning(
             "customer login refused%s: %r is locked until %s", where, known, locked_until.isoformat()
@@ -97,9 +100,9 @@ def authenticate_customer_user(
             refused_by.append(alias)
 
     if not refused_by and unavailable:
-        _release_attempt(key, counted_at)  # no source could say no: not a failure
+        lock.release(key, counted_at)  # no source could say no: not a failure
         return LoginOutcome(False, login, "unavailable")
-    until = _lock_if_exhausted(key, counted_at)
+    until = lock.failed(key, counted_at)
     if refused_by:
         lock = f"; locked until {until.isoformat()}" if until else ""
         logger.warning(
@@ -110,8 +113,11 @@ def authenticate_customer_user(
             lock,
         )
         return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
+    # Nobody knows the login: as long an answer as a wrong password, and the same lock, so that neither
+    # the time nor the message tells which logins exist.
+    check_password(password, _unknown_login_hash())
     logger.warning("customer login failed%s: no source knows %r", where, login)
-    return LoginOutcome(False, login, "bad_credentials")
+    return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
 
 
 def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> LoginOutcome:
@@ -124,7 +130,7 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
         logger.warning("customer login refused%s: %r is set to invalid (%s)", where, stored, record.valid_id)
         return LoginOutcome(False, login, "invalid", source=alias)
     with transaction.atomic():
-        LoginFailure.objects.filter(login__in={login.casefold(), stored.casefold()}).delete()
+        LoginLock.forget({login.casefold(), stored.casefold()})
         for pref, value in (
             ("UserLastLogin", str(int(timezone.now().timestamp()))),
             ("UserAuthBackend", alias),
@@ -134,56 +140,90 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
     return LoginOutcome(True, stored, "ok", source=alias)
 
 
-def _lock_options() -> tuple[int, int]:
-    options = settings.HELPDESK_SETTINGS
-    return int(options.get("CustomerLoginMaxFailed") or 0), int(options.get("CustomerLoginLockMinutes") or 0)
+@functools.cache
+def _unknown_login_hash() -> str:
+    """What a password for an unknown login is checked against: as costly as a real check."""
+    return make_password(secrets.token_urlsafe(16))
 
 
-def _reserve_attempt(key: str, counted_at: str) -> datetime | None:
-    """Count this attempt as a failure *before* the password is checked (R86), atomically in the database.
+@dataclass(frozen=True)
+class LoginLock:
+    """Failed logins counted per key (a login, an address) and scope (the source that knows the login, or
+    `staff` / `staff address`), in LoginFailure, atomically in the database: after `maximum` failures
+    within `minutes` the key is locked for `minutes` (0 for either: never locked). Customers' and staff
+    logins use the same rule with their own numbers."""
 
-    So parallel attempts cannot all pass the check before any of them is counted: at most
-    `CustomerLoginMaxFailed` passwords are ever checked before the lock. Returns the end of the lock when
-    the login is locked (or every allowed attempt is already under way); None when this one may go on.
-    The counts live in LoginFailure, per stored login and the source that knows it, not in the
-    `UserLoginFailed` preference.
-    """
-    maximum, minutes = _lock_options()
-    now = timezone.now()
-    with transaction.atomic():
-        failure, _ = LoginFailure.objects.select_for_update().get_or_create(
-            login=key, source=counted_at, defaults={"count": 0, "last_failed_at": now}
-        )
-        if failure.locked_until is not None and failure.locked_until > now:
-            return failure.locked_until
-        if failure.locked_until is not None:  # the lock expired: a fresh start
-            failure.count, failure.locked_until = 0, None
-        if maximum and minutes and failure.count >= maximum:  # every allowed attempt is under way
-            failure.count, failure.locked_until = 0, now + timedelta(minutes=minutes)
-            failure.save(update_fields=["count", "locked_until"])
-            return failure.locked_until
-        failure.count += 1
-        failure.last_failed_at = now
-        failure.save(update_fields=["count", "locked_until", "last_failed_at"])
-    return None
+    maximum: int
+    minutes: int
 
+    def reserve(self, key: str, scope: str) -> datetime | None:
+        """Count this attempt as a failure *before* the password is checked (R86).
 
-def _lock_if_exhausted(key: str, counted_at: str) -> datetime | None:
-    """The attempt failed (it is counted already): lock when the count has reached the maximum."""
-    maximum, minutes = _lock_options()
-    if not (maximum and minutes):
+        So parallel attempts cannot all pass the check before any of them is counted: at most `maximum`
+        passwords are ever checked before the lock. Returns the end of the lock when the key is locked (or
+        every allowed attempt is already under way); None when this one may go on.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            failure, _ = LoginFailure.objects.select_for_update().get_or_create(
+                login=key, source=scope, defaults={"count": 0, "last_failed_at": now}
+            )
+            if failure.locked_until is not None and failure.locked_until > now:
+                return failure.locked_until
+            stale = self.minutes and failure.last_failed_at < now - timedelta(minutes=self.minutes)
+            if failure.locked_until is not None or stale:  # the lock expired, or the failures: a fresh start
+                failure.count, failure.locked_until = 0, None
+            if self.maximum and self.minutes and failure.count >= self.maximum:  # all allowed are under way
+                failure.count, failure.locked_until = 0, now + timedelta(minutes=self.minutes)
+                failure.save(update_fields=["count", "locked_until"])
+                return failure.locked_until
+            failure.count += 1
+            failure.last_failed_at = now
+            failure.save(update_fields=["count", "locked_until", "last_failed_at"])
         return None
-    locked_until = timezone.now() + timedelta(minutes=minutes)
-    locked = LoginFailure.objects.filter(
-        login=key, source=counted_at, count__gte=maximum, locked_until__isnull=True
-    ).update(locked_until=locked_until, count=0)
-    return locked_until if locked else None
+
+    def locked(self, key: str, scope: str) -> datetime | None:
+        """The end of the key's lock, if it is locked (a look-up: nothing is counted)."""
+        return (
+            LoginFailure.objects.filter(login=key, source=scope, locked_until__gt=timezone.now())
+            .values_list("locked_until", flat=True)
+            .first()
+        )
+
+    def count_failure(self, key: str, scope: str) -> datetime | None:
+        """Count a failed attempt that was not reserved (logins that may run in parallel, as HTTP Basic
+        does on every request), atomically; returns the end of the lock it sets, if it sets one."""
+        return None if self.reserve(key, scope) else self.failed(key, scope)
+
+    def failed(self, key: str, scope: str) -> datetime | None:
+        """The attempt failed (it is counted already): lock when the count has reached the maximum."""
+        if not (self.maximum and self.minutes):
+            return None
+        locked_until = timezone.now() + timedelta(minutes=self.minutes)
+        locked = LoginFailure.objects.filter(
+            login=key, source=scope, count__gte=self.maximum, locked_until__isnull=True
+        ).update(locked_until=locked_until, count=0)
+        return locked_until if locked else None
+
+    @staticmethod
+    def release(key: str, scope: str) -> None:
+        """The attempt was not a failure after all (nobody could check the password)."""
+        with transaction.atomic():
+            LoginFailure.objects.filter(login=key, source=scope, count__gt=0).update(count=F("count") - 1)
+            LoginFailure.objects.filter(login=key, source=scope, count=0, locked_until__isnull=True).delete()
+
+    @staticmethod
+    def forget(keys: set[str], scope: str | None = None) -> None:
+        """A successful login: the failures of these keys (in every scope, or in one) are forgotten."""
+        found = LoginFailure.objects.filter(login__in=keys)
+        (found if scope is None else found.filter(source=scope)).delete()
 
 
-def _release_attempt(key: str, counted_at: str) -> None:
-    with transaction.atomic():
-        LoginFailure.objects.filter(login=key, source=counted_at, count__gt=0).update(count=F("count") - 1)
-        LoginFailure.objects.filter(login=key, source=counted_at, count=0, locked_until__isnull=True).delete()
+def customer_login_lock() -> LoginLock:
+    options = settings.HELPDESK_SETTINGS
+    return LoginLock(
+        int(options.get("CustomerLoginMaxFailed") or 0), int(options.get("CustomerLoginLockMinutes") or 0)
+    )
 
 
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

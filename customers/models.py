@@ -151,6 +151,11 @@ class CustomerUser(NeverDeleted, Audited):
         verbose_name = _("customer user")
         verbose_name_plural = _("customer users")
         ordering = ["login"]
+        permissions = [  # what no model's add / change / view covers (helpdesk/access.py)
+            ("set_customeruser_password", _("Can set a customer user's password")),
+            ("change_customeruser_relations", _("Can change a customer user's customers and services")),
+            ("view_sources", _("Can view the customer-user sources and their status")),
+        ]
         constraints = [
             # Lookups are case-insensitive (R55); `JDOE` and `jdoe` must never both exist.
             models.UniqueConstraint(Lower("login"), name="customer_user_login_ci_unique"),
@@ -177,6 +182,12 @@ class Group(Audited):
         verbose_name = _("group")
         verbose_name_plural = _("groups")
         ordering = ["name"]
+        permissions = [
+            (
+                "change_group_permissions",
+                _("Can change the group permissions of customer users and customers"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),

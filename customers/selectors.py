@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q, QuerySet
+
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceStatus, split_customer_ids
 from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
-from customers.models import Customer, CustomerUserCustomer, CustomerUserPreference
+from customers.models import (
+    Customer,
+    CustomerUserCustomer,
+    CustomerUserPreference,
+    CustomerUserService,
+    Validity,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,15 @@ class SourceInfo:
     name: str
     kind: str
     read_only: bool
+
+
+def search_customers(term: str = "", *, valid_only: bool = False) -> QuerySet[Customer]:
+    """Customers whose ID or name contains `term` (case-blind), by customer ID."""
+    found = Customer.objects.order_by("customer_id")
+    if valid_only:
+        found = found.filter(validity=Validity.VALID)
+    term = term.strip()
+    return found.filter(Q(customer_id__icontains=term) | Q(name__icontains=term)) if term else found
 
 
 def search_customer_users(
@@ -276,3 +293,29 @@ def get_sources_status(registry: SourceHandler = sources) -> SourcesStatus:
             statuses.append(answer.value)
     conflicts, unlisted = list_login_conflicts(registry)
     return SourcesStatus(tuple(statuses), tuple(conflicts), unlisted)
+
+
+def get_customer(customer_id: str) -> Customer | None:
+    """The customer with this ID, compared case-blind (core.lookups), invalid ones too."""
+    return Customer.objects.filter(customer_id__ci=customer_id).first()
+
+
+def customer_group_permissions(customer: Customer) -> list[dict]:
+    """The customer's own group permissions (R6): group name, permission type and context."""
+    return list(
+        customer.group_permissions.order_by("context", "group__name").values(
+            "group__name", "permission", "context"
+        )
+    )
+
+
+def services_of(logins: Iterable[str]) -> list[tuple[str, int]]:
+    """The services these customer users may use, with how many of them may: (service name, users)."""
+    from django.db.models import Count
+
+    return list(
+        CustomerUserService.objects.filter(login__in=list(logins))
+        .values_list("service__name")
+        .annotate(users=Count("login"))
+        .order_by("service__name")
+    )

@@ -1,98 +1,115 @@
 """The admin site: Django's admin with the screens that are not one model's change list.
 
 Customer users live in sources, relations are matrices, and the sources have a status page; their views
-(customers/admin_views.py, permissions/admin_views.py) are added here so that they share the admin's
-login, staff check, CSRF protection, look and navigation.
+(customers/admin_views.py, permissions/admin_views.py, helpdesk/information_center.py) are added here so
+that they share the admin's login, staff check, CSRF protection, look and navigation; each declares what
+it needs (helpdesk/access.py), and the menu shows only what the user may open.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+
+from helpdesk import access
+from helpdesk.access import needs
+from staff.forms import StaffLoginForm
+
+_CUSTOMER, _USER = "customers.view_customer", "customers.view_customeruser"
+_GROUP, _SERVICE = "customers.view_group", "customers.view_service"
 
 
 class HelpdeskAdminSite(admin.AdminSite):
     site_header = _("Helpdesk customer administration")
     site_title = _("Helpdesk admin")
     index_title = _("Customers, customer users and permissions")
+    login_form = StaffLoginForm
 
-    def get_urls(self):
+    def screens(self):
+        """(route, view, name, what it needs): every screen that is not one model's change list."""
         from customers import admin_views as customers
+        from helpdesk import information_center as cic
         from permissions import admin_views as permissions
 
-        view = self.admin_view
-        screens = [
-            path("customer-users/", view(customers.customer_user_list), name="customer_user_list"),
-            path("customer-users/add/", view(customers.customer_user_add), name="customer_user_add"),
-            path(
-                "customer-users/<path:login>/groups/",
-                view(permissions.customer_user_groups),
-                name="customer_user_groups",
-            ),
-            path(
-                "customer-users/<path:login>/customers/",
-                view(customers.customer_user_customers),
-                name="customer_user_customers",
-            ),
-            path(
-                "customer-users/<path:login>/services/",
-                view(customers.customer_user_services),
-                name="customer_user_services",
-            ),
-            path(
-                "customer-users/<path:login>/invalidate/",
-                view(customers.customer_user_invalidate),
-                name="customer_user_invalidate",
-            ),
-            path(
-                "customer-users/<path:login>/",
-                view(customers.customer_user_change),
-                name="customer_user_change",
-            ),
-            path(
-                "groups/<int:group_id>/customer-users/",
-                view(permissions.group_customer_users),
-                name="group_customer_users",
-            ),
-            path(
-                "customers/<str:customer_id>/groups/",
-                view(permissions.customer_groups),
-                name="customer_groups",
-            ),
-            path("default-groups/", view(permissions.default_groups), name="default_groups"),
-            path("default-services/", view(customers.default_services), name="default_services"),
-            path("sources/", view(customers.source_status), name="source_status"),
+        user = "customer-users/<path:login>"
+        return [
+            ("information-center/", cic.information_center, "information_center", needs(_CUSTOMER)),
+            ("information-center/<str:customer_id>/", cic.customer, "information_center_customer",
+             needs(_CUSTOMER)),
+            ("customer-users/", customers.customer_user_list, "customer_user_list", needs(_USER)),
+            ("customer-users/add/", customers.customer_user_add, "customer_user_add",
+             needs(_USER, "customers.add_customeruser")),
+            (f"{user}/groups/", permissions.customer_user_groups, "customer_user_groups",
+             needs((_USER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)),
+            (f"{user}/customers/", customers.customer_user_customers, "customer_user_customers",
+             needs((_USER, _CUSTOMER), access.CHANGE_RELATIONS)),
+            (f"{user}/services/", customers.customer_user_services, "customer_user_services",
+             needs((_USER, _SERVICE), access.CHANGE_RELATIONS)),
+            (f"{user}/invalidate/", customers.customer_user_invalidate, "customer_user_invalidate",
+             needs(_USER, "customers.change_customeruser")),
+            (f"{user}/", customers.customer_user_change, "customer_user_change",
+             needs(_USER, "customers.change_customeruser")),
+            ("groups/<int:group_id>/customer-users/", permissions.group_customer_users,
+             "group_customer_users", needs((_GROUP, _USER), access.CHANGE_GROUP_PERMISSIONS)),
+            ("customers/<str:customer_id>/groups/", permissions.customer_groups, "customer_groups",
+             needs((_CUSTOMER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)),
+            ("default-groups/", permissions.default_groups, "default_groups",
+             needs(_GROUP, access.CHANGE_DEFAULTS)),
+            ("default-services/", customers.default_services, "default_services",
+             needs(_SERVICE, access.CHANGE_DEFAULTS)),
+            ("sources/", customers.source_status, "source_status", needs(access.VIEW_SOURCES)),
+        ]  # fmt: skip
+
+    def get_urls(self):
+        own = [
+            path(route, self.admin_view(access.screen(view, required)), name=name)
+            for route, view, name, required in self.screens()
         ]
-        return screens + super().get_urls()
+        return own + super().get_urls()
+
+    def index(self, request, extra_context=None):
+        """Agents (who may read customers but change none) land on the Customer Information Center."""
+        user = request.user
+        if user.has_perm("customers.view_customer") and not user.has_perm("customers.change_customer"):
+            return redirect("admin:information_center")
+        return super().index(request, extra_context)
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
-        if app_label is None and request.user.is_active and request.user.is_staff:
-            screens = [
-                (_("Customer users"), "customer_user_list", "customer_user_add"),
-                (_("Default groups"), "default_groups", None),
-                (_("Default services"), "default_services", None),
-                (_("Sources"), "source_status", None),
-            ]
+        if app_label is not None or not (request.user.is_active and request.user.is_staff):
+            return apps
+        needed = {name: required for _, _, name, required in self.screens()}
+        menu = [
+            (_("Customer Information Center"), "information_center", None),
+            (_("Customer users"), "customer_user_list", "customer_user_add"),
+            (_("Default groups"), "default_groups", None),
+            (_("Default services"), "default_services", None),
+            (_("Sources"), "source_status", None),
+        ]
+        may = lambda name, method: needed[name].allow(request.user, method)  # noqa: E731
+        models = [
+            {
+                "name": label,
+                "object_name": name,
+                "admin_url": reverse(f"admin:{name}"),
+                "add_url": reverse(f"admin:{add}") if add and may(add, "POST") else None,
+                "view_only": not may(name, "POST"),
+                "perms": {"add": bool(add), "change": True, "delete": False, "view": True},
+            }
+            for label, name, add in menu
+            if may(name, "GET")
+        ]
+        if models:
             apps.insert(
                 0,
                 {
                     "name": _("Customer users and permissions"),
                     "app_label": "customer_users",
-                    "app_url": reverse("admin:customer_user_list"),
+                    "app_url": models[0]["admin_url"],
                     "has_module_perms": True,
-                    "models": [
-                        {
-                            "name": name,
-                            "object_name": url,
-                            "admin_url": reverse(f"admin:{url}"),
-                            "add_url": reverse(f"admin:{add}") if add else None,
-                            "view_only": False,
-                            "perms": {"add": bool(add), "change": True, "delete": False, "view": True},
-                        }
-                        for name, url, add in screens
-                    ],
+                    "models": models,
                 },
             )
         return apps

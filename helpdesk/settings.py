@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "backends",
     "permissions",
     "tickets",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,12 @@ PASSWORD_HASHERS = [
         for name in ("SHA1", "SHA256", "SHA512", "DESCrypt", "MD5Crypt", "Apr1", "SHACrypt", "Bcrypt")
     ),
 ]
+# Staff logins (admin form, HTTP Basic, token) lock after this many failures per account and per client
+# address, for this many minutes (staff/authentication.py); 0 for either: never locked.
+AUTHENTICATION_BACKENDS = ["staff.authentication.LockingModelBackend"]
+STAFF_LOGIN_MAX_FAILED = int(os.environ.get("HELPDESK_STAFF_LOGIN_MAX_FAILED", "5"))
+STAFF_LOGIN_LOCK_MINUTES = int(os.environ.get("HELPDESK_STAFF_LOGIN_LOCK_MINUTES", "15"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -211,11 +218,21 @@ API_MAX_BODY_BYTES = int(os.environ.get("HELPDESK_API_MAX_BODY_BYTES", str(1024 
 API_MAX_JSON_DEPTH = 32
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.BasicAuthentication",
+        "staff.authentication.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "staff.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Request rates per client address (anonymous) and per staff user, shared by every process through
+    # the cache; HELPDESK_API_USER_RATE= (empty) turns the per-user limit off (benchmarks).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("HELPDESK_API_ANON_RATE", "60/minute") or None,
+        "user": os.environ.get("HELPDESK_API_USER_RATE", "20000/minute") or None,
+    },
+    "DEFAULT_PERMISSION_CLASSES": ["helpdesk.access.StaffPermission"],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "helpdesk.api.errors.exception_handler",
@@ -229,6 +246,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customers, customer users of every source, groups, services and permissions.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["helpdesk.access.StaffPermission"],  # the schema and docs are for staff
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

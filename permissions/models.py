@@ -17,6 +17,9 @@ class PermissionSetting(models.Model):
 
     class Meta:
         verbose_name = _("permission setting")
+        permissions = [
+            ("change_defaults", _("Can change the default groups and services and the run-time settings"))
+        ]
 
     def __str__(self) -> str:
         return self.key

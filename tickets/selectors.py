@@ -97,13 +97,19 @@ def list_creatable_queues(login: str, *, registry: SourceHandler = sources) -> Q
 
 
 # --------------------------------------------------------------------------------------- agents
-def list_company_tickets(customer_id: str, *, limit: int = 50) -> list[Ticket]:
-    return list(
-        Ticket.objects.alias(customer_id_ci=Lower("customer_id"))
-        .filter(customer_id_ci=customer_id.lower())
-        .select_related("queue")
-        .order_by("-created_at")[:limit]
+def company_tickets(customer_id: str, *, closed: bool | None = None) -> QuerySet:
+    """A company's tickets, newest first, as agents see them; `closed` picks closed or open ones."""
+    found = Ticket.objects.alias(customer_id_ci=Lower("customer_id")).filter(
+        customer_id_ci=customer_id.lower()
     )
+    if closed is not None:
+        is_closed = Q(state=Ticket.State.CLOSED)
+        found = found.filter(is_closed if closed else ~is_closed)
+    return found.select_related("queue").order_by("-created_at")
+
+
+def list_company_tickets(customer_id: str, *, limit: int = 50) -> list[Ticket]:
+    return list(company_tickets(customer_id)[:limit])
 
 
 def list_customer_user_tickets(login: str, *, limit: int = 50) -> list[Ticket]:

@@ -1,3 +1,4 @@
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -8,7 +9,9 @@ app_name = "api"
 user = "customer-users/<str:login>"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(  # a browser without a staff session is sent to the admin's login
+        "docs/", staff_member_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"
+    ),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<str:customer_id>/", views.CustomerDetail.as_view(), name="customer-detail"),
     path("customers/<str:customer_id>/groups/", views.CustomerGroups.as_view(), name="customer-groups"),

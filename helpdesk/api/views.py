@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import run_checks
 from django.db import transaction
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -32,7 +31,13 @@ from customers.models import (
     Group,
     Validity,
 )
-from customers.selectors import get_customer_user, get_sources_status, list_sources, search_customer_users
+from customers.selectors import (
+    get_customer_user,
+    get_sources_status,
+    list_sources,
+    search_customer_users,
+    search_customers,
+)
 from customers.services import (
     create_customer,
     create_customer_user,
@@ -41,6 +46,8 @@ from customers.services import (
     update_customer,
     update_customer_user,
 )
+from helpdesk import access
+from helpdesk.access import needs
 from helpdesk.api import serializers as api
 from helpdesk.api.errors import method_not_allowed_for_delete
 from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
@@ -195,13 +202,9 @@ class CustomerList(AtomicMixin, CustomerWrites, generics.ListCreateAPIView):
     serializer_class = api.CustomerSerializer
 
     def get_queryset(self):
-        qs = Customer.objects.order_by("customer_id")
-        if _valid_only(self.request):
-            qs = qs.filter(validity=Validity.VALID)
-        term = self.request.query_params.get("search", "").strip()
-        if term:
-            qs = qs.filter(Q(customer_id__icontains=term) | Q(name__icontains=term))
-        return qs
+        return search_customers(
+            self.request.query_params.get("search", ""), valid_only=_valid_only(self.request)
+        )
 
     @extend_schema(responses={201: api.CustomerSerializer, 400: api.ErrorSerializer})
     def post(self, request, *args, **kwargs):
@@ -595,3 +598,27 @@ class Sources(ApiView):
                 "unlisted_sources": list(status_.unlisted_sources),
             }
         )
+
+
+# Who may call what: (permissions to read, and in addition to change); see helpdesk/access.py.
+_CUSTOMER, _USER = "customers.view_customer", "customers.view_customeruser"
+_GROUP, _SERVICE = "customers.view_group", "customers.view_service"
+CustomerList.needs = needs(_CUSTOMER, "customers.add_customer")
+CustomerDetail.needs = needs(_CUSTOMER, "customers.change_customer")
+CustomerGroups.needs = needs((_CUSTOMER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)
+CustomerUserList.needs = needs(_USER, "customers.add_customeruser")
+CustomerUserDetail.needs = needs(_USER, "customers.change_customeruser")
+CustomerUserPassword.needs = needs(_USER, access.SET_PASSWORD)
+CustomerUserPasswordGenerate.needs = needs(_USER, access.SET_PASSWORD)
+CustomerUserCustomers.needs = needs((_USER, _CUSTOMER), access.CHANGE_RELATIONS)
+CustomerUserGroups.needs = needs((_USER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)
+CustomerUserPermissions.needs = needs((_USER, _GROUP))
+CustomerUserCustomerIds.needs = needs(_USER)
+CustomerUserServices.needs = needs((_USER, _SERVICE), access.CHANGE_RELATIONS)
+GroupList.needs = needs(_GROUP, "customers.add_group")
+GroupDetail.needs = needs(_GROUP, "customers.change_group")
+ServiceList.needs = needs(_SERVICE, "customers.add_service")
+ServiceDetail.needs = needs(_SERVICE, "customers.change_service")
+DefaultGroups.needs = needs(_GROUP, access.CHANGE_DEFAULTS)
+DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
+Sources.needs = needs(access.VIEW_SOURCES)

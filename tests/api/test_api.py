@@ -3,18 +3,22 @@
 import base64
 
 import pytest
+from django.contrib.auth.models import Group as AuthGroup
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.models import Customer, CustomerGroup, CustomerUser, CustomerUserGroup, Validity
 from permissions.models import AuditEntry
+from staff.roles import CUSTOMER_ADMINISTRATORS
 
 pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("api-admin", password="api-pass-1", is_staff=True)
+    user = django_user_model.objects.create_user("api-admin", password="api-pass-1", is_staff=True)
+    user.groups.add(AuthGroup.objects.get(name=CUSTOMER_ADMINISTRATORS))  # the role, not a superuser
+    return user
 
 
 @pytest.fixture
