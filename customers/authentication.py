@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -140,10 +140,14 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
     return LoginOutcome(True, stored, "ok", source=alias)
 
 
-@functools.cache
 def _unknown_login_hash() -> str:
     """What a password for an unknown login is checked against: as costly as a real check."""
-    return make_password(secrets.token_urlsafe(16))
+    return _hash_of_nothing(get_hasher().algorithm)
+
+
+@functools.cache
+def _hash_of_nothing(algorithm: str) -> str:
+    return make_password(secrets.token_urlsafe(16), hasher=algorithm)
 
 
 @dataclass(frozen=True)
@@ -220,10 +224,10 @@ class LoginLock:
 
 
 def customer_login_lock() -> LoginLock:
+    """`PasswordMaxLoginFailed` (the reference's name), when set, or `CustomerLoginMaxFailed`."""
     options = settings.HELPDESK_SETTINGS
-    return LoginLock(
-        int(options.get("CustomerLoginMaxFailed") or 0), int(options.get("CustomerLoginLockMinutes") or 0)
-    )
+    maximum = int(options.get("PasswordMaxLoginFailed") or options.get("CustomerLoginMaxFailed") or 0)
+    return LoginLock(maximum, int(options.get("CustomerLoginLockMinutes") or 0))
 
 
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

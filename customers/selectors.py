@@ -23,6 +23,8 @@ from customers.models import (
     Validity,
 )
 
+SESSION_VERSION = "UserSessionVersion"  # a preference, renewed whenever the password is set; never shown
+
 
 @dataclass(frozen=True)
 class SourceWarning:
@@ -169,7 +171,8 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
                 "CustomerCompanyValidID": company.validity,
             }
             attributes = {**company_fields, **attributes}  # user keys win on collision (R21)
-    for key, value in CustomerUserPreference.objects.filter(login=record.login).values_list("key", "value"):
+    preferences = CustomerUserPreference.objects.filter(login=record.login).exclude(key=SESSION_VERSION)
+    for key, value in preferences.values_list("key", "value"):
         attributes[key] = value  # R137: preferences are merged after the record (reserved keys never stored)
     return CustomerUserRecord(record.source, record.login, attributes, record.display, record.full_name)
 
@@ -318,4 +321,15 @@ def services_of(logins: Iterable[str]) -> list[tuple[str, int]]:
         .values_list("service__name")
         .annotate(users=Count("login"))
         .order_by("service__name")
+    )
+
+
+def session_version(login: str) -> str:
+    """What a panel session of this customer user must carry to stay valid (customers.services renews it
+    with every password change or reset, ending the other sessions)."""
+    return (
+        CustomerUserPreference.objects.filter(login=login, key=SESSION_VERSION)
+        .values_list("value", flat=True)
+        .first()
+        or ""
     )

@@ -28,7 +28,8 @@ from customers.models import (
     CustomerUserService,
     Validity,
 )
-from customers.selectors import get_customer_user
+from customers.passwords import password_errors
+from customers.selectors import SESSION_VERSION, get_customer_user
 from customers.signals import customer_renamed, customer_user_renamed
 from helpdesk.actors import user_or_none
 from helpdesk.errors import NotFound, ValidationFailed
@@ -60,7 +61,7 @@ def create_customer_user(
     so the caller can hand it over once; it is never stored or logged in clear.
     """
     backend = registry[source]
-    _check_values(backend.config, attributes, login=str(attributes.get("UserLogin") or ""))
+    _check_values(backend.config, attributes, login=str(attributes.get("UserLogin") or ""), person=attributes)
     values = {k: v for k, v in attributes.items() if k != "UserPassword"}
     login = str(values.get("UserLogin") or "").strip()
     if login and get_customer_user(login, registry=registry) is not None:
@@ -117,9 +118,17 @@ def update_customer_user(
     return record
 
 
-def _check_values(config: Any, values: Mapping[str, Any], *, login: str) -> None:
-    """The shape of every value, before any source sees it (backends.values)."""
+def _check_values(
+    config: Any, values: Mapping[str, Any], *, login: str, person: Mapping[str, Any] | None = None
+) -> None:
+    """The shape of every value, before any source sees it (backends.values); a new password is checked
+    against the password policy (customers.passwords) of the customer user `person`."""
     errors = value_errors(config, values)
+    password = values.get("UserPassword")
+    if not errors and person is not None and isinstance(password, str) and password:
+        problems = password_errors(password, dict(person))
+        if problems:
+            errors = {"UserPassword": [f"The password is refused: {' '.join(problems)}"]}
     if errors:
         raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
@@ -156,8 +165,16 @@ def set_customer_user_password(
     current = get_customer_user(login, registry=registry)
     if current is None:
         raise CustomerUserNotFound(login=login)
-    _check_values(registry[current.source].config, {"UserPassword": password}, login=current.login)
+    _check_values(
+        registry[current.source].config,
+        {"UserPassword": password},
+        login=current.login,
+        person=current.attributes,
+    )
     registry[current.source].set_password(current.login, password)
+    CustomerUserPreference.objects.update_or_create(  # every panel session of the user ends
+        login=current.login, key=SESSION_VERSION, defaults={"value": secrets.token_hex(8)}
+    )
     logger.info("password of customer user %s set by %s", current.login, _actor(acting_user))
 
 

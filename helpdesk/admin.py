@@ -40,7 +40,7 @@ class HelpdeskAdminSite(admin.AdminSite):
              needs(_CUSTOMER)),
             ("customer-users/", customers.customer_user_list, "customer_user_list", needs(_USER)),
             ("customer-users/add/", customers.customer_user_add, "customer_user_add",
-             needs(_USER, "customers.add_customeruser")),
+             needs((_USER, "customers.add_customeruser"))),
             (f"{user}/groups/", permissions.customer_user_groups, "customer_user_groups",
              needs((_USER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)),
             (f"{user}/customers/", customers.customer_user_customers, "customer_user_customers",

@@ -69,9 +69,21 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "CustomerAuthModules": [],
     "CustomerLoginMaxFailed": 5,
     "CustomerLoginLockMinutes": 15,
+    # The reference's password policy (customers/passwords.py), on top of AUTH_PASSWORD_VALIDATORS; 0: off.
+    # `PasswordMaxLoginFailed`, when set, is the reference's name for CustomerLoginMaxFailed.
+    "PasswordMinSize": 0,
+    "PasswordMin2Lower2UpperCharacters": 0,
+    "PasswordMin2Characters": 0,
+    "PasswordNeedDigit": 0,
+    "PasswordMaxLoginFailed": 0,
     # R160: customer-user attributes copied into a ticket's dynamic fields, {attribute: dynamic field}.
     "DynamicFieldFromCustomerUserMapping": {},
 }
+
+
+# Settings that are on or off: 0/1 as the reference writes them, or TOML booleans.
+FLAGS = {"CustomerDisableCompanyTicketAccess", "PasswordMin2Lower2UpperCharacters", "PasswordMin2Characters",
+         "PasswordNeedDigit"}  # fmt: skip
 
 
 def settings_problems(options: dict[str, Any]) -> list[str]:
@@ -91,8 +103,9 @@ def settings_problems(options: dict[str, Any]) -> list[str]:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             problems.append(f"[{SETTINGS_TABLE}] {key}: must be a list of strings, not {value!r}")
-        elif isinstance(DEFAULT_SETTINGS[key], int) and (isinstance(value, bool) or not isinstance(value, int)
-                                                         or value < 0):  # fmt: skip
+        elif isinstance(DEFAULT_SETTINGS[key], int) and (
+            (isinstance(value, bool) and key not in FLAGS) or not isinstance(value, int) or value < 0
+        ):
             problems.append(f"[{SETTINGS_TABLE}] {key}: must be a whole number ≥ 0, not {value!r}")
     return problems
 

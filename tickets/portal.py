@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from backends.errors import SourceUnavailable
+from backends.errors import CustomerUserInvalid, SourceUnavailable
 from backends.registry import sources
 from customers.authentication import authenticate_customer_user
 from customers.models import CustomerUserPreference, Validity
-from customers.selectors import get_customer_user
+from customers.selectors import get_customer_user, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
 from helpdesk.errors import NotFound, ValidationFailed
 from permissions.company_tickets import list_customer_user_services
@@ -28,6 +28,7 @@ from tickets.selectors import can_reply, get_customer_ticket, list_creatable_que
 from tickets.services import create_customer_ticket, reply_as_customer
 
 SESSION_KEY = "customer_user_login"
+SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
 
 
@@ -41,7 +42,11 @@ def customer_required(view):
                 record = get_customer_user(login)
             except SourceUnavailable:
                 return render(request, "portal/unavailable.html", status=503)
-        if record is None or record.valid_id != Validity.VALID:
+        if (
+            record is None
+            or record.valid_id != Validity.VALID
+            or request.session.get(SESSION_VERSION_KEY, "") != session_version(record.login)
+        ):
             request.session.flush()
             return redirect("portal:login")
         request.customer = record
@@ -65,6 +70,7 @@ def login(request: HttpRequest) -> HttpResponse:
         if outcome.ok:
             request.session.cycle_key()  # no session fixation
             request.session[SESSION_KEY] = outcome.login
+            request.session[SESSION_VERSION_KEY] = session_version(outcome.login)
             return redirect("portal:tickets")
         error = outcome.message
     return render(
@@ -174,10 +180,15 @@ def preferences(request: HttpRequest) -> HttpResponse:
         elif new != again:
             errors["new_password_again"] = [_("The two new passwords differ.")]
         else:
-            set_customer_user_password(login=record.login, password=new, acting_user=None)
-            request.session.cycle_key()
-            messages.success(request, _("Your password was changed."))
-            return redirect("portal:preferences")
+            try:
+                set_customer_user_password(login=record.login, password=new, acting_user=None)
+            except CustomerUserInvalid as exc:
+                errors["new_password"] = exc.field_errors.get("UserPassword") or [exc.message]
+            else:
+                request.session.cycle_key()  # this session goes on; the others end
+                request.session[SESSION_VERSION_KEY] = session_version(record.login)
+                messages.success(request, _("Your password was changed."))
+                return redirect("portal:preferences")
     language = (
         CustomerUserPreference.objects.filter(login=record.login, key="UserLanguage")
         .values_list("value", flat=True)

@@ -28,7 +28,7 @@ def exception_handler(exc, context):
     """Our HelpdeskErrors keep their code and status; DRF's get the same shape. The request's
     transaction is rolled back: a failed request changes nothing.
     """
-    if transaction.get_connection().in_atomic_block:
+    if getattr(context.get("view"), "atomic_request", False):  # the view's own transaction (AtomicMixin)
         transaction.set_rollback(True)
     if isinstance(exc, HelpdeskError):
         return Response(exc.as_dict(), status=exc.status)

@@ -110,6 +110,8 @@ class EditConflict(HelpdeskError):
 class AtomicMixin:
     """One transaction per request; input with NUL characters (which no database stores) is refused."""
 
+    atomic_request = True
+
     def dispatch(self, request, *args, **kwargs):
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)

@@ -23,7 +23,7 @@ def world(settings, db_source_settings):
     for login, cid in (("dana", "ACME"), ("colleague", "ACME"), ("stranger", "OTHER")):
         CustomerUser.objects.create(login=login, customer_id=cid, email=f"{login}@example.com", first_name=login,
                                     last_name="X")  # fmt: skip
-        set_customer_user_password(login=login, password="pass-" + login, acting_user=None)
+        set_customer_user_password(login=login, password="Orchid-4-" + login[::-1], acting_user=None)
     support, billing, readonly = (Group.objects.create(name=n) for n in ("support", "billing", "readonly"))
     CustomerUserGroup.objects.bulk_create([
         CustomerUserGroup(login="dana", group=support, permission="rw"),
@@ -52,7 +52,7 @@ def world(settings, db_source_settings):
 
 
 def log_in(client, login="dana"):
-    return client.post(reverse("portal:login"), {"login": login, "password": "pass-" + login})
+    return client.post(reverse("portal:login"), {"login": login, "password": "Orchid-4-" + login[::-1]})
 
 
 def test_root_is_the_login_form_and_login_rotates_the_session(client, world):
@@ -132,7 +132,7 @@ def test_preferences_language_and_password(client, world):
     wrong = client.post(reverse("portal:preferences"), {"form": "password", "old_password": "bad",
                                                         "new_password": "n1", "new_password_again": "n1"})  # fmt: skip
     assert wrong.context["errors"] == {"old_password": ["The current password is not right."]}
-    client.post(reverse("portal:preferences"), {"form": "password", "old_password": "pass-dana",
+    client.post(reverse("portal:preferences"), {"form": "password", "old_password": "Orchid-4-anad",
                                                 "new_password": "fresh one", "new_password_again": "fresh one"})  # fmt: skip
     client.post(reverse("portal:logout"))
     assert client.post(reverse("portal:login"), {"login": "dana", "password": "fresh one"}).status_code == 302
@@ -173,7 +173,7 @@ def test_sessions_live_in_the_database_and_expire(client, world, settings):
 
 def test_nul_characters_in_the_login_form_and_the_search_are_plain_misses(client, world):
     assert (
-        client.post(reverse("portal:login"), {"login": "dana\x00", "password": "pass-dana"}).status_code
+        client.post(reverse("portal:login"), {"login": "dana\x00", "password": "Orchid-4-anad"}).status_code
         == 401
     )
     log_in(client)
