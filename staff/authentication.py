@@ -65,8 +65,9 @@ class LockingModelBackend(ModelBackend):
             logger.warning("staff login refused from %s: %r is locked", address or "?", username)
             _lock_ends(request, until)
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is not None:
-            LoginLock.forget({keys[0][0]}, ACCOUNT)
+        if user is not None:  # the failures before it were this person's typing
+            for key, scope in keys:
+                LoginLock.forget({key}, scope)
             return user
         ended = [until for until in (lock.count_failure(key, scope) for key, scope in keys) if until]
         logger.warning("staff login failed from %s for %r", address or "?", username)

@@ -116,6 +116,13 @@ class AtomicMixin:
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)
 
+    def check_permissions(self, request):
+        super().check_throttles(request)  # rates first: anonymous clients are limited before being refused
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        """Done in `check_permissions`, before it."""
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         places = [*((f"path {k}", v) for k, v in kwargs.items()), *request.query_params.lists()]
