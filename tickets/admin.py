@@ -2,6 +2,9 @@
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from backends.errors import SourceUnavailable
 from customers.selectors import get_customer_user
@@ -51,8 +54,8 @@ class TicketAdmin(admin.ModelAdmin):
         "queue",
         "state",
         "priority",
-        "customer_id",
-        "customer_user_login",
+        "customer",
+        "customer_user",
         "created_at",
     ]
     list_filter = ["state", "queue"]
@@ -60,6 +63,20 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ["number", "dynamic_fields", "created_at", "changed_at"]
     inlines = [ArticleInline]
     show_full_result_count = False
+
+    @admin.display(description=_("customer ID"), ordering="customer_id")
+    def customer(self, ticket: Ticket) -> str:
+        if not ticket.customer_id:
+            return ""
+        url = reverse("admin:information_center_customer", args=[ticket.customer_id])
+        return format_html('<a href="{}">{}</a>', url, ticket.customer_id)
+
+    @admin.display(description=_("customer user"), ordering="customer_user_login")
+    def customer_user(self, ticket: Ticket) -> str:
+        if not ticket.customer_user_login:
+            return ""
+        url = reverse("admin:customer_user_change", args=[ticket.customer_user_login])
+        return format_html('<a href="{}">{}</a>', url, ticket.customer_user_login)
 
     def save_model(self, request, obj, form, change):
         if not obj.number:

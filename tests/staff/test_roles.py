@@ -230,3 +230,11 @@ def test_superusers_keep_everything(world, make_staff):
     root = make_staff("root", is_superuser=True)
     for method, path, body in ENDPOINTS:
         assert call(root, method, path, body).status_code in (200, 201, 204), (method, path)
+
+
+def test_customers_and_customer_users_link_to_the_information_center(client, world, make_staff):
+    client.force_login(make_staff("agent", AGENTS))
+    cic = reverse("admin:information_center_customer", args=["ACME"])
+    for page in (reverse("admin:tickets_ticket_changelist"), reverse("admin:customer_user_change", args=["anna"]),
+                 reverse("admin:customers_customer_changelist")):  # fmt: skip
+        assert cic in client.get(page).content.decode(), page
