@@ -8,11 +8,13 @@ validated by the system checks of `backends` (a bad source never reaches a reque
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 SETTINGS_TABLE = "Settings"
@@ -81,32 +83,53 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+# The reference's names for the same settings (quoted keys in TOML: `"System::Customer::Permission" = […]`).
+REFERENCE_NAMES = {
+    "System::Customer::Permission": "CustomerPermissionTypes",
+    "DynamicFieldFromCustomerUser::Mapping": "DynamicFieldFromCustomerUserMapping",
+}
+# OTRS 3 set CustomerGroupSupport globally: it is then the default of every source that does not set it.
+SOURCE_DEFAULTS = ("CustomerGroupSupport",)
+
 # Settings that are on or off: 0/1 as the reference writes them, or TOML booleans.
 FLAGS = {"CustomerDisableCompanyTicketAccess", "PasswordMin2Lower2UpperCharacters", "PasswordMin2Characters",
          "PasswordNeedDigit"}  # fmt: skip
 
 
 def settings_problems(options: dict[str, Any]) -> list[str]:
-    """What is wrong with a [Settings] table, key by key."""
+    """What is wrong with a [Settings] table, key by key (reference names already translated)."""
+    return [f"[{SETTINGS_TABLE}] {key}: {problem}" for key, problem in _problems(options)]
+
+
+def _hint(key: str) -> str:
+    close = difflib.get_close_matches(key, [*DEFAULT_SETTINGS, *REFERENCE_NAMES, *SOURCE_DEFAULTS], n=1)
+    return f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(DEFAULT_SETTINGS)}."
+
+
+def _problems(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, what is wrong with its value) for each bad key."""
     problems = []
     for key, value in options.items():
+        default = DEFAULT_SETTINGS.get(key)
         if key not in DEFAULT_SETTINGS:
-            problems.append(f"[{SETTINGS_TABLE}] {key}: unknown key; known: {', '.join(DEFAULT_SETTINGS)}")
-        elif isinstance(DEFAULT_SETTINGS[key], dict) and not (
+            problems.append((key, "unknown key"))
+        elif isinstance(default, dict) and not (
             isinstance(value, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         ):
-            problems.append(
-                f'[{SETTINGS_TABLE}] {key}: must be a table of attribute = "field", not {value!r}'
-            )
-        elif isinstance(DEFAULT_SETTINGS[key], list) and not (
+            problems.append((key, f'must be a table of attribute = "field", not {value!r}'))
+        elif isinstance(default, list) and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
-            problems.append(f"[{SETTINGS_TABLE}] {key}: must be a list of strings, not {value!r}")
-        elif isinstance(DEFAULT_SETTINGS[key], int) and (
-            (isinstance(value, bool) and key not in FLAGS) or not isinstance(value, int) or value < 0
+            problems.append((key, f"must be a list of strings, not {value!r}"))
+        elif key in FLAGS and not (isinstance(value, bool) or value in (0, 1)):
+            problems.append((key, f"must be true or false (or 1 or 0), not {value!r}"))
+        elif (
+            isinstance(default, int)
+            and key not in FLAGS
+            and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
         ):
-            problems.append(f"[{SETTINGS_TABLE}] {key}: must be a whole number ≥ 0, not {value!r}")
+            problems.append((key, f"must be a whole number ≥ 0, not {value!r}"))
     return problems
 
 
@@ -114,6 +137,31 @@ def settings_problems(options: dict[str, Any]) -> list[str]:
 class HelpdeskConfig:
     customer_user_backends: dict[str, dict[str, Any]]
     settings: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[tuple[str, str], ...] = ()  # (problem, hint) of [Settings]: system checks helpdesk.E001
+
+
+def translate_settings(options: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A [Settings] table under our names, flags as 0/1, and (problem, hint) for each key that is wrong
+    (left out: its default applies, and `manage.py check` reports it)."""
+    translated: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in options.items():
+        ours = REFERENCE_NAMES.get(key, key)
+        if ours in translated:
+            problems.append(
+                (f"[{SETTINGS_TABLE}] {key}: the same setting as {given_as[ours]!r}", "Keep one.")
+            )
+            continue
+        given_as[ours] = key
+        translated[ours] = int(value) if ours in FLAGS and isinstance(value, bool) else value
+    bad = _problems({k: v for k, v in translated.items() if k not in SOURCE_DEFAULTS})
+    problems += [
+        (f"[{SETTINGS_TABLE}] {key}: {problem}", _hint(key) if problem == "unknown key" else "")
+        for key, problem in bad
+    ]
+    wrong = {key for key, _ in bad}
+    return {k: v for k, v in translated.items() if k not in wrong}, problems
 
 
 def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
@@ -134,10 +182,26 @@ def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
     global_options = raw.pop(SETTINGS_TABLE, {})
     if not isinstance(global_options, dict):
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: [{SETTINGS_TABLE}] must be a table")
-    problems = settings_problems(global_options)
-    if problems:
-        raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: " + "; ".join(problems))
+    options, problems = translate_settings(global_options)
+    for key in SOURCE_DEFAULTS:
+        if key in options:
+            default = options.pop(key)
+            for source in raw.values():
+                if isinstance(source, dict):
+                    source.setdefault(key, int(default) if isinstance(default, bool) else default)
     return HelpdeskConfig(
         customer_user_backends=raw,
-        settings={**DEFAULT_SETTINGS, **global_options},
+        settings={**DEFAULT_SETTINGS, **options},
+        problems=tuple(problems),
     )
+
+
+@checks.register("helpdesk")
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """[Settings] problems, as system checks with ids and hints, like the sources' (backends.E0xx)."""
+    from django.conf import settings
+
+    return [
+        checks.Error(problem, hint=hint or None, id="helpdesk.E001", obj="HELPDESK_CONFIG")
+        for problem, hint in getattr(settings, "HELPDESK_SETTINGS_PROBLEMS", ())
+    ]

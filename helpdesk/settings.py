@@ -210,6 +210,7 @@ LOGGING = {
 _helpdesk_config = load_helpdesk_config(os.environ.get("HELPDESK_CONFIG"))
 CUSTOMER_USER_BACKENDS = _helpdesk_config.customer_user_backends
 HELPDESK_SETTINGS = _helpdesk_config.settings
+HELPDESK_SETTINGS_PROBLEMS = _helpdesk_config.problems  # system checks helpdesk.E001
 
 
 # The REST API (helpdesk/api/): staff users by session (CSRF-checked), HTTP Basic or token.

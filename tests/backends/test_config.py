@@ -180,3 +180,51 @@ def test_the_documented_example_config_passes_the_checks(settings):
     settings.CUSTOMER_USER_BACKENDS = config.customer_user_backends
     assert check_customer_user_sources() == []
     assert config.settings["CustomerPermissionTypes"] == ["ro", "create", "rw"]
+
+
+def test_the_reference_names_of_global_settings_are_accepted(tmp_path):
+    """As the reference's manuals write them; flags as TOML booleans too (measured: `false` stopped the app)."""
+    path = tmp_path / "helpdesk.toml"
+    path.write_text(
+        '[CustomerUser]\nModule = "DB"\n[CustomerUser1]\nModule = "DB"\nCustomerGroupSupport = 0\n'
+        "[Settings]\n"
+        '"System::Customer::Permission" = ["ro", "create", "rw"]\n'
+        '"DynamicFieldFromCustomerUser::Mapping" = {UserFirstname = "CustomerFirstname"}\n'
+        "CustomerGroupSupport = true\n"
+        "CustomerDisableCompanyTicketAccess = false\n"
+        'CustomerGroupAlwaysGroups = ["users"]\n'
+        'CustomerGroupCompanyAlwaysGroups = ["users"]\n'
+    )
+    config = load_helpdesk_config(str(path))
+    assert config.problems == ()
+    assert config.settings["CustomerPermissionTypes"] == ["ro", "create", "rw"]
+    assert config.settings["DynamicFieldFromCustomerUserMapping"] == {"UserFirstname": "CustomerFirstname"}
+    assert config.settings["CustomerDisableCompanyTicketAccess"] == 0
+    assert "CustomerGroupSupport" not in config.settings  # OTRS 3's global switch is every source's default
+    assert config.customer_user_backends["CustomerUser"]["CustomerGroupSupport"] == 1
+    assert config.customer_user_backends["CustomerUser1"]["CustomerGroupSupport"] == 0  # its own wins
+
+
+def test_settings_problems_are_system_checks_beside_the_source_errors(tmp_path):
+    """Measured: a bad [Settings] key was a 55-line traceback that also hid the source errors behind it."""
+    path = tmp_path / "helpdesk.toml"
+    path.write_text(
+        '[CustomerUser2]\nModule = "DB"\nCustomerKee = "login"\nCustomerID = "customer_id"\n'
+        'Map = [["UserLogin", "Username", "login", 1, 1, "var", "", 0]]\n'
+        '[Settings]\nCustomerGroupAlwaysGroup = ["users"]\nCustomerLoginMaxFailed = "five"\n'
+        '"System::Customer::Permission" = ["ro", "rw"]\nCustomerPermissionTypes = ["ro", "rw"]\n'
+    )
+    env = {**os.environ, "HELPDESK_CONFIG": str(path), "DJANGO_DEBUG": "1", "HELPDESK_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "(helpdesk.E001) [Settings] CustomerGroupAlwaysGroup: unknown key" in result.stderr
+    assert "HINT: Did you mean 'CustomerGroupAlwaysGroups'?" in result.stderr
+    assert "[Settings] CustomerLoginMaxFailed: must be a whole number ≥ 0, not 'five'" in result.stderr
+    assert (
+        "[Settings] CustomerPermissionTypes: the same setting as 'System::Customer::Permission'"
+        in result.stderr
+    )
+    assert "CUSTOMER_USER_BACKENDS['CustomerUser2']['CustomerKee']: unknown key" in result.stderr
