@@ -97,6 +97,7 @@ class CustomerUserPageSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="rows in this answer")
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
+    more = serializers.BooleanField(help_text="more rows follow this page (ask again with a larger offset)")
     truncated_sources = serializers.ListField(
         child=serializers.CharField(), help_text="sources that have more matches than were read"
     )

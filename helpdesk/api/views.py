@@ -321,6 +321,9 @@ class CustomerUserList(ApiView):
             OpenApiParameter("postmaster", str, description="exact e-mail"),
             OpenApiParameter("login", str, description="exact login (* as wildcard)"),
             OpenApiParameter("customer_id", str, description="customer ID (* as wildcard)"),
+            OpenApiParameter(
+                "all", bool, description="1: list every customer user (paged), when no selector is given"
+            ),
             OpenApiParameter("source", str),
             VALID_PARAM,
             OpenApiParameter("limit", int),
@@ -328,6 +331,11 @@ class CustomerUserList(ApiView):
         ],
         responses={200: api.CustomerUserPageSerializer, 400: api.ErrorSerializer},
         operation_id="customer_users_list",
+        description=(
+            "A search needs a selector (search, postmaster, login or customer_id; R40), or all=1 to list."
+            " A search page never goes past the sources' CustomerUserSearchListLimit (R42):"
+            " truncated_sources names the sources that stopped there."
+        ),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -338,14 +346,24 @@ class CustomerUserList(ApiView):
         selectors = {
             name: params[name] for name in ("postmaster", "login", "customer_id") if params.get(name)
         }
+        listing = params.get("all") in ("1", "true")
+        if not (params.get("search") or selectors or listing):
+            raise ValidationFailed(
+                {"search": ["Give search, postmaster, login or customer_id (or all=1 to list everyone)."]},
+                detail="A search needs a selector (R40).",
+            )
         term = params.get("search") or (None if selectors else "*")
         source = params.get("source") or None
         if source is not None and source not in {info.alias for info in list_sources()}:
             raise ValidationFailed(
                 {"source": [f"There is no source {source!r}."]}, detail=f"Unknown source {source!r}."
             )
-        page = search_customer_users(
-            term=term, **selectors, source=source, valid_only=_valid_only(request), limit=offset + limit
+        page = search_customer_users(  # a search stops at the sources' limits (R42); a listing is paged
+            term=term,
+            **selectors,
+            source=source,
+            valid_only=_valid_only(request),
+            limit=offset + limit + 1 if listing and not (params.get("search") or selectors) else None,
         )
         rows = page.rows[offset : offset + limit]
         return Response(
@@ -353,6 +371,7 @@ class CustomerUserList(ApiView):
                 "count": len(rows),
                 "limit": limit,
                 "offset": offset,
+                "more": len(page.rows) > offset + limit,
                 "truncated_sources": list(page.truncated_sources),
                 "source_totals": dict(page.source_totals),
                 "warnings": [{"source": w.alias, "message": w.message} for w in page.warnings],

@@ -166,7 +166,8 @@ def test_read_only_and_unavailable_sources(api, settings, db_source_settings, ld
     }
     page = api.get("/api/v1/customer-users/", {"search": "person000*", "limit": "5"}).json()
     assert [r["source"] for r in page["results"]] == ["CustomerUser1"] * 5
-    assert "CustomerUser1" in page["truncated_sources"]
+    assert page["more"]  # this page stopped; the sources did not
+    assert page["truncated_sources"] == []
     assert [w["source"] for w in page["warnings"]] == ["CustomerUser2"]
     refused = api.patch("/api/v1/customer-users/person0001/", {"UserLastname": "X"}, format="json")
     assert (refused.status_code, refused.json()["error"]) == (409, "source.read_only")
@@ -220,3 +221,23 @@ def test_an_edit_based_on_an_old_read_is_a_conflict(api, data):
     conflict = api.patch("/api/v1/customers/ACME/", {"CustomerCompanyCity": "Köln"}, format="json",
                          HTTP_IF_MATCH=customer_etag)  # fmt: skip
     assert conflict.status_code == 409
+
+
+def test_a_search_needs_a_selector_and_stops_at_the_sources_limits(api, settings, db_source_settings):
+    """R40, R42. Measured: no selector listed everyone; a source limited to 5 returned 8 (the API's page
+    size was passed down as the limit), two such sources 12."""
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(CacheTTL=0, CustomerUserSearchListLimit=5)
+    }
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    for n in range(8):
+        CustomerUser.objects.create(login=f"lim{n}", customer_id="ACME", email=f"lim{n}@example.com",
+                                    first_name="L", last_name=str(n))  # fmt: skip
+    refused = api.get("/api/v1/customer-users/", {"valid": "1"})
+    assert refused.status_code == 400
+    assert "search" in refused.json()["fields"]
+    page = api.get("/api/v1/customer-users/", {"search": "lim*", "limit": "100"}).json()
+    assert page["count"] == 5
+    assert page["truncated_sources"] == ["CustomerUser"]
+    listing = api.get("/api/v1/customer-users/", {"all": "1", "limit": "6"}).json()
+    assert (listing["count"], listing["more"]) == (6, True)

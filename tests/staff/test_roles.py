@@ -27,7 +27,7 @@ ENDPOINTS = [
     ("patch", "/api/v1/customers/ACME/", {"CustomerCompanyName": "Acme 2"}),
     ("get", "/api/v1/customers/ACME/groups/", None),
     ("put", "/api/v1/customers/ACME/groups/", {"billing": ["rw"]}),
-    ("get", "/api/v1/customer-users/", None),
+    ("get", "/api/v1/customer-users/?search=a*", None),
     ("post", "/api/v1/customer-users/", {"UserLogin": "newbie", "UserFirstname": "N", "UserLastname": "B",
                                          "UserEmail": "newbie@example.com", "UserCustomerID": "ACME"}),
     ("get", "/api/v1/customer-users/anna/", None),
@@ -62,7 +62,7 @@ AGENT_MAY = {
     ("get", path)
     for path in (
         "/api/v1/customers/", "/api/v1/customers/ACME/", "/api/v1/customers/ACME/groups/",
-        "/api/v1/customer-users/", "/api/v1/customer-users/anna/", "/api/v1/customer-users/anna/customers/",
+        "/api/v1/customer-users/?search=a*", "/api/v1/customer-users/anna/", "/api/v1/customer-users/anna/customers/",
         "/api/v1/customer-users/anna/groups/", "/api/v1/customer-users/anna/permissions/",
         "/api/v1/customer-users/anna/customer-ids/", "/api/v1/customer-users/anna/services/",
         "/api/v1/groups/", "/api/v1/groups/billing/", "/api/v1/services/", "/api/v1/services/VPN/",
