@@ -34,7 +34,8 @@ class CachingSource:
         return self._cached("search", (query,), lambda: self._source.search(query))
 
     def get(self, login: str) -> CustomerUserRecord | None:
-        return self._cached("get", (login.casefold(),), lambda: self._source.get(login))
+        folded = login if getattr(self._source, "logins_case_sensitive", False) else login.casefold()
+        return self._cached("get", (folded,), lambda: self._source.get(login))
 
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
         def compute() -> list[str]:

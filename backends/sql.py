@@ -96,7 +96,8 @@ class DBSource(BaseSource):
 
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
-        self.case_sensitive = _case_sensitive(config.params)
+        self.case_sensitive = _case_sensitive(config.params)  # searches (R11)
+        self.logins_case_sensitive = _truthy(config.params.get("CaseSensitive", 0))  # look-ups by login (R55)
         self.external = is_external(config.params)
         self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
         if self.external:
@@ -192,8 +193,8 @@ class DBSource(BaseSource):
             return Q(Like(self._expr(storage), like_pattern(pattern)))
         return Q(Like(Lower(self._expr(storage)), like_pattern(pattern).lower()))
 
-    def _equals(self, storage: str, value: str) -> Q:
-        if self.case_sensitive:
+    def _equals(self, storage: str, value: str, sensitive: bool | None = None) -> Q:
+        if self.case_sensitive if sensitive is None else sensitive:
             return Q(models.lookups.Exact(self._expr(storage), value))
         return Q(models.lookups.Exact(Lower(self._expr(storage)), value.lower()))
 
@@ -313,7 +314,10 @@ class DBSource(BaseSource):
         """R55: case-insensitive lookup by login, invalid users included."""
         if not login or NUL in login:
             return None
-        rows = self._select_rows("get", self._exact(self.config.customer_key), [self._fold(login)], 1)
+        sensitive = self.logins_case_sensitive
+        rows = self._select_rows(
+            "get", self._exact(self.config.customer_key, sensitive), [self._fold(login, sensitive)], 1
+        )
         return rows[0] if rows else None
 
     def _get_converters(self, connection):
@@ -329,12 +333,13 @@ class DBSource(BaseSource):
     def _is_column(self, storage: str) -> bool:
         return storage in self._fields and self._fields[storage].column != "extra_attributes"
 
-    def _fold(self, value: str) -> str:
-        return value if self.case_sensitive else value.lower()
+    def _fold(self, value: str, sensitive: bool | None = None) -> str:
+        return value if (self.case_sensitive if sensitive is None else sensitive) else value.lower()
 
-    def _exact(self, storage: str) -> str:
+    def _exact(self, storage: str, sensitive: bool | None = None) -> str:
         column = connections[self.using].ops.quote_name(self._fields[storage].column)
-        return f"{column} = %s" if self.case_sensitive else f"LOWER({column}) = %s"
+        sensitive = self.case_sensitive if sensitive is None else sensitive
+        return f"{column} = %s" if sensitive else f"LOWER({column}) = %s"
 
     @cached_property
     def _read_fields(self) -> tuple[models.Field, ...]:
@@ -396,7 +401,7 @@ class DBSource(BaseSource):
         key = self._expr(self.config.customer_key)
         for start in range(0, len(logins), 500):
             chunk = logins[start : start + 500]
-            if self.case_sensitive:
+            if self.logins_case_sensitive:
                 condition = Q(models.lookups.In(key, chunk))
             else:
                 condition = Q(models.lookups.In(Lower(key), [login.lower() for login in chunk]))
@@ -562,7 +567,7 @@ class DBSource(BaseSource):
             row = (
                 self._base_queryset(False)
                 .select_for_update()
-                .filter(self._equals(self.config.customer_key, login))
+                .filter(self._equals(self.config.customer_key, login, self.logins_case_sensitive))
                 .first()
             )
             if row is None:
@@ -578,7 +583,9 @@ class DBSource(BaseSource):
             if self.external:
                 # The login may be the table's key: update by the old key instead of saving the row, which
                 # would insert a second row under the new key.
-                old_key = self._base_queryset(False).filter(self._equals(self.config.customer_key, login))
+                old_key = self._base_queryset(False).filter(
+                    self._equals(self.config.customer_key, login, self.logins_case_sensitive)
+                )
                 self._save_update(old_key, columns, login)
                 row = old_key.model(
                     **{**{f.attname: getattr(row, f.attname) for f in self._fields.values()}, **columns}
@@ -607,7 +614,7 @@ class DBSource(BaseSource):
         with transaction.atomic(using=self.using):
             changed = (
                 self._base_queryset(False)
-                .filter(self._equals(self.config.customer_key, login))
+                .filter(self._equals(self.config.customer_key, login, self.logins_case_sensitive))
                 .update(
                     **{self._field_name(row.storage): make_password(password)},
                     **({} if self.external else {"changed_at": timezone.now()}),
@@ -622,7 +629,7 @@ class DBSource(BaseSource):
             return None
         stored = self._fetch(
             self._base_queryset(False)
-            .filter(self._equals(self.config.customer_key, login))
+            .filter(self._equals(self.config.customer_key, login, self.logins_case_sensitive))
             .values_list(self._field_name(row.storage), flat=True),
             "check_password",
         )
@@ -636,9 +643,9 @@ class DBSource(BaseSource):
             """R88 → W7: a reference hash that verified is replaced by Django's hash of the same password."""
             if not self.read_only:
                 with transaction.atomic(using=self.using):
-                    self._base_queryset(False).filter(self._equals(self.config.customer_key, login)).update(
-                        **{self._field_name(row.storage): make_password(clear)}
-                    )
+                    self._base_queryset(False).filter(
+                        self._equals(self.config.customer_key, login, self.logins_case_sensitive)
+                    ).update(**{self._field_name(row.storage): make_password(clear)})
 
         return check_password(password, encoded, setter=upgrade)
 
@@ -790,13 +797,16 @@ class DBSource(BaseSource):
         email_row = self.config.row("UserEmail")
         qs = self._base_queryset(False).filter(self._equals(email_row.storage, email))
         if exclude_login is not None:
-            qs = qs.exclude(self._equals(self.config.customer_key, exclude_login))
+            qs = qs.exclude(self._equals(self.config.customer_key, exclude_login, self.logins_case_sensitive))
         return qs.exists()
 
 
 def _case_sensitive(params: Mapping[str, Any]) -> bool:
-    """R11: SearchCaseSensitive if defined, else CaseSensitive, else off."""
-    value = params.get("SearchCaseSensitive", params.get("CaseSensitive", 0))
+    """R11: searches are case-sensitive by SearchCaseSensitive if defined, else CaseSensitive, else not."""
+    return _truthy(params.get("SearchCaseSensitive", params.get("CaseSensitive", 0)))
+
+
+def _truthy(value: Any) -> bool:
     return value not in (None, "", 0, "0", False)
 
 

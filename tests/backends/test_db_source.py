@@ -189,6 +189,22 @@ def test_data_get_is_case_insensitive_and_returns_invalid_users(registry, people
     assert get_customer_user("nobody", registry=registry) is None
 
 
+def test_search_case_sensitive_leaves_data_get_case_blind(db_source_settings, people):
+    """R11, R55: SearchCaseSensitive is about searches; a login is found whatever its case unless
+    CaseSensitive says otherwise. Measured: with SearchCaseSensitive = 1 `JDOE` was a 404."""
+    sensitive_search = SourceHandler(
+        {"CustomerUser": db_source_settings(Params={"Table": "customer_user", "SearchCaseSensitive": 1})}
+    )
+    assert get_customer_user("JDOE", registry=sensitive_search).login == "jdoe"
+    assert logins(search_customer_users(term="JDO*", registry=sensitive_search)) == []
+    assert logins(search_customer_users(term="jdo*", registry=sensitive_search)) == ["jdoe"]
+    sensitive = SourceHandler(
+        {"CustomerUser": db_source_settings(Params={"Table": "customer_user", "CaseSensitive": 1})}
+    )
+    assert get_customer_user("JDOE", registry=sensitive) is None
+    assert get_customer_user("jdoe", registry=sensitive).login == "jdoe"
+
+
 def test_customer_name(registry, people):
     """R64: non-empty name fields joined by a space; '' for an unknown login."""
     assert get_customer_name("jdoe", registry=registry) == "John Doe"
