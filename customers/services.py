@@ -87,9 +87,12 @@ def update_customer_user(
     login: str,
     changes: Mapping[str, Any],
     acting_user: Any,
+    replace: bool = False,
     registry: SourceHandler = sources,
 ) -> CustomerUserRecord:
-    """Change attributes of a customer user in its own source (R26); unchanged attributes are kept.
+    """Change attributes of a customer user in its own source (R26): only those named, or with `replace`
+    the whole record as the reference's update does (R58: every writable Map attribute left out becomes
+    empty, so a required one left out is refused).
 
     A changed login must not exist in any source; preferences and every relation move with it (W10).
     """
@@ -100,6 +103,12 @@ def update_customer_user(
     _check_values(backend.config, changes, login=current.login)
     map_attributes = {row.attribute for row in backend.config.map_rows}
     values = {k: v for k, v in current.attributes.items() if k in map_attributes}
+    if replace:
+        values.update(
+            (row.attribute, "")
+            for row in backend.config.map_rows
+            if not (row.read_only or row.is_password or row.is_dynamic_field)
+        )
     values.update({k: v for k, v in changes.items() if k != "UserPassword"})
     new_login = str(values.get("UserLogin") or "").strip()
     renamed = new_login.casefold() != current.login.casefold()

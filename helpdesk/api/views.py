@@ -421,9 +421,24 @@ class CustomerUserDetail(ApiView):
         responses={200: api.CustomerUserSerializer, **ERRORS},
     )
     def patch(self, request: Request, login: str) -> Response:
+        """Change the attributes named; the others stay."""
+        return self._update(request, login, replace=False)
+
+    @extend_schema(
+        parameters=[IF_MATCH],
+        request=api.CustomerUserSerializer,
+        responses={200: api.CustomerUserSerializer, **ERRORS},
+    )
+    def put(self, request: Request, login: str) -> Response:
+        """Replace the whole record (R58): writable Map attributes left out become empty, so a required
+        one left out is a 400."""
+        return self._update(request, login, replace=True)
+
+    def _update(self, request: Request, login: str, *, replace: bool) -> Response:
         changes = _body(request, dict, "an object of Map attributes")
         check_if_match(request, _record_json(_record(login)))
-        data = _record_json(update_customer_user(login=login, changes=changes, acting_user=request.user))
+        record = update_customer_user(login=login, changes=changes, acting_user=request.user, replace=replace)
+        data = _record_json(record)
         return Response(data, headers={"ETag": etag_of(data)})
 
     @DELETE_REFUSED

@@ -241,3 +241,22 @@ def test_a_search_needs_a_selector_and_stops_at_the_sources_limits(api, settings
     assert page["truncated_sources"] == ["CustomerUser"]
     listing = api.get("/api/v1/customer-users/", {"all": "1", "limit": "6"}).json()
     assert (listing["count"], listing["more"]) == (6, True)
+
+
+def test_put_replaces_the_record_and_patch_changes_what_it_names(api, settings, db_source_settings):
+    """R58: an update is a full replace (attributes left out become empty); PATCH keeps the others."""
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    CustomerUser.objects.create(login="rita", customer_id="ACME", email="rita@example.com", first_name="Rita",
+                                last_name="Roe", phone="+49 30 1234", city="Berlin")  # fmt: skip
+    patched = api.patch("/api/v1/customer-users/rita/", {"UserCity": "Bonn"}, format="json").json()
+    assert (patched["UserCity"], patched["UserPhone"]) == ("Bonn", "+49 30 1234")
+    whole = {"UserLogin": "rita", "UserFirstname": "Rita", "UserLastname": "Roe", "UserEmail": "rita@example.com",
+             "UserCustomerID": "ACME", "ValidID": 1}  # fmt: skip
+    put = api.put("/api/v1/customer-users/rita/", whole, format="json")
+    assert put.status_code == 200, put.content
+    assert (put.json()["UserCity"], put.json()["UserPhone"]) == ("", "")
+    partial = api.put("/api/v1/customer-users/rita/", {"UserCity": "Köln"}, format="json")
+    assert partial.status_code == 400
+    assert "UserFirstname" in partial.json()["fields"]
+    assert CustomerUser.objects.get(login="rita").city == ""  # nothing half-written

@@ -32,6 +32,8 @@ ENDPOINTS = [
                                          "UserEmail": "newbie@example.com", "UserCustomerID": "ACME"}),
     ("get", "/api/v1/customer-users/anna/", None),
     ("patch", "/api/v1/customer-users/anna/", {"UserFirstname": "Hanna"}),
+    ("put", "/api/v1/customer-users/anna/", {"UserLogin": "anna", "UserFirstname": "Anna", "UserLastname": "Alt",
+                                             "UserEmail": "anna@example.com", "UserCustomerID": "ACME", "ValidID": 1}),
     ("put", "/api/v1/customer-users/anna/password", {"password": "Correct-Horse-7"}),
     ("post", "/api/v1/customer-users/anna/password/generate", None),
     ("get", "/api/v1/customer-users/anna/customers/", None),
