@@ -22,8 +22,6 @@ from typing import Any
 import dj_database_url
 from django.apps.registry import Apps
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.fields.json import KT
@@ -43,13 +41,13 @@ from backends.errors import (
 )
 from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
+from backends.values import email_problem
 from helpdesk.actors import user_or_none
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
 NUL = "\x00"  # the databases store no NUL, and PostgreSQL refuses it in a query: such input matches nothing
 COUNT_CAP = 200  # a truncated search counts its matches up to this many (beyond: unknown)
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
-_email_validator = EmailValidator()
 
 
 class Like(Lookup):
@@ -752,11 +750,9 @@ class DBSource(BaseSource):
         if valid_id not in Validity.values:
             add("ValidID", f"ValidID must be one of {', '.join(map(str, Validity.values))}, not {valid_id}.")
         email = str(values.get("UserEmail") or "").strip()
-        if email and valid_id == Validity.VALID:
-            try:
-                _email_validator(email)
-            except ValidationError:
-                add("UserEmail", f"{_short(email)!r} is not a valid e-mail address.")  # R56(6)
+        problem = email_problem(email) if valid_id == Validity.VALID else None
+        if problem:
+            add("UserEmail", problem)  # R56(6)
         login = str(values.get("UserLogin") or "")
         login_changed = existing is None or login.casefold() != existing.login.casefold()
         if login_changed and self.get(login) is not None:

@@ -26,23 +26,21 @@ import csv
 import io
 import json
 import os
-import re
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from django.core.validators import EmailValidator, ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from backends.config import SourceConfig
 from backends.hashers import as_django_encoded
+from backends.values import email_problem
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
@@ -51,21 +49,6 @@ WRITER_SWITCH_INTERVAL = 0.0001  # seconds; see BatchWriter
 CLEAR_PASSWORD = (
     "UserPassword must be a password hash (Django's or the reference's formats), not a clear password."
 )
-
-
-_domain_is_valid = lru_cache(maxsize=4096)(EmailValidator().validate_domain_part)
-
-
-class _EmailValidator(EmailValidator):
-    """Django's e-mail validation, with each domain checked once: a file has few domains, many rows."""
-
-    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
-
-    def validate_domain_part(self, domain_part: str) -> bool:
-        return _domain_is_valid(domain_part)
-
-
-_email = _EmailValidator()
 
 
 @dataclass
@@ -789,13 +772,9 @@ class CustomerUserImporter(Importer):
                         row_errors.append(RowError(line, "UserPassword", "(hidden)", CLEAR_PASSWORD))
                     values[target] = value
             login, email = values[login_at], values[email_at]
-            if email and values[valid_at] == "1":
-                try:
-                    _email(email)
-                except ValidationError:
-                    row_errors.append(
-                        RowError(line, "UserEmail", email, f"{email!r} is not a valid e-mail address.")
-                    )
+            problem = email_problem(email) if email and values[valid_at] == "1" else None
+            if problem:
+                row_errors.append(RowError(line, "UserEmail", email, problem))
             login_key, email_key = login.casefold(), email.casefold()
             if login_key in batch_logins or login_key in earlier_logins:
                 row_errors.append(RowError(line, "UserLogin", login, "UserLogin appears twice in the file."))

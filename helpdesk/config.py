@@ -78,6 +78,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "PasswordMin2Characters": 0,
     "PasswordNeedDigit": 0,
     "PasswordMaxLoginFailed": 0,
+    # R56(6): the syntax of valid customer users' e-mail addresses is checked (RFC 5322 and 6531); 0: not.
+    "CheckEmailAddresses": 1,
     # R160: customer-user attributes copied into a ticket's dynamic fields, {attribute: dynamic field}.
     "DynamicFieldFromCustomerUserMapping": {},
 }
@@ -93,7 +95,7 @@ SOURCE_DEFAULTS = ("CustomerGroupSupport",)
 
 # Settings that are on or off: 0/1 as the reference writes them, or TOML booleans.
 FLAGS = {"CustomerDisableCompanyTicketAccess", "PasswordMin2Lower2UpperCharacters", "PasswordMin2Characters",
-         "PasswordNeedDigit"}  # fmt: skip
+         "PasswordNeedDigit", "CheckEmailAddresses"}  # fmt: skip
 
 
 def settings_problems(options: dict[str, Any]) -> list[str]:

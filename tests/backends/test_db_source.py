@@ -284,6 +284,25 @@ def test_add_refuses_missing_required_fields_and_writes_nothing(registry, people
     assert CustomerUser.objects.count() == before
 
 
+def test_internationalised_addresses_are_accepted_and_the_check_can_be_switched_off(
+    registry, people, acting_user, settings
+):
+    """RFC 6531 local parts, internationalised domains; `CheckEmailAddresses = 0` as in the reference.
+    Measured: `unittest-ä1@example.com` was refused and the check could not be switched off."""
+    for n, address in enumerate(["unittest-ä1@example.com", "jürgen@müller.de", "用户@例子.广告"]):
+        record, _ = create_customer_user(attributes=valid_attributes(UserLogin=f"intl{n}", UserEmail=address),
+                                         acting_user=acting_user, registry=registry)  # fmt: skip
+        assert record["UserEmail"] == address
+    for bad in ("a@@example.com", "two words@example.com", "dot.@example.com"):
+        with pytest.raises(CustomerUserInvalid):
+            create_customer_user(attributes=valid_attributes(UserLogin="bad", UserEmail=bad),
+                                 acting_user=acting_user, registry=registry)  # fmt: skip
+    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CheckEmailAddresses": 0}
+    record, _ = create_customer_user(attributes=valid_attributes(UserLogin="free", UserEmail="not-an-address"),
+                                     acting_user=acting_user, registry=registry)  # fmt: skip
+    assert record["UserEmail"] == "not-an-address"
+
+
 def test_add_refuses_a_malformed_email_only_for_valid_users(registry, people, acting_user):
     """R56(6): invalid users may carry malformed e-mails."""
     with pytest.raises(CustomerUserInvalid) as caught:
