@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 
+from backends.registry import sources
 from customers.admin_views import _record_or_404, render_admin, save_and_report
 from customers.models import Customer, CustomerGroup, CustomerUserGroup, Group, Validity
 from customers.selectors import get_customer_users
@@ -30,7 +32,19 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
     record = _record_or_404(login)
     types = permission_types()
     groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
-    if request.method == "POST":
+    disabled = not sources.configs[record.source].group_support
+    if disabled:  # R152: the feature is off for this source, which gives its users every valid group
+        messages.warning(
+            request,
+            _(
+                "Group support is off for source %(source)s (CustomerGroupSupport = 0): its customer users"
+                " have every valid group with every permission type (R103), and nothing set here would count."
+            )
+            % {"source": record.source},
+        )
+    if request.method == "POST" and disabled:
+        messages.error(request, _("Nothing was saved."))
+    elif request.method == "POST":
         wanted = {g: t for g, t in _checked(request, groups, types).items() if t}
         if save_and_report(
             request,
@@ -50,6 +64,7 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
         types=types,
         sections=[("", "", rows)],
         key_label=_("Group"),
+        disabled=disabled,
     )
 
 

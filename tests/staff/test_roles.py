@@ -240,3 +240,19 @@ def test_customers_and_customer_users_link_to_the_information_center(client, wor
     for page in (reverse("admin:tickets_ticket_changelist"), reverse("admin:customer_user_change", args=["anna"]),
                  reverse("admin:customers_customer_changelist")):  # fmt: skip
         assert cic in client.get(page).content.decode(), page
+
+
+def test_the_group_screen_says_when_group_support_is_off(
+    client, world, make_staff, settings, db_source_settings
+):
+    """R152. Measured: with CustomerGroupSupport off the matrix was still editable."""
+    from customers.models import CustomerUserGroup
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0, CustomerGroupSupport=0)}
+    client.force_login(make_staff("administrator", CUSTOMER_ADMINISTRATORS))
+    url = reverse("admin:customer_user_groups", args=["anna"])
+    page = client.get(url).content.decode()
+    assert "Group support is off for source CustomerUser" in page
+    assert "<fieldset disabled" in page
+    client.post(url, {"rw:billing": "on"})
+    assert not CustomerUserGroup.objects.filter(login="anna").exists()
