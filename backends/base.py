@@ -186,13 +186,23 @@ class BaseSource(ABC):
         name fields (R64), looked up in the Map once."""
 
         def attribute(storage: str) -> str | None:
+            """The Map attribute of a storage name; a directory's attribute outside the Map by its own
+            name (the source reads it with the entry)."""
             row = self.config.row_for_storage(storage)
-            return None if row is None or row.is_password else row.attribute
+            if row is None:
+                return storage if self.config.is_directory else None
+            return None if row.is_password else row.attribute
 
         listed = tuple(attribute(s) for s in self.config.list_fields)
         email_row = self.config.row("UserEmail")
         email = None
-        if listed and email_row is not None and self.config.list_fields[-1] == email_row.storage:
+        last = self.config.list_fields[-1] if self.config.list_fields else None
+        if (
+            listed
+            and email_row is not None
+            and last is not None
+            and self.config.row_for_storage(last) is email_row
+        ):
             listed, email = listed[:-1], listed[-1]
         named = tuple(attribute(s) for s in self.config.name_fields)
         return tuple(a for a in listed if a), email, tuple(a for a in named if a)

@@ -239,7 +239,23 @@ class SourceConfig:
         return self._rows_by_attribute.get(attribute)
 
     def row_for_storage(self, storage: str) -> MapRow | None:
-        return self._rows_by_storage.get(storage)
+        """The Map row of a storage name; for a directory compared case-blind, as LDAP attribute names are
+        (RFC 4512: `givenname` is `givenName`)."""
+        found = self._rows_by_storage.get(storage)
+        if found is None and self.is_directory:
+            found = self._rows_by_storage_folded.get(storage.casefold())
+        return found
+
+    @property
+    def is_directory(self) -> bool:
+        return self.module_path == MODULE_SHORT_NAMES["LDAP"]
+
+    @cached_property
+    def _rows_by_storage_folded(self) -> dict[str, MapRow]:
+        rows: dict[str, MapRow] = {}
+        for row in self.map_rows:
+            rows.setdefault(row.storage.casefold(), row)
+        return rows
 
     @cached_property
     def _rows_by_attribute(self) -> dict[str, MapRow]:
@@ -409,7 +425,11 @@ def _map_problems(raw: Mapping[str, Any]) -> Iterator[ConfigProblem]:
                 hint="Every Map needs UserLogin, UserEmail and UserCustomerID (R12).",
                 check_id="backends.E024",
             )
+    module = raw.get("Module")
+    directory = isinstance(module, str) and module_path(module) == MODULE_SHORT_NAMES["LDAP"]
     for key in LIST_KEYS:
+        if directory:  # any attribute of the entry, as the reference reads it (no Map needed)
+            continue
         for name in raw.get(key) or ():
             if isinstance(name, str) and name not in storages:
                 yield ConfigProblem(

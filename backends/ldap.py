@@ -20,6 +20,7 @@ import secrets
 import string
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 import ldap
@@ -123,6 +124,7 @@ class LDAPSource(BaseSource):
             {row.storage for row in config.map_rows if not row.is_password}
             | {config.customer_key, config.customer_id}
             | ({config.customer_valid} if config.customer_valid else set())
+            | set(self._raw_shown)
         )
 
     @property
@@ -377,6 +379,13 @@ class LDAPSource(BaseSource):
             value = value[5:]
         return value
 
+    @cached_property
+    def _raw_shown(self) -> tuple[str, ...]:
+        """List and name fields that are attributes of the entry but no storage name of the Map (the
+        reference's LDAP examples list `cn` without a Map row for it)."""
+        names = (*self.config.list_fields, *self.config.name_fields)
+        return tuple(dict.fromkeys(n for n in names if self.config.row_for_storage(n) is None))
+
     def _records(self, entries: list[tuple[str, dict[str, list[bytes]]]]) -> list[CustomerUserRecord]:
         records = []
         for dn, attrs in entries:
@@ -401,6 +410,8 @@ class LDAPSource(BaseSource):
                 value = self._first(attrs, self.config.customer_valid)
                 attributes["ValidID"] = int(value) if value.isdigit() else 1
             attributes["DN"] = dn
+            for name in self._raw_shown:  # list and name fields outside the Map, read by their own name
+                attributes.setdefault(name, self._first(attrs, name))
             records.append(self.make_record(login, attributes))
         if self.config.raw.get("TranslateManagerTo"):
             records = [self._translate_manager(r) for r in records]

@@ -292,3 +292,33 @@ def test_exchange_target_addresses_lose_their_smtp_prefix(directory):
     entry = {"targetAddress": [b"SMTP:anna@example.org"], "mail": [b"SMTP:literal@example.org"]}
     assert directory._first(entry, "targetaddress") == "anna@example.org"
     assert directory._first(entry, "mail") == "SMTP:literal@example.org"
+
+
+def test_the_manuals_ldap_example_runs_as_written(ldap_source_settings):
+    """The reference's LDAP example lists `cn` without a Map row for it, and writes attribute names in
+    lower case (`givenname`, `telephonenumber`). Measured: `backends.E025 'cn' is not a storage name of the
+    Map`. RFC 4512: attribute names are case-blind; list and search fields are the entry's attributes."""
+    config = ldap_source_settings(
+        CustomerUserListFields=["cn", "mail"],
+        CustomerUserSearchFields=["uid", "cn", "mail"],
+        CustomerUserNameFields=["givenname", "sn"],
+        Map=[
+            ["UserFirstname", "Firstname", "givenname", 1, 1, "var"],
+            ["UserLastname", "Lastname", "sn", 1, 1, "var"],
+            ["UserLogin", "Username", "uid", 1, 1, "var"],
+            ["UserEmail", "Email", "mail", 1, 1, "var"],
+            ["UserCustomerID", "CustomerID", "departmentNumber", 0, 1, "var"],
+            ["UserPhone", "Phone", "telephonenumber", 1, 0, "var"],
+        ],
+    )
+    assert [p.message for p in validate_source_config("CustomerUser1", config)] == []
+    directory = source(config)
+    row = ACTIVE[0]
+    record = directory.get(row["uid"])
+    assert record["UserFirstname"] == row["first"]  # `givenname` reads `givenName`
+    assert record.full_name == f"{row['first']} {row['last']}"
+    assert (
+        record.display == f'"{row["first"]} {row["last"]}" <{row["uid"]}@example.org>'
+    )  # `cn`, then the e-mail
+    found = directory.search(SearchQuery(term=f"{row['first']} {row['last']}", limit=10))  # by `cn`
+    assert row["uid"] in logins(found)
