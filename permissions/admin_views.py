@@ -119,7 +119,18 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
         (CustomerGroup.SAME, "same-", _("Tickets of this customer (Same context)")),
         (CustomerGroup.OTHER, "other-", _("Tickets of other customers (Other context)")),
     ]
-    if request.method == "POST":
+    disabled = not any(sources.configs[alias].group_support for alias in sources.aliases)
+    if disabled:  # R152: no source uses group permissions, so a customer's would count for nobody
+        messages.warning(
+            request,
+            _(
+                "Group support is off for every source (CustomerGroupSupport = 0): their customer users have"
+                " every valid group, and nothing set here would count."
+            ),
+        )
+    if request.method == "POST" and disabled:
+        messages.error(request, _("Nothing was saved."))
+    elif request.method == "POST":
 
         def write():
             set_customer_groups_in_contexts(
@@ -150,6 +161,7 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
         sections=sections,
         key_label=_("Group"),
         customer=customer,
+        disabled=disabled,
     )
 
 

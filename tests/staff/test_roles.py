@@ -256,3 +256,7 @@ def test_the_group_screen_says_when_group_support_is_off(
     assert "<fieldset disabled" in page
     client.post(url, {"rw:billing": "on"})
     assert not CustomerUserGroup.objects.filter(login="anna").exists()
+    company = reverse("admin:customer_groups", args=["ACME"])  # no source has group support: the same
+    assert "Group support is off for every source" in client.get(company).content.decode()
+    client.post(company, {"same-rw:billing": "on"})
+    assert not Customer.objects.get(customer_id="ACME").group_permissions.exists()
