@@ -42,7 +42,7 @@ def test_an_agent_lands_on_the_information_center_and_opens_a_company(
     assert "60 customer users" in page.inner_text("#customer-users h2")
     assert page.locator("#customer-users tbody tr").count() == 50
     assert "Late delivery" in page.inner_text("#open-tickets")
-    screenshot("10-customer-information-center")
+    screenshot("14-customer-information-center")
     page.click("#customer-users .paginator a")
     page.wait_for_selector("#customer-users")
     assert page.locator("#customer-users tbody tr").count() == 10
