@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customers.models import Customer, CustomerGroup, CustomerUser, Group, Service, Validity
-from customers.selectors import search_customer_users
+from customers.selectors import customer_group_permissions, search_customer_users
 from customers.services import (
     CUSTOMER_FIELDS,
     create_customer,
@@ -84,9 +84,7 @@ class CustomerAdmin(NeverDeletedAdmin):
                 "customer_users": search_customer_users(
                     customer_id_raw=customer.customer_id, valid_only=False, limit=100
                 ),
-                "customer_groups": customer.group_permissions.order_by("context", "group__name").values(
-                    "group__name", "permission", "context"
-                ),
+                "customer_groups": customer_group_permissions(customer),
                 "same_context": CustomerGroup.SAME,
                 "company_tickets": list_company_tickets(customer.customer_id),
             }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,7 +131,7 @@ def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> Lo
         logger.warning("customer login refused%s: %r is set to invalid (%s)", where, stored, record.valid_id)
         return LoginOutcome(False, login, "invalid", source=alias)
     with transaction.atomic():
-        LoginLock.forget({login.casefold(), stored.casefold()})
+        LoginLock.forget({login.casefold(), stored.casefold()}, ["", *registry.aliases])
         for pref, value in (
             ("UserLastLogin", str(int(timezone.now().timestamp()))),
             ("UserAuthBackend", alias),
@@ -217,10 +218,10 @@ class LoginLock:
             LoginFailure.objects.filter(login=key, source=scope, count=0, locked_until__isnull=True).delete()
 
     @staticmethod
-    def forget(keys: set[str], scope: str | None = None) -> None:
-        """A successful login: the failures of these keys (in every scope, or in one) are forgotten."""
-        found = LoginFailure.objects.filter(login__in=keys)
-        (found if scope is None else found.filter(source=scope)).delete()
+    def forget(keys: set[str], scopes: Iterable[str]) -> None:
+        """A successful login: the failures of these keys in these scopes are forgotten (a customer's
+        login may also be a staff user's name, whose failures are another scope's)."""
+        LoginFailure.objects.filter(login__in=keys, source__in=list(scopes)).delete()
 
 
 def customer_login_lock() -> LoginLock:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import MinimumLengthValidator, get_password_validators
+from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
 from django.core.exceptions import ValidationError
 
 
@@ -38,7 +38,7 @@ class _Needs:
 
 def customer_password_validators(options: dict[str, Any] | None = None) -> list:
     options = settings.HELPDESK_SETTINGS if options is None else options
-    validators = get_password_validators(settings.AUTH_PASSWORD_VALIDATORS)
+    validators = list(get_default_password_validators())  # Django's, built once (the common list is a file)
     if int(options.get("PasswordMinSize") or 0):
         validators.append(MinimumLengthValidator(int(options["PasswordMinSize"])))
     if options.get("PasswordMin2Lower2UpperCharacters"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceStatus, split_customer_ids
 from backends.dispatch import ask_sources
@@ -314,8 +314,6 @@ def customer_group_permissions(customer: Customer) -> list[dict]:
 
 def services_of(logins: Iterable[str]) -> list[tuple[str, int]]:
     """The services these customer users may use, with how many of them may: (service name, users)."""
-    from django.db.models import Count
-
     return list(
         CustomerUserService.objects.filter(login__in=list(logins))
         .values_list("service__name")

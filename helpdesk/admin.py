@@ -88,7 +88,10 @@ class HelpdeskAdminSite(admin.AdminSite):
             (_("Default services"), "default_services", None),
             (_("Sources"), "source_status", None),
         ]
-        may = lambda name, method: needed[name].allow(request.user, method)  # noqa: E731
+
+        def may(name: str, method: str) -> bool:
+            return needed[name].allow(request.user, method)
+
         models = [
             {
                 "name": label,

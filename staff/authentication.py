@@ -66,8 +66,8 @@ class LockingModelBackend(ModelBackend):
             _lock_ends(request, until)
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:  # the failures before it were this person's typing
-            for key, scope in keys:
-                LoginLock.forget({key}, scope)
+            for key, scope in keys:  # in the staff scopes only: a customer may have the same login
+                LoginLock.forget({key}, [scope])
             return user
         ended = [until for until in (lock.count_failure(key, scope) for key, scope in keys) if until]
         logger.warning("staff login failed from %s for %r", address or "?", username)

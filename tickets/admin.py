@@ -66,17 +66,11 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("customer ID"), ordering="customer_id")
     def customer(self, ticket: Ticket) -> str:
-        if not ticket.customer_id:
-            return ""
-        url = reverse("admin:information_center_customer", args=[ticket.customer_id])
-        return format_html('<a href="{}">{}</a>', url, ticket.customer_id)
+        return _link("admin:information_center_customer", ticket.customer_id)
 
     @admin.display(description=_("customer user"), ordering="customer_user_login")
     def customer_user(self, ticket: Ticket) -> str:
-        if not ticket.customer_user_login:
-            return ""
-        url = reverse("admin:customer_user_change", args=[ticket.customer_user_login])
-        return format_html('<a href="{}">{}</a>', url, ticket.customer_user_login)
+        return _link("admin:customer_user_change", ticket.customer_user_login)
 
     def save_model(self, request, obj, form, change):
         if not obj.number:
@@ -89,3 +83,8 @@ class TicketAdmin(admin.ModelAdmin):
             set_ticket_customer(
                 ticket=obj, login=obj.customer_user_login, customer_id=obj.customer_id
             )  # R160
+
+
+def _link(view: str, key: str) -> str:
+    """`key` linked to its page (the Customer Information Center, a customer user's page), if any."""
+    return format_html('<a href="{}">{}</a>', reverse(view, args=[key]), key) if key else ""

@@ -159,16 +159,26 @@ def test_broken_toml_names_the_file_and_line(tmp_path):
         load_helpdesk_config(str(path))
 
 
+def manage_py_check(config: Path) -> subprocess.CompletedProcess:
+    """`manage.py check` in a process of its own, with this HELPDESK_CONFIG (SQLite, debug)."""
+    env = {
+        **os.environ,
+        "HELPDESK_CONFIG": str(config),
+        "DJANGO_DEBUG": "1",
+        "HELPDESK_VAR_DIR": str(config.parent),
+    }
+    env.pop("DATABASE_URL", None)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+
+
 def test_manage_py_check_reports_a_broken_source_by_name_and_key(tmp_path):
     path = tmp_path / "helpdesk.toml"
     path.write_text(
         '[CustomerUser2]\nModule = "DB"\nCustomerKee = "login"\nCustomerID = "customer_id"\n'
         'Map = [["UserLogin", "Username", "login", 1, 1, "var", "", 0]]\n'
     )
-    env = {**os.environ, "HELPDESK_CONFIG": str(path), "DJANGO_DEBUG": "1", "HELPDESK_VAR_DIR": str(tmp_path)}
-    env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, check=False)  # fmt: skip
+    result = manage_py_check(path)
     assert result.returncode == 1
     assert "CUSTOMER_USER_BACKENDS['CustomerUser2']['CustomerKee']: unknown key" in result.stderr
     assert "HINT: Did you mean 'CustomerKey'?" in result.stderr
@@ -214,10 +224,7 @@ def test_settings_problems_are_system_checks_beside_the_source_errors(tmp_path):
         '[Settings]\nCustomerGroupAlwaysGroup = ["users"]\nCustomerLoginMaxFailed = "five"\n'
         '"System::Customer::Permission" = ["ro", "rw"]\nCustomerPermissionTypes = ["ro", "rw"]\n'
     )
-    env = {**os.environ, "HELPDESK_CONFIG": str(path), "DJANGO_DEBUG": "1", "HELPDESK_VAR_DIR": str(tmp_path)}
-    env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, check=False)  # fmt: skip
+    result = manage_py_check(path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "(helpdesk.E001) [Settings] CustomerGroupAlwaysGroup: unknown key" in result.stderr

@@ -111,3 +111,21 @@ def test_a_staff_password_change_ends_the_other_sessions(client, staff):
     assert changed.status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200  # this session goes on
     assert other.get(reverse("admin:index")).status_code == 302  # the other one is logged out
+
+
+def test_a_customer_with_the_same_login_does_not_lift_a_staff_lock(staff, settings, db_source_settings):
+    """Staff and customer failures share a table, in scopes of their own."""
+    from customers.authentication import authenticate_customer_user
+    from customers.models import Customer, CustomerUser
+    from customers.services import set_customer_user_password
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    CustomerUser.objects.create(login="ops", customer_id="ACME", email="ops@example.com", first_name="O",
+                                last_name="Ps")  # fmt: skip
+    set_customer_user_password(login="ops", password="Customer-Ops-77", acting_user=None)
+    client = APIClient()
+    for n in range(5):
+        client.get("/api/v1/groups/", **basic("ops", f"wrong-{n}"))
+    assert authenticate_customer_user("ops", "Customer-Ops-77").ok
+    assert client.get("/api/v1/groups/", **basic("ops", PASSWORD)).status_code == 429
