@@ -186,11 +186,11 @@ class BaseSource(ABC):
         name fields (R64), looked up in the Map once."""
 
         def attribute(storage: str) -> str | None:
-            """The Map attribute of a storage name; a directory's attribute outside the Map by its own
-            name (the source reads it with the entry)."""
+            """The Map attribute of a storage name; a field outside the Map by its own name (the source
+            reads it into the record)."""
             row = self.config.row_for_storage(storage)
             if row is None:
-                return storage if self.config.is_directory else None
+                return storage
             return None if row.is_password else row.attribute
 
         listed = tuple(attribute(s) for s in self.config.list_fields)

@@ -202,6 +202,14 @@ class SourceConfig:
                 value = SOURCE_KEYS.get(key)
             return default if value is None else value
 
+        storages = {str(row[2]) for row in raw["Map"]}
+
+        def fields(key: str) -> tuple[str, ...]:
+            """A list given is taken as written; a default keeps only the Map's storage names."""
+            if raw.get(key) is not None:
+                return tuple(raw[key])
+            return tuple(name for name in SOURCE_KEYS[key] if name in storages)
+
         return cls(
             alias=alias,
             name=str(get("Name") or f"No Name {alias.removeprefix('CustomerUser') or 0}"),
@@ -210,13 +218,13 @@ class SourceConfig:
             customer_key=str(raw.get("CustomerKey") or raw.get("Key")),
             customer_id=str(raw["CustomerID"]),
             customer_valid=raw.get("CustomerValid") or None,
-            list_fields=tuple(get("CustomerUserListFields")),
-            search_fields=tuple(get("CustomerUserSearchFields")),
+            list_fields=fields("CustomerUserListFields"),
+            search_fields=fields("CustomerUserSearchFields"),
             search_prefix=str(get("CustomerUserSearchPrefix")),
             search_suffix=str(get("CustomerUserSearchSuffix")),
             search_list_limit=int(get("CustomerUserSearchListLimit", 200 if is_ldap else 250)),
-            postmaster_search_fields=tuple(get("CustomerUserPostMasterSearchFields")),
-            name_fields=tuple(get("CustomerUserNameFields")),
+            postmaster_search_fields=fields("CustomerUserPostMasterSearchFields"),
+            name_fields=fields("CustomerUserNameFields"),
             name_fields_join=str(get("CustomerUserNameFieldsJoin")),
             email_unique_check=truthy(get("CustomerUserEmailUniqCheck")),
             exclude_primary_customer_id=truthy(get("CustomerUserExcludePrimaryCustomerID")),
@@ -272,6 +280,19 @@ class SourceConfig:
     def fingerprint(self) -> str:
         """Changes whenever the configuration does: part of every cache key of this source."""
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    @cached_property
+    def unmapped_shown_fields(self) -> tuple[str, ...]:
+        """List and name fields that are no storage name of the Map: attributes of the entry or columns of
+        the table, read by their own name (the reference's LDAP examples list `cn` without a Map row)."""
+        names = (*self.list_fields, *self.name_fields)
+        return tuple(dict.fromkeys(n for n in names if self.row_for_storage(n) is None))
+
+    @cached_property
+    def unmapped_fields(self) -> tuple[str, ...]:
+        """Every list, name, search and postmaster field that is no storage name of the Map."""
+        names = (*self.list_fields, *self.name_fields, *self.search_fields, *self.postmaster_search_fields)
+        return tuple(dict.fromkeys(n for n in names if self.row_for_storage(n) is None))
 
     @property
     def storages(self) -> tuple[str, ...]:
@@ -425,19 +446,12 @@ def _map_problems(raw: Mapping[str, Any]) -> Iterator[ConfigProblem]:
                 hint="Every Map needs UserLogin, UserEmail and UserCustomerID (R12).",
                 check_id="backends.E024",
             )
-    module = raw.get("Module")
-    directory = isinstance(module, str) and module_path(module) == MODULE_SHORT_NAMES["LDAP"]
-    for key in LIST_KEYS:
-        if directory:  # any attribute of the entry, as the reference reads it (no Map needed)
-            continue
-        for name in raw.get(key) or ():
-            if isinstance(name, str) and name not in storages:
-                yield ConfigProblem(
-                    f"[{key!r}]",
-                    f"{name!r} is not a storage name of the Map",
-                    hint=f"Use one of: {', '.join(sorted(storages))}.",
-                    check_id="backends.E025",
-                )
+    for key in LIST_KEYS:  # raw attribute or column names (the reference reads them without the Map)
+        names = raw.get(key) or ()
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
+            yield ConfigProblem(
+                f"[{key!r}]", "must be a list of attribute or column names", check_id="backends.E025"
+            )
     for key in ("CustomerKey", "CustomerID", "CustomerValid"):
         name = raw.get(key) or (raw.get("Key") if key == "CustomerKey" else None)
         if isinstance(name, str) and name and name not in storages:

@@ -20,7 +20,6 @@ import secrets
 import string
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from functools import cached_property
 from typing import Any
 
 import ldap
@@ -124,7 +123,7 @@ class LDAPSource(BaseSource):
             {row.storage for row in config.map_rows if not row.is_password}
             | {config.customer_key, config.customer_id}
             | ({config.customer_valid} if config.customer_valid else set())
-            | set(self._raw_shown)
+            | set(self.config.unmapped_shown_fields)
         )
 
     @property
@@ -379,13 +378,6 @@ class LDAPSource(BaseSource):
             value = value[5:]
         return value
 
-    @cached_property
-    def _raw_shown(self) -> tuple[str, ...]:
-        """List and name fields that are attributes of the entry but no storage name of the Map (the
-        reference's LDAP examples list `cn` without a Map row for it)."""
-        names = (*self.config.list_fields, *self.config.name_fields)
-        return tuple(dict.fromkeys(n for n in names if self.config.row_for_storage(n) is None))
-
     def _records(self, entries: list[tuple[str, dict[str, list[bytes]]]]) -> list[CustomerUserRecord]:
         records = []
         for dn, attrs in entries:
@@ -410,7 +402,9 @@ class LDAPSource(BaseSource):
                 value = self._first(attrs, self.config.customer_valid)
                 attributes["ValidID"] = int(value) if value.isdigit() else 1
             attributes["DN"] = dn
-            for name in self._raw_shown:  # list and name fields outside the Map, read by their own name
+            for name in (
+                self.config.unmapped_shown_fields
+            ):  # list and name fields outside the Map, read by their own name
                 attributes.setdefault(name, self._first(attrs, name))
             records.append(self.make_record(login, attributes))
         if self.config.raw.get("TranslateManagerTo"):

@@ -30,7 +30,7 @@ from django.db.models.lookups import Lookup
 from django.utils import timezone
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
-from backends.config import ConfigProblem, MapRow, SourceConfig
+from backends.config import LIST_KEYS, ConfigProblem, MapRow, SourceConfig
 from backends.connections import source_connection
 from backends.errors import (
     CustomerUserInvalid,
@@ -135,6 +135,20 @@ class DBSource(BaseSource):
                 )
             )
         columns = {f.column for f in CustomerUser._meta.concrete_fields}
+        readable = columns - {"pw", "extra_attributes", "search_key"}
+        storages = {str(row[2]) for row in raw["Map"]}
+        for key in LIST_KEYS:
+            for name in raw.get(key) or ():
+                if name not in storages and name not in readable:
+                    problems.append(
+                        ConfigProblem(
+                            f"[{key!r}]",
+                            f"{name!r} is neither a storage name of the Map nor a column of "
+                            f"{CustomerUser._meta.db_table}",
+                            hint=f"Use one of: {', '.join(sorted(storages | readable))}.",
+                            check_id="backends.E025",
+                        )
+                    )
         for key in ("CustomerKey", "CustomerID", "CustomerValid"):
             name = raw.get(key) or (raw.get("Key") if key == "CustomerKey" else None)
             if isinstance(name, str) and name and name not in columns:
@@ -248,7 +262,9 @@ class DBSource(BaseSource):
         config = self.config
         if name == "term":
             searchable = tuple(
-                s for s in config.search_fields if (row := config.row_for_storage(s)) and not row.is_password
+                s
+                for s in config.search_fields
+                if (row := config.row_for_storage(s)) is None or not row.is_password
             )
             return self._expression_q(parse_search(value), searchable)
         if name == "postmaster":
@@ -487,7 +503,8 @@ class DBSource(BaseSource):
         self,
     ) -> tuple[tuple[tuple[MapRow, int | None], ...], int | None, tuple[tuple[str, int], ...]]:
         """Where a record's values are in a row of `_read_fields`: for each readable Map row its column's
-        index (None: kept in `extra_attributes`), the index of `extra_attributes`, and the audit columns."""
+        index (None: kept in `extra_attributes`), the index of `extra_attributes`, and the audit columns and
+        the list and name fields outside the Map, by their own names."""
         index = {f.attname: i for i, f in enumerate(self._read_fields)}
         extra = index.get("extra_attributes")
         mapped = []
@@ -505,7 +522,10 @@ class DBSource(BaseSource):
             )
             if attname in index
         )  # fmt: skip
-        return tuple(mapped), extra, audit
+        unmapped = tuple(
+            (name, index[self._fields[name].attname]) for name in self.config.unmapped_shown_fields
+        )
+        return tuple(mapped), extra, audit + unmapped
 
     def _record(self, row: models.Model) -> CustomerUserRecord:
         return self._record_of([getattr(row, f.attname) for f in self._read_fields])
@@ -524,7 +544,7 @@ class DBSource(BaseSource):
         login = attributes.get("UserLogin") or values[self._key_index]
         login = attributes["UserID"] = str(login)
         for attribute, index in audit:
-            attributes[attribute] = values[index]
+            attributes.setdefault(attribute, values[index])
         return self.make_record(login, attributes)
 
     @cached_property
@@ -870,6 +890,12 @@ def external_config_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         problems.append(
             ConfigProblem("['Params']['Table']", f"{table!r} is not a table name", check_id="backends.E032")
         )
+    for key in LIST_KEYS:  # columns of the table, in the Map or not; their existence is checked on connect
+        for name in raw.get(key) or ():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                problems.append(
+                    ConfigProblem(f"[{key!r}]", f"{name!r} is not a column name", check_id="backends.E032")
+                )
     for index, row in enumerate(raw.get("Map") or ()):
         if len(row) > 5 and row[5] == "dynamic_field":
             continue
@@ -924,7 +950,7 @@ def external_model(config: SourceConfig) -> type[models.Model]:
     for row in config.map_rows:
         if not row.is_dynamic_field:
             columns.setdefault(row.storage, row.storage_type == "int")
-    for column in (config.customer_key, config.customer_id, config.customer_valid):
+    for column in (config.customer_key, config.customer_id, config.customer_valid, *config.unmapped_fields):
         if column:
             columns.setdefault(column, False)
     return _external_model(

@@ -88,14 +88,26 @@ def test_an_eleventh_source_is_an_error_and_a_stray_name_a_warning(settings):
     ]  # fmt: skip
 
 
-def test_search_field_not_in_the_map(settings):
+def test_search_field_neither_in_the_map_nor_a_column(settings):
     raw = {**DEFAULT_CUSTOMER_USER_SOURCE, "CustomerUserSearchFields": ["login", "nickname"]}
     [error] = errors_for(settings, CustomerUser=raw)
     assert (
         error.msg == "CUSTOMER_USER_BACKENDS['CustomerUser']['CustomerUserSearchFields']: "
-        "'nickname' is not a storage name of the Map"
+        "'nickname' is neither a storage name of the Map nor a column of customer_user"
     )
     assert error.id == "backends.E025"
+
+
+def test_list_and_search_fields_may_be_columns_outside_the_map(settings):
+    """The reference reads these lists as column names, without the Map (the manual's examples rely on
+    it); the JSON column of extra attributes is none of them."""
+    raw = {**DEFAULT_CUSTOMER_USER_SOURCE, "Map": [r for r in DEFAULT_CUSTOMER_USER_SOURCE["Map"]
+                                                    if r[2] != "title"]}  # fmt: skip
+    raw |= {"CustomerUserListFields": ["title", "last_name"], "CustomerUserSearchFields": ["login", "title"]}
+    assert errors_for(settings, CustomerUser=raw) == []
+    [error] = errors_for(settings, CustomerUser={**raw, "CustomerUserSearchFields": ["extra_attributes"]})
+    assert error.id == "backends.E025"
+    assert "'extra_attributes' is neither" in error.msg
 
 
 def test_module_that_does_not_import(settings):

@@ -176,6 +176,20 @@ def test_display_string_does_not_guess_emails(db_source_settings, customer_user_
     assert search_customer_users(login="odd", registry=registry).rows[0].display == "odd x@y.z"
 
 
+def test_list_and_search_fields_outside_the_map_read_their_columns(db_source_settings, customer_user_factory):
+    """R44, R43: list and search fields are column names; a column the Map leaves out is still shown and
+    searched (the reference's examples list fields without Map rows)."""
+    customer_user_factory(login="dr.who", title="Dr.", first_name="W", last_name="Ho", email="w@example.com")
+    source = db_source_settings(
+        CustomerUserListFields=["title", "last_name", "email"], CustomerUserSearchFields=["login", "title"]
+    )
+    source["Map"] = [row for row in source["Map"] if row[2] != "title"]
+    registry = SourceHandler({"CustomerUser": source})
+    [row] = search_customer_users(term="dr.", registry=registry).rows
+    assert row.display == '"Dr. Ho" <w@example.com>'
+    assert "UserTitle" not in get_customer_user("dr.who", registry=registry).attributes
+
+
 def test_data_get_is_case_insensitive_and_returns_invalid_users(registry, people):
     """R55: `JDOE` finds `jdoe`; invalid users are returned; the hash never is."""
     record = get_customer_user("JDOE", registry=registry)

@@ -104,6 +104,20 @@ def rows(connection):
         return cursor.fetchall()
 
 
+def test_list_and_search_fields_are_columns_of_the_table(external_table, external_dsn):
+    """A column outside the Map can be listed and searched (R43, R44); one the table lacks makes the
+    source unavailable, naming it, instead of failing a query."""
+    config = external_config(external_dsn, CustomerUserListFields=["given", "phone_number"],
+                             CustomerUserSearchFields=["username", "phone_number"])  # fmt: skip
+    config["Map"] = [row for row in config["Map"] if row[0] != "UserPhone"]
+    partner = source(config)
+    [anna] = partner.search(SearchQuery(term="46")).records
+    assert (anna.login, anna.display) == ("ext.anna", "Anna +46 1")
+    partner = source(external_config(external_dsn, CustomerUserSearchFields=["username", "nickname"]))
+    with pytest.raises(SourceUnavailable, match="table 'contacts' has no column 'nickname'"):
+        partner.search(SearchQuery(term="anna"))
+
+
 def test_reads_an_external_table_through_the_map(external_table, external_dsn):
     partner = source(external_config(external_dsn))
     assert not partner.runs_inline  # asked in a worker thread, on its own connection
