@@ -5,8 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-RUN_APT := libldap2-dev libsasl2-dev gcc
-TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server
+RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
+TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
 .PHONY: bench bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean

@@ -19,7 +19,6 @@ from functools import cache, cached_property, reduce
 from operator import and_, or_
 from typing import Any
 
-import dj_database_url
 from django.apps.registry import Apps
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
@@ -31,7 +30,7 @@ from django.utils import timezone
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import LIST_KEYS, ConfigProblem, MapRow, SourceConfig
-from backends.connections import source_connection
+from backends.connections import database_settings, source_connection
 from backends.errors import (
     CustomerUserInvalid,
     CustomerUserNotFound,
@@ -59,7 +58,20 @@ class Like(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "mysql":  # backslash is MySQL's escape already, and a string escape
+            return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
         return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+class LikeBinary(Like):
+    """Case-sensitive LIKE on MySQL, whose text columns compare case-blind by their collation."""
+
+    lookup_name = "like_binary"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE BINARY {rhs}", [*lhs_params, *rhs_params]
 
 
 class Glob(Lookup):
@@ -200,8 +212,11 @@ class DBSource(BaseSource):
 
     def _match(self, storage: str, pattern: str) -> Q:
         if self.case_sensitive:
-            if connections[self.using].vendor == "sqlite":
+            vendor = connections[self.using].vendor
+            if vendor == "sqlite":
                 return Q(Glob(self._expr(storage), glob_pattern(pattern)))
+            if vendor == "mysql":
+                return Q(LikeBinary(self._expr(storage), like_pattern(pattern)))
             return Q(Like(self._expr(storage), like_pattern(pattern)))
         return Q(Like(Lower(self._expr(storage)), like_pattern(pattern).lower()))
 
@@ -351,9 +366,12 @@ class DBSource(BaseSource):
         return value if (self.case_sensitive if sensitive is None else sensitive) else value.lower()
 
     def _exact(self, storage: str, sensitive: bool | None = None) -> str:
-        column = connections[self.using].ops.quote_name(self._fields[storage].column)
+        connection = connections[self.using]
+        column = connection.ops.quote_name(self._fields[storage].column)
         sensitive = self.case_sensitive if sensitive is None else sensitive
-        return f"{column} = %s" if sensitive else f"LOWER({column}) = %s"
+        if not sensitive:
+            return f"LOWER({column}) = %s"
+        return f"BINARY {column} = %s" if connection.vendor == "mysql" else f"{column} = %s"
 
     @cached_property
     def _read_fields(self) -> tuple[models.Field, ...]:
@@ -875,13 +893,14 @@ def external_config_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         )
     if params.get("DSN"):
         try:
-            dj_database_url.parse(str(params["DSN"]))
+            database_settings(str(params["DSN"]))
         except (ValueError, KeyError) as exc:
             problems.append(
                 ConfigProblem(
                     "['Params']['DSN']",
-                    f"is not a database URL ({exc})",
-                    hint="For example postgres://user:password@host:5432/name.",
+                    f"{params['DSN']!r} is not a database URL or DBI DSN: {exc}",
+                    hint="For example postgres://user:password@host:5432/name, "
+                    "DBI:Pg:dbname=name;host=host;port=5432 or DBI:mysql:database=name;host=host.",
                     check_id="backends.E032",
                 )
             )
@@ -912,7 +931,7 @@ def external_database_alias(config: SourceConfig) -> str:
     params = config.params
     if params.get("Database"):
         return str(params["Database"])
-    settings_dict = dj_database_url.parse(str(params["DSN"]))
+    settings_dict = database_settings(str(params["DSN"]))
     if params.get("User"):
         settings_dict["USER"] = str(params["User"])
     if params.get("Password"):

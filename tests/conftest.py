@@ -80,6 +80,21 @@ def slapd():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def mariadb():
+    """The session's MariaDB server, for external tables on MySQL/MariaDB (DBI:mysql DSNs)."""
+    if not shutil.which("mariadbd", path="/usr/sbin:/usr/bin"):
+        pytest.fail(
+            "mariadb-server is not installed: `make test` installs it (apt-get install mariadb-server)"
+        )
+    from tests.mariadb_server import MariaDBServer
+
+    server = MariaDBServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def ldap_source_settings(slapd):
     """Return a factory of LDAP source configs for the session's directory, with keys overridden."""

@@ -1,6 +1,9 @@
-"""The DB source on a table in another, real PostgreSQL database with its own column names."""
+"""The DB source on a table in another, real database with its own column names: PostgreSQL given by URL,
+and MariaDB given by a Perl DBI DSN with `User` and `Password`, as the reference's manual writes it."""
 
 import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -32,8 +35,36 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def external_dsn():
+@dataclass(frozen=True)
+class ExternalDatabase:
+    """The `Params` that reach one database, and a way to connect to it directly."""
+
+    vendor: str
+    params: dict
+    connect: object
+
+    def dsn_for(self, name: str) -> str:
+        return self.params["DSN"].replace("partner_crm", name)
+
+
+@pytest.fixture(scope="module", params=["postgresql", "postgresql-dbi", "mariadb"])
+def external_db(request):
+    if request.param == "mariadb":
+        import MySQLdb
+
+        from tests.mariadb_server import PASSWORD, USER
+
+        server = request.getfixturevalue("mariadb")
+        dsn = server.create_database("partner_crm")
+
+        def connect():
+            connection = MySQLdb.connect(host="127.0.0.1", port=server.port, user=USER, password=PASSWORD,
+                                         database="partner_crm", charset="utf8mb4")  # fmt: skip
+            connection.autocommit(True)
+            return connection
+
+        yield ExternalDatabase("mysql", {"DSN": dsn, "User": USER, "Password": PASSWORD}, connect)
+        return
     base = os.environ.get("HELPDESK_PG_URL")
     if not base:
         pytest.skip("needs the throwaway PostgreSQL cluster (make test-postgresql)")
@@ -42,16 +73,26 @@ def external_dsn():
     with admin.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS partner_crm")
         cursor.execute("CREATE DATABASE partner_crm")
-    yield f"{base}/partner_crm"
+
+    def connect():
+        connection = psycopg2.connect(f"{base}/partner_crm")
+        connection.autocommit = True
+        return connection
+
+    if request.param == "postgresql-dbi":
+        url = urlsplit(base)
+        dsn = f"DBI:Pg:dbname=partner_crm;host={url.hostname};port={url.port}"
+        yield ExternalDatabase("postgresql", {"DSN": dsn, "User": url.username, "Password": ""}, connect)
+    else:
+        yield ExternalDatabase("postgresql", {"DSN": f"{base}/partner_crm"}, connect)
     with admin.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS partner_crm WITH (FORCE)")
     admin.close()
 
 
 @pytest.fixture
-def external_table(external_dsn):
-    connection = psycopg2.connect(external_dsn)
-    connection.autocommit = True
+def external_table(external_db):
+    connection = external_db.connect()
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS contacts")
         cursor.execute(TABLE)
@@ -64,11 +105,11 @@ def external_table(external_dsn):
     connection.close()
 
 
-def external_config(dsn, **overrides):
+def external_config(database, **overrides):
     config = {
         "Name": "Partner CRM",
         "Module": "DB",
-        "Params": {"DSN": dsn, "Table": "contacts"},
+        "Params": {**database.params, "Table": "contacts"},
         "CustomerKey": "username",
         "CustomerID": "company",
         "CustomerValid": "active",
@@ -104,22 +145,22 @@ def rows(connection):
         return cursor.fetchall()
 
 
-def test_list_and_search_fields_are_columns_of_the_table(external_table, external_dsn):
+def test_list_and_search_fields_are_columns_of_the_table(external_table, external_db):
     """A column outside the Map can be listed and searched (R43, R44); one the table lacks makes the
     source unavailable, naming it, instead of failing a query."""
-    config = external_config(external_dsn, CustomerUserListFields=["given", "phone_number"],
+    config = external_config(external_db, CustomerUserListFields=["given", "phone_number"],
                              CustomerUserSearchFields=["username", "phone_number"])  # fmt: skip
     config["Map"] = [row for row in config["Map"] if row[0] != "UserPhone"]
     partner = source(config)
     [anna] = partner.search(SearchQuery(term="46")).records
     assert (anna.login, anna.display) == ("ext.anna", "Anna +46 1")
-    partner = source(external_config(external_dsn, CustomerUserSearchFields=["username", "nickname"]))
+    partner = source(external_config(external_db, CustomerUserSearchFields=["username", "nickname"]))
     with pytest.raises(SourceUnavailable, match="table 'contacts' has no column 'nickname'"):
         partner.search(SearchQuery(term="anna"))
 
 
-def test_reads_an_external_table_through_the_map(external_table, external_dsn):
-    partner = source(external_config(external_dsn))
+def test_reads_an_external_table_through_the_map(external_table, external_db):
+    partner = source(external_config(external_db))
     assert not partner.runs_inline  # asked in a worker thread, on its own connection
     found = partner.search(SearchQuery(term="ström"))
     assert [r.login for r in found.records] == ["ext.anna"]  # ext.carl is invalid
@@ -134,8 +175,8 @@ def test_reads_an_external_table_through_the_map(external_table, external_dsn):
     assert partner.list_customer_id_values(None) == ["EXT-1"]
 
 
-def test_writes_an_external_table_and_its_column_sizes_bound_the_values(external_table, external_dsn):
-    partner = source(external_config(external_dsn))
+def test_writes_an_external_table_and_its_column_sizes_bound_the_values(external_table, external_db):
+    partner = source(external_config(external_db))
     partner.add({"UserLogin": "ext.dora", "UserFirstname": "Dóra", "UserLastname": "Dávid",
                  "UserEmail": "dora@partner.example", "UserCustomerID": "EXT-2", "ValidID": 1}, acting_user=None)  # fmt: skip
     partner.update("ext.dora", {"UserLogin": "ext.dorottya", "UserFirstname": "Dorottya", "UserLastname": "Dávid",
@@ -157,48 +198,52 @@ def test_writes_an_external_table_and_its_column_sizes_bound_the_values(external
     assert rows(external_table) == before
 
 
-def test_passwords_in_an_external_table(external_table, external_dsn):
-    partner = source(external_config(external_dsn))
+def test_passwords_in_an_external_table(external_table, external_db):
+    partner = source(external_config(external_db))
     partner.set_password("ext.bjorn", "Tennis 1980")
     assert partner.check_password("ext.bjorn", "Tennis 1980") is True
     assert partner.check_password("ext.bjorn", "tennis 1980") is False
 
 
-def test_no_migration_touches_the_external_table(external_table, external_dsn):
-    source(external_config(external_dsn)).get("ext.anna")
+def test_no_migration_touches_the_external_table(external_table, external_db):
+    source(external_config(external_db)).get("ext.anna")
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
 
 
-def test_a_missing_database_or_column_makes_the_source_unavailable(external_table, external_dsn):
-    gone = source(external_config(external_dsn.rsplit("/", 1)[0] + "/no_such_database"))
-    with pytest.raises(SourceUnavailable, match='database "no_such_database" does not exist'):
-        gone.search(SearchQuery(term="anna"))
-    config = external_config(external_dsn)
+def test_a_missing_database_or_column_makes_the_source_unavailable(external_table, external_db):
+    gone = external_config(external_db)
+    gone["Params"]["DSN"] = external_db.dsn_for("no_such_database")
+    with pytest.raises(
+        SourceUnavailable,
+        match=r"""database "no_such_database" does not exist|Unknown database 'no_such_database'""",
+    ):
+        source(gone).search(SearchQuery(term="anna"))
+    config = external_config(external_db)
     config["Map"] = [*config["Map"], ["UserCity", "City", "city", 1, 0, "var"]]
     with pytest.raises(SourceUnavailable, match="table 'contacts' has no column 'city'"):
         source(config).get("ext.anna")
 
 
-def test_external_configuration_problems(external_dsn):
-    both = external_config(external_dsn)
-    both["Params"] = {"DSN": external_dsn, "Database": "default", "Table": "contacts"}
+def test_external_configuration_problems(external_db):
+    both = external_config(external_db)
+    both["Params"] = {**external_db.params, "Database": "default", "Table": "contacts"}
     assert "give DSN or Database, not both" in [
         p.message for p in validate_source_config("CustomerUser2", both)
     ]
-    unknown = external_config(external_dsn)
+    unknown = external_config(external_db)
     unknown["Params"] = {"Database": "crm", "Table": "contacts"}
     assert [p.message for p in validate_source_config("CustomerUser2", unknown)] == [
         "'crm' is not a DATABASES alias"
     ]
-    bad_table = external_config(external_dsn)
-    bad_table["Params"] = {"DSN": external_dsn, "Table": "contacts; drop"}
+    bad_table = external_config(external_db)
+    bad_table["Params"] = {**external_db.params, "Table": "contacts; drop"}
     assert [p.message for p in validate_source_config("CustomerUser2", bad_table)] == [
         "'contacts; drop' is not a table name"
     ]
 
 
 def test_a_number_login_column_is_reported_not_a_500(
-    external_table, external_dsn, settings, django_user_model
+    external_table, external_db, settings, django_user_model
 ):
     """Measured: with `CustomerKey` on an integer column every read failed on lower(integer) and
     `GET /api/v1/sources/` answered 500. Now the source is reported unreachable, saying why."""
@@ -209,8 +254,8 @@ def test_a_number_login_column_is_reported_not_a_500(
         cursor.execute("CREATE TABLE numbered (id integer PRIMARY KEY, given varchar(60), family varchar(60),"
                        " mail varchar(120), company varchar(40), active smallint)")  # fmt: skip
         cursor.execute("INSERT INTO numbered VALUES (7, 'Nu', 'Mber', 'n@example.com', 'X', 1)")
-    config = external_config(external_dsn, CustomerKey="id", CustomerUserSearchFields=["given", "family"])
-    config["Params"] = {"DSN": external_dsn, "Table": "numbered"}
+    config = external_config(external_db, CustomerKey="id", CustomerUserSearchFields=["given", "family"])
+    config["Params"] = {**external_db.params, "Table": "numbered"}
     config["Map"] = [row for row in config["Map"] if row[0] not in ("UserPassword", "UserPhone")]
     config["Map"] = [[*row[:2], "id", *row[3:]] if row[0] == "UserLogin" else row for row in config["Map"]]
     settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": config}
@@ -222,3 +267,41 @@ def test_a_number_login_column_is_reported_not_a_500(
     assert answer.status_code == 200, answer.content
     assert "holds IntegerField" in str(answer.json())
     assert client.get("/api/v1/customer-users/?search=nu*").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("DBI:Pg:dbname=crm;host=db.example;port=5433",
+         {"ENGINE": "django.db.backends.postgresql", "NAME": "crm", "HOST": "db.example", "PORT": "5433"}),
+        ("DBI:mysql:database=customerdb;host=customerdbhost",
+         {"ENGINE": "django.db.backends.mysql", "NAME": "customerdb", "HOST": "customerdbhost", "PORT": 3306}),
+        ("dbi:mysql:customerdb", {"ENGINE": "django.db.backends.mysql", "NAME": "customerdb", "HOST": "localhost"}),
+        ("DBI:MariaDB:db=crm;host=h", {"ENGINE": "django.db.backends.mysql", "NAME": "crm", "HOST": "h"}),
+        ("postgres://u:p@h:5432/n", {"ENGINE": "django.db.backends.postgresql", "NAME": "n", "USER": "u"}),
+    ],
+)  # fmt: skip
+def test_perl_dbi_dsns_and_urls_name_the_same_databases(dsn, expected):
+    """The reference's `Params.DSN` is a Perl DBI string; the manual's examples run as written."""
+    from backends.connections import database_settings
+
+    assert database_settings(dsn).items() >= expected.items()
+
+
+@pytest.mark.parametrize(
+    ("dsn", "message"),
+    [
+        (
+            "DBI:odbc:yourdsn",
+            "DBI:odbc names an ODBC data source, which Django cannot open; give the database's",
+        ),
+        ("DBI:Oracle:sid=x", "DBI driver 'oracle' is not supported"),
+        ("DBI:Pg:host=db", "names no database (give dbname=…)"),
+        ("DBI:Pg:dbname=crm;colour=blue", "unknown DSN key 'colour'"),
+    ],
+)
+def test_a_dsn_that_cannot_be_opened_is_a_check_naming_it(dsn, message):
+    config = external_config(ExternalDatabase("postgresql", {"DSN": dsn}, None))
+    [problem] = validate_source_config("CustomerUser2", config)
+    assert problem.check_id == "backends.E032"
+    assert problem.message.startswith(f"{dsn!r} is not a database URL or DBI DSN: {message}")
