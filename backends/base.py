@@ -142,7 +142,10 @@ class BaseSource(ABC):
 
     # Writes: sources that cannot write raise SourceReadOnly.
     @abstractmethod
-    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord: ...
+    def add(
+        self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
+    ) -> CustomerUserRecord:
+        """Add one customer user with its password (if given): all of it, or nothing when any part fails."""
 
     @abstractmethod
     def update(

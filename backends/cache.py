@@ -43,9 +43,11 @@ class CachingSource:
 
         return self._cached("customer_ids", (term, valid_only), compute)
 
-    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+    def add(
+        self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
+    ) -> CustomerUserRecord:
         try:
-            return self._source.add(attributes, acting_user=acting_user)
+            return self._source.add(attributes, acting_user=acting_user, password=password)
         finally:
             forget_source_reads(self._source.alias)
 

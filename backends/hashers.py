@@ -31,12 +31,16 @@ from passlib.hash import (
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _BCRYPT = re.compile(r"^BCRYPT:(\d+):(.{16}):(.+)$", re.DOTALL)
+_MODULAR_BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 _STD_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BCRYPT_B64 = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def reference_format(stored: str) -> str | None:
-    """The `reference_*` algorithm of a stored value in one of R88's formats, or None."""
+    """The `reference_*` algorithm of a stored value in one of R88's formats (or `bcrypt` for the
+    60-character bcrypt this product writes where Django's own form does not fit), or None."""
+    if _MODULAR_BCRYPT.match(stored):
+        return "bcrypt"
     if stored.startswith("BCRYPT:"):
         return "reference_bcrypt"
     if stored.startswith("$apr1$"):

@@ -452,7 +452,11 @@ class LDAPSource(BaseSource):
         if self.read_only:
             raise SourceReadOnly(alias=self.alias, login=login)
 
-    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
+    def add(
+        self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
+    ) -> CustomerUserRecord:
+        """The entry, then its password by Password Modify (the server hashes it); an entry whose password
+        could not be set is removed again, so a failed add leaves nothing."""
         from backends.directory import directory_model, write_entry
 
         login = str(attributes.get("UserLogin") or "").strip()
@@ -461,7 +465,16 @@ class LDAPSource(BaseSource):
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self, directory_model(self), None, self._entry_values(attributes))
-        return self.get(login)
+        record = self.get(login)
+        if password:
+            try:
+                self._run(
+                    "set_password", lambda connection: connection.passwd_s(record.get("DN"), None, password)
+                )
+            except BaseException:
+                self._run("add", lambda connection: connection.delete_s(record.get("DN")))
+                raise
+        return record
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
         from backends.directory import directory_model, write_entry

@@ -574,8 +574,11 @@ class DBSource(BaseSource):
         if self.read_only:
             raise SourceReadOnly(alias=self.alias, login=login)
 
-    def add(self, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
-        """R56: validate everything, then insert one row; nothing is written when anything is wrong."""
+    def add(
+        self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
+    ) -> CustomerUserRecord:
+        """R56: validate everything, then insert one row, its password hash included; nothing is written
+        when anything is wrong (the row and its hash are one statement, whichever database holds them)."""
         values = dict(attributes)
         login = str(values.get("UserLogin") or "").strip()
         self._refuse_if_read_only(login)
@@ -588,7 +591,10 @@ class DBSource(BaseSource):
             errors = self._validate(values, existing=None)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
-            row = self.model(**self._columns_for(values, existing=None))
+            columns = self._columns_for(values, existing=None)
+            if password:
+                columns[self._password_field().name] = self._hash_for_storage(password, login)
+            row = self.model(**columns)
             if not self.external:
                 row.created_by = row.changed_by = user_or_none(acting_user)
             self._save(row, login, force_insert=True)
@@ -647,12 +653,14 @@ class DBSource(BaseSource):
             raise CustomerUserInvalid(
                 {"UserPassword": ["A password must not be empty."]}, login=login, summary="empty password"
             )
+        self._check_columns()
+        encoded = self._hash_for_storage(password, login)
         with transaction.atomic(using=self.using):
             changed = (
                 self._base_queryset(False)
                 .filter(self._equals(self.config.customer_key, login, self.logins_case_sensitive))
                 .update(
-                    **{self._field_name(row.storage): make_password(password)},
+                    **{self._field_name(row.storage): encoded},
                     **({} if self.external else {"changed_at": timezone.now()}),
                 )
             )
@@ -676,14 +684,46 @@ class DBSource(BaseSource):
             return False
 
         def upgrade(clear: str) -> None:
-            """R88 → W7: a reference hash that verified is replaced by Django's hash of the same password."""
-            if not self.read_only:
-                with transaction.atomic(using=self.using):
-                    self._base_queryset(False).filter(
-                        self._equals(self.config.customer_key, login, self.logins_case_sensitive)
-                    ).update(**{self._field_name(row.storage): make_password(clear)})
+            """R88 → W7: a reference hash that verified is replaced by Django's hash of the same password,
+            where one fits the column; else the reference's hash stays (an OTRS 3 `pw VARCHAR(64)`)."""
+            replacement = None if self.read_only else self._fitting_hash(clear)
+            if replacement is None or (replacement.startswith("$2") and encoded.startswith("bcrypt$")):
+                return  # nothing that fits is better than what is stored
+            with transaction.atomic(using=self.using):
+                self._base_queryset(False).filter(
+                    self._equals(self.config.customer_key, login, self.logins_case_sensitive)
+                ).update(**{self._field_name(row.storage): replacement})
 
         return check_password(password, encoded, setter=upgrade)
+
+    def _password_field(self) -> models.Field:
+        return self._fields[self.config.row("UserPassword").storage]
+
+    def _fitting_hash(self, password: str) -> str | None:
+        """Django's preferred hash of `password`; where the column is too short for it (OTRS 3 made
+        `pw VARCHAR(64)`), bcrypt in its own 60-character form, which Django verifies too; None if neither
+        fits (or the password is beyond bcrypt's 72 bytes)."""
+        room = getattr(self._password_field(), "max_length", None) or 10_000
+        encoded = make_password(password)
+        if len(encoded) <= room:
+            return encoded
+        if len(password.encode()) > 72 or room < 60:
+            return None
+        compact = make_password(password, hasher="bcrypt").removeprefix("bcrypt$")
+        return compact if len(compact) <= room else None
+
+    def _hash_for_storage(self, password: str, login: str) -> str:
+        encoded = self._fitting_hash(password)
+        if encoded is None:
+            room = self._password_field().max_length
+            why = "bcrypt takes at most 72 bytes" if room >= 60 else "widen the column to at least 128"
+            message = f"No password hash fits the {room}-character password column of this source ({why})."
+            raise CustomerUserInvalid(
+                {"UserPassword": [message]},
+                login=login,
+                summary="the password column is too short",
+            )
+        return encoded
 
     def _save_update(self, queryset, columns: dict[str, Any], login: str) -> None:
         try:

@@ -75,9 +75,8 @@ def create_customer_user(
     if not password and backend.config.row("UserPassword") is not None and not backend.read_only:
         generated = password = generate_random_password(registry=registry)
     with transaction.atomic():
-        record = backend.add(values, acting_user=acting_user)
-        if password and backend.config.row("UserPassword") is not None:
-            backend.set_password(record.login, password)
+        stores_passwords = backend.config.row("UserPassword") is not None
+        record = backend.add(values, acting_user=acting_user, password=password if stores_passwords else "")
     logger.info("customer user %s added to %s by %s", record.login, source, _actor(acting_user))
     return record, generated
 

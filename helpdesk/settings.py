@@ -144,6 +144,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # bcrypt in 60 characters, for external password columns too short for the hashers above.
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
     # The reference's formats (R88): verified once, then replaced by the first hasher above.
     *(
         f"backends.hashers.Reference{name}Hasher"

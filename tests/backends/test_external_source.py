@@ -1,6 +1,7 @@
 """The DB source on a table in another, real database with its own column names: PostgreSQL given by URL,
 and MariaDB given by a Perl DBI DSN with `User` and `Password`, as the reference's manual writes it."""
 
+import hashlib
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -305,3 +306,106 @@ def test_a_dsn_that_cannot_be_opened_is_a_check_naming_it(dsn, message):
     [problem] = validate_source_config("CustomerUser2", config)
     assert problem.check_id == "backends.E032"
     assert problem.message.startswith(f"{dsn!r} is not a database URL or DBI DSN: {message}")
+
+
+OTRS3_TABLE = """
+CREATE TABLE customer_user (
+    id integer NOT NULL PRIMARY KEY, login varchar(200) NOT NULL, email varchar(150) NOT NULL,
+    customer_id varchar(150) NOT NULL, pw varchar({size}), title varchar(50), first_name varchar(100) NOT NULL,
+    last_name varchar(100) NOT NULL, valid_id smallint NOT NULL
+)
+"""
+
+
+def otrs3_config(database, size, external_table):
+    """OTRS 3's own `customer_user` table in another database: `pw VARCHAR(64)` (there is no sequence
+    in the test table, so `id` is not in the Map; the reference's table has one)."""
+    with external_table.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS customer_user")
+        cursor.execute(OTRS3_TABLE.format(size=size))
+        cursor.execute(
+            "INSERT INTO customer_user VALUES (1, 'otrs.anna', 'anna@otrs.example', 'OTRS', %s, '', 'Anna',"
+            " 'Alt', 1)",
+            [hashlib.sha1(b"Sommer-2012").hexdigest()],
+        )
+    return {
+        "Name": "OTRS 3 customers", "Module": "DB", "Params": {**database.params, "Table": "customer_user"},
+        "CustomerKey": "login", "CustomerID": "customer_id", "CustomerValid": "valid_id",
+        "CustomerCompanySupport": 0, "CacheTTL": 0,
+        "CustomerUserListFields": ["first_name", "last_name", "email"],
+        "CustomerUserSearchFields": ["login", "last_name", "customer_id"],
+        "CustomerUserNameFields": ["title", "first_name", "last_name"],
+        "Map": [
+            ["UserTitle", "Title", "title", 1, 0, "var"], ["UserFirstname", "Firstname", "first_name", 1, 1, "var"],
+            ["UserLastname", "Lastname", "last_name", 1, 1, "var"], ["UserLogin", "Username", "login", 1, 1, "var"],
+            ["UserPassword", "Password", "pw", 0, 0, "var"], ["UserEmail", "Email", "email", 1, 1, "var"],
+            ["UserCustomerID", "CustomerID", "customer_id", 0, 1, "var"], ["ValidID", "Valid", "valid_id", 0, 1, "int"],
+        ],
+    }  # fmt: skip
+
+
+def stored_hash(external_table, login):
+    with external_table.cursor() as cursor:
+        cursor.execute("SELECT pw FROM customer_user WHERE login = %s", [login])
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def production_hashers(settings):
+    """The shipped hashers (PBKDF2 first): the suite's fast MD5 hash would fit any column."""
+    settings.PASSWORD_HASHERS = [h for h in settings.PASSWORD_HASHERS if not h.endswith("MD5PasswordHasher")]
+
+
+@pytest.mark.usefixtures("production_hashers")
+def test_an_otrs3_password_column_keeps_what_fits(external_table, external_db):
+    """Measured: with `pw VARCHAR(64)` a correct login with a reference SHA-1 hash was a 500 (Django's
+    hash has 88 characters). A verified legacy hash is now replaced by bcrypt's 60-character form, which
+    fits; a new user's password is stored the same way, and both log in."""
+    from backends.hashers import as_django_encoded
+
+    otrs = source(otrs3_config(external_db, 64, external_table))
+    assert otrs.check_password("OTRS.ANNA", "Sommer-2012") is True
+    upgraded = stored_hash(external_table, "otrs.anna")
+    assert upgraded.startswith("$2b$")
+    assert len(upgraded) == 60
+    assert as_django_encoded(upgraded).startswith("bcrypt$")
+    assert otrs.check_password("otrs.anna", "Sommer-2012") is True
+    assert stored_hash(external_table, "otrs.anna") == upgraded  # nothing better fits: not rewritten
+    assert otrs.check_password("otrs.anna", "Winter-2012") is False
+
+    with external_table.cursor() as cursor:  # the next id, as the reference's sequence would give it
+        cursor.execute("ALTER TABLE customer_user ALTER COLUMN id SET DEFAULT 2" if external_db.vendor ==
+                       "postgresql" else "ALTER TABLE customer_user MODIFY id integer NOT NULL DEFAULT 2")  # fmt: skip
+    otrs.add({"UserLogin": "otrs.bert", "UserFirstname": "Bert", "UserLastname": "Neu", "UserEmail": "b@otrs.example",
+              "UserCustomerID": "OTRS"}, acting_user=None, password="Herbst-2026!")  # fmt: skip
+    assert len(stored_hash(external_table, "otrs.bert")) == 60
+    assert otrs.check_password("otrs.bert", "Herbst-2026!") is True
+
+
+@pytest.mark.usefixtures("production_hashers")
+def test_a_password_that_fits_nowhere_leaves_nothing_in_any_database(
+    external_table, external_db, acting_user
+):
+    """Measured: adding a user with a password was a 500 that left the row committed without a password
+    (the row and the hash were two writes, only the app's database in the transaction). Now the hash is
+    part of the row's insert, and a column no hash fits refuses the add before anything is written."""
+    from customers.services import create_customer_user
+
+    config = otrs3_config(external_db, 40, external_table)  # a SHA-1 hash fits; no salted hash does
+    registry = SourceHandler({"CustomerUser": config})
+    before = stored_hash(external_table, "otrs.anna")
+    with pytest.raises(CustomerUserInvalid) as caught:
+        create_customer_user(
+            attributes={"UserLogin": "otrs.carl", "UserFirstname": "Carl", "UserLastname": "Neu",
+                        "UserEmail": "c@otrs.example", "UserCustomerID": "OTRS", "UserPassword": "Herbst-2026!"},
+            acting_user=acting_user, registry=registry,
+        )  # fmt: skip
+    assert caught.value.field_errors == {
+        "UserPassword": ["No password hash fits the 40-character password column of this source (widen the "
+                         "column to at least 128)."]
+    }  # fmt: skip
+    with external_table.cursor() as cursor:
+        cursor.execute("SELECT login FROM customer_user ORDER BY login")
+        assert cursor.fetchall() in ([("otrs.anna",)], (("otrs.anna",),))
+    assert registry["CustomerUser"].check_password("otrs.anna", "Sommer-2012") is True
+    assert stored_hash(external_table, "otrs.anna") == before  # the legacy hash stays where nothing fits
