@@ -92,6 +92,7 @@ class SourceStatus:
     detail: str = ""
     probe_ms: float | None = None
     count: int | None = None
+    count_complete: bool = True  # False: the server stopped counting, so `count` is "at least" (W6)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

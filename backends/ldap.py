@@ -350,18 +350,22 @@ class LDAPSource(BaseSource):
             if login:
                 yield login
 
-    def count(self) -> int:
-        """Every entry the source can see, counted through paged results (DNs only, no attributes)."""
-        entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
-                                  None, ["1.1"])  # fmt: skip
-        return len(entries)
+    def count(self) -> tuple[int, bool]:
+        """Every entry the source can see, counted through paged results (DNs only, no attributes), and
+        whether the count is complete: a server whose limits cut paged results too (an anonymous size
+        limit) gives a lower bound, said as such (W6)."""
+        entries, complete = self._search(
+            self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False), None, ["1.1"]
+        )
+        return len(entries), complete
 
     def status(self) -> SourceStatus:
         started = time.perf_counter()
         try:
             self._search(self._with_fixed_filters(f"({self.config.customer_key}=probe)", valid=False), 1)
             probe_ms = (time.perf_counter() - started) * 1000
-            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=self.count(),
+            count, complete = self.count()
+            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=count, count_complete=complete,
                                 extra={"uris": self.uris, "base_dn": self.base_dn})  # fmt: skip
         except SourceUnavailable as exc:
             return SourceStatus(self.alias, False, detail=exc.message)

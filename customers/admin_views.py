@@ -26,7 +26,13 @@ from customers.models import (
     Service,
     Validity,
 )
-from customers.selectors import get_customer_user, get_sources_status, list_sources, search_customer_users
+from customers.selectors import (
+    SourceInfo,
+    get_customer_user,
+    get_sources_status,
+    list_sources,
+    search_customer_users,
+)
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
 from helpdesk.errors import HelpdeskError, ValidationFailed
 from permissions.matrix import get_permission_matrix
@@ -269,7 +275,7 @@ def source_status(request: HttpRequest) -> HttpResponse:
     status = get_sources_status()
     infos = {info.alias: info for info in list_sources()}
     problems = [m for m in run_checks(tags=["backends"]) if m.is_serious() or m.level >= 30]
-    rows = [(infos[s.alias], s) for s in status.sources]
+    rows = [(infos.get(s.alias) or SourceInfo(s.alias, "", "", True), s) for s in status.sources]
     return render_admin(
         request,
         "admin/customers/source_status.html",

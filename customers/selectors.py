@@ -294,6 +294,8 @@ def get_sources_status(registry: SourceHandler = sources) -> SourcesStatus:
             statuses.append(SourceStatus(answer.alias, False, detail=answer.error.message))
         else:
             statuses.append(answer.value)
+    statuses += [SourceStatus(alias, False, detail=problem) for alias, problem in registry.broken.items()]
+    statuses.sort(key=lambda status: int(status.alias.removeprefix("CustomerUser") or 0))  # R10
     conflicts, unlisted = list_login_conflicts(registry)
     return SourcesStatus(tuple(statuses), tuple(conflicts), unlisted)
 

@@ -23,6 +23,7 @@ PARTNERS_DN = f"ou=partners,{BASE_DN}"
 SERVICE_DN = f"cn=helpdesk,{BASE_DN}"
 SERVICE_PW = "service-secret"
 SIZE_LIMIT = 500
+ANONYMOUS_TOTAL = 1000
 PEOPLE = 2100
 PARTNERS = 60
 CUSTOMER_IDS = [f"LDAP-{n:02d}" for n in range(20)]
@@ -39,7 +40,8 @@ LAST_NAMES = [
 
 
 class DirectoryServer(slapdtest.SlapdObject):
-    """A slapd whose size limit (500) is below its entry count; paged searches may see everything."""
+    """A slapd whose size limit (500) is below its entry count; paged searches may see everything, except
+    anonymous ones (at most 1,000 entries)."""
 
     suffix = BASE_DN
     root_cn = "admin"
@@ -48,6 +50,9 @@ class DirectoryServer(slapdtest.SlapdObject):
     openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
     slapd_conf_template = slapdtest.SlapdObject.slapd_conf_template + (
         f"olcSizeLimit: size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited\n"
+        # Anonymous readers get at most ANONYMOUS_TOTAL entries even through paged results, as many
+        # directories do: their counts must say "at least".
+        f"olcLimits: anonymous size.prtotal={ANONYMOUS_TOTAL}\n"
         "olcDbMaxSize: 2147483648\n"  # room for the benchmark's 100,000 entries (the default is 10 MB)
         # The service account may write; anyone may read, but no one reads a password.
         f"olcAccess: {{0}}to attrs=userPassword by dn.exact={SERVICE_DN} write by self write by anonymous auth by * none\n"

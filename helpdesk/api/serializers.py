@@ -136,7 +136,10 @@ class SourceSerializer(serializers.Serializer):
     read_only = serializers.BooleanField()
     reachable = serializers.BooleanField()
     probe_ms = serializers.FloatField(allow_null=True)
-    count = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(allow_null=True, help_text="customer users the source holds")
+    count_complete = serializers.BooleanField(
+        help_text="false when the server stopped counting (a directory's size limit): count is a lower bound"
+    )
     detail = serializers.CharField(allow_blank=True)
     config_errors = serializers.ListField(child=serializers.CharField())
 

@@ -626,14 +626,17 @@ class Sources(ApiView):
                 "sources": [
                     {
                         "alias": s.alias,
-                        "name": infos[s.alias].name,
-                        "type": infos[s.alias].kind,
-                        "read_only": infos[s.alias].read_only,
+                        "name": infos[s.alias].name if s.alias in infos else "",
+                        "type": infos[s.alias].kind if s.alias in infos else "",
+                        "read_only": infos[s.alias].read_only if s.alias in infos else True,
                         "reachable": s.reachable,
                         "probe_ms": s.probe_ms,
                         "count": s.count,
+                        "count_complete": s.count_complete,
                         "detail": s.detail,
-                        "config_errors": [m.msg for m in errors if s.alias in m.msg],
+                        "config_errors": [
+                            m.msg for m in errors if m.msg.startswith(f"CUSTOMER_USER_BACKENDS[{s.alias!r}]")
+                        ],
                     }
                     for s in status_.sources
                 ],

@@ -260,3 +260,23 @@ def test_put_replaces_the_record_and_patch_changes_what_it_names(api, settings, 
     assert partial.status_code == 400
     assert "UserFirstname" in partial.json()["fields"]
     assert CustomerUser.objects.get(login="rita").city == ""  # nothing half-written
+
+
+@pytest.mark.sqlite
+def test_a_config_error_is_listed_under_its_own_source_only(api, settings, db_source_settings):
+    """Measured: `CustomerUser1`'s error was listed under `CustomerUser` too (messages were matched by
+    substring, and `CustomerUser` is part of `CustomerUser1`); and a source that cannot be built made
+    every request a 500. It is now left out and reported, and the other sources keep working."""
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(),
+        "CustomerUser1": db_source_settings(CustomerUserSearchFields=["nickname"]),
+    }
+    listed = {s["alias"]: s for s in api.get("/api/v1/sources/").json()["sources"]}
+    assert listed["CustomerUser"]["config_errors"] == []
+    assert listed["CustomerUser"]["reachable"]
+    assert [m.split(":")[0] for m in listed["CustomerUser1"]["config_errors"]] == [
+        "CUSTOMER_USER_BACKENDS['CustomerUser1']['CustomerUserSearchFields']"
+    ]
+    assert not listed["CustomerUser1"]["reachable"]  # left out, saying why; the other source keeps working
+    assert "'nickname' is neither" in listed["CustomerUser1"]["detail"]
+    assert api.get("/api/v1/customer-users/", {"search": "*"}).status_code == 200

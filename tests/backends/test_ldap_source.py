@@ -10,7 +10,7 @@ from backends.config import validate_source_config
 from backends.errors import CustomerUserInvalid, SourceReadOnly, SourceUnavailable
 from backends.registry import SourceHandler
 from customers.selectors import customer_ids_of
-from tests.ldap_server import CUSTOMER_IDS, PARTNERS_DN, PASSWORD, PEOPLE, SIZE_LIMIT, people
+from tests.ldap_server import ANONYMOUS_TOTAL, CUSTOMER_IDS, PARTNERS_DN, PASSWORD, PEOPLE, SIZE_LIMIT, people
 
 pytestmark = [pytest.mark.ldap]
 
@@ -63,10 +63,33 @@ def test_paged_results_go_past_the_server_size_limit(directory, slapd):
     with pytest.raises(ldap.SIZELIMIT_EXCEEDED):
         plain.search_s(directory.base_dn, ldap.SCOPE_ONELEVEL, "(uid=*)", ["uid"])
     assert PEOPLE > SIZE_LIMIT
-    assert directory.count() == PEOPLE
+    assert directory.count() == (PEOPLE, True)
     everyone = directory.search(SearchQuery(term="*", limit=PEOPLE))
     assert logins(everyone) == sorted(r["uid"] for r in ACTIVE)
     assert not everyone.has_more
+
+
+def test_a_count_the_server_cut_says_at_least(ldap_source_settings, settings, django_user_model):
+    """W6: measured, the sources page said 500 for a 3,005-entry directory read anonymously (its size
+    limit) and nothing said the count was cut. Counts page past the size limit; where the server caps
+    even paged results (here: anonymous readers, 1,000 entries), the count says it is a lower bound."""
+    from rest_framework.test import APIClient
+
+    anonymous = ldap_source_settings({"UserDN": "", "UserPw": ""})
+    assert source(anonymous).count() == (ANONYMOUS_TOTAL, False)
+    status = source(anonymous).status()
+    assert (status.count, status.count_complete) == (ANONYMOUS_TOTAL, False)
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser1": anonymous, "CustomerUser2": ldap_source_settings()}
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_superuser("s", "s@example.com", "Pass-word-1"))
+    counts = {
+        s["alias"]: (s["count"], s["count_complete"])
+        for s in client.get("/api/v1/sources/").json()["sources"]
+    }
+    assert counts == {"CustomerUser1": (ANONYMOUS_TOTAL, False), "CustomerUser2": (PEOPLE, True)}
+    client.force_login(django_user_model.objects.get(username="s"))
+    page = client.get("/admin/sources/")
+    assert f"at least {ANONYMOUS_TOTAL}" in page.content.decode()
 
 
 def test_searches_stop_at_the_list_limit_and_say_so(directory):
@@ -148,7 +171,7 @@ def test_customer_id_list(directory):
 
 def test_a_second_base_is_a_second_source(ldap_source_settings):
     partners = source(ldap_source_settings({"BaseDN": PARTNERS_DN}))
-    assert partners.count() == 60
+    assert partners.count() == (60, True)
     assert {r.customer_id for r in partners.search(SearchQuery(term="*", limit=100)).records} == {"PARTNER"}
 
 
