@@ -149,6 +149,13 @@ class BaseSource(ABC):
         """Add one customer user with its password (if given): all of it, or nothing when any part fails."""
 
     @abstractmethod
+    def validate(
+        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
+    ) -> dict[str, list[str]]:
+        """Every problem this source finds with a record (the Map's rules, a login or e-mail address taken
+        here), without writing; `existing` is the record an update replaces."""
+
+    @abstractmethod
     def update(
         self, login: str, attributes: Mapping[str, Any], *, acting_user: Any
     ) -> CustomerUserRecord: ...

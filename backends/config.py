@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 ALIAS_RE = re.compile(r"^CustomerUser([1-9]|10)?$")
 MAX_SOURCES = 11
 REQUIRED_ATTRIBUTES = ("UserLogin", "UserEmail", "UserCustomerID")
+MULTI_VALUED_ATTRIBUTES = ("UserCustomerIDs",)  # a directory gives every value of these, joined by ";" (R61)
 STORAGE_TYPES = ("var", "int", "dynamic_field")
 
 MODULE_SHORT_NAMES = {

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy
 
-from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
+from core.errors import HelpdeskError, NotFound, ValidationFailed
 
 
 class SourceUnavailable(HelpdeskError):

@@ -19,7 +19,9 @@ from functools import cache, cached_property, reduce
 from operator import and_, or_
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.apps.registry import Apps
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import F, Q
@@ -40,8 +42,8 @@ from backends.errors import (
 )
 from backends.hashers import as_django_encoded
 from backends.search import Expression, UnparsableSearch, parse_search
-from backends.values import email_problem
-from helpdesk.actors import user_or_none
+from backends.values import MapRules
+from core.actors import user_or_none
 
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
 NUL = "\x00"  # the databases store no NUL, and PostgreSQL refuses it in a query: such input matches nothing
@@ -95,6 +97,12 @@ def glob_pattern(pattern: str) -> str:
     return pattern.replace("[", "[[]").replace("?", "[?]")
 
 
+def own_table() -> type[models.Model]:
+    """The product's own customer-user model, named by the CUSTOMER_USER_MODEL setting the way Django names
+    its user model, so that the sources need not import the app that defines it."""
+    return django_apps.get_model(settings.CUSTOMER_USER_MODEL)
+
+
 class DBSource(BaseSource):
     """Our own `customer_user` table, or a table in another database (`Params.DSN` or `Params.Database`).
 
@@ -114,12 +122,12 @@ class DBSource(BaseSource):
             self.using = external_database_alias(config)
             self.model = external_model(config)
         else:
-            from customers.models import SEARCH_KEY_FIELDS, SEARCH_KEY_SEPARATOR, CustomerUser
-
-            self.model = CustomerUser
+            self.model = own_table()
             self.using = "default"
-            self._key_separator = SEARCH_KEY_SEPARATOR
-            self._key_columns = frozenset(CustomerUser._meta.get_field(f).column for f in SEARCH_KEY_FIELDS)
+            self._key_separator = self.model.search_key_separator
+            self._key_columns = frozenset(
+                self.model._meta.get_field(f).column for f in self.model.search_key_fields
+            )
         self._fields = {f.column: f for f in self.model._meta.concrete_fields}
         self._columns_checked = not self.external
 
@@ -132,8 +140,7 @@ class DBSource(BaseSource):
         params = raw.get("Params") or {}
         if is_external(params):
             return external_config_problems(raw)
-        from customers.models import CustomerUser
-
+        CustomerUser = own_table()
         problems = []
         table = params.get("Table", CustomerUser._meta.db_table)
         if table != CustomerUser._meta.db_table:
@@ -579,7 +586,7 @@ class DBSource(BaseSource):
         values.setdefault("ValidID", 1)
         self._check_columns()
         with transaction.atomic(using=self.using):
-            errors = self._validate(values, existing=None)
+            errors = self.validate(values, existing=None)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
             columns = self._columns_for(values, existing=None)
@@ -609,7 +616,7 @@ class DBSource(BaseSource):
             for map_row in self.config.map_rows:
                 if map_row.read_only and not map_row.is_password:
                     values[map_row.attribute] = current.get(map_row.attribute)
-            errors = self._validate(values, existing=current)
+            errors = self.validate(values, existing=current)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
             columns = self._columns_for(values, existing=row)
@@ -778,50 +785,32 @@ class DBSource(BaseSource):
             columns["extra_attributes"] = extra
         return columns
 
-    def _validate(
+    @cached_property
+    def _rules(self) -> MapRules:
+        """Compiled once the columns are known (an external table's sizes come from the database)."""
+        self._check_columns()
+
+        def size(row: MapRow) -> int | None:
+            field = self._fields.get(row.storage)
+            if field is None or field.column == "extra_attributes":
+                return EXTRA_ATTRIBUTE_MAX_LENGTH
+            return getattr(field, "max_length", None)
+
+        return MapRules(self.config, size)
+
+    def validate(
         self, values: Mapping[str, Any], existing: CustomerUserRecord | None
     ) -> dict[str, list[str]]:
-        """Every problem with the values, by Map attribute: required, length, type, e-mail, customer."""
-        errors: dict[str, list[str]] = {}
+        """Every problem with the values, by Map attribute: the Map's rules (backends.values.MapRules), then
+        what only this source knows (a login or e-mail address taken here)."""
+        errors = self._rules.errors(values)
+        if set(errors) - {"UserEmail"}:
+            return errors
 
         def add(attribute: str, message: str) -> None:
             errors.setdefault(attribute, []).append(message)
 
-        for map_row in self.config.map_rows:
-            if map_row.is_password:
-                continue
-            value = values.get(map_row.attribute)
-            text = "" if value is None else str(value)
-            if "\x00" in text:
-                add(map_row.attribute, f"{map_row.label} must not contain NUL characters.")
-                continue
-            if map_row.required and not map_row.is_dynamic_field and not text.strip():
-                add(map_row.attribute, f"{map_row.label} is required.")
-                continue
-            if map_row.storage_type == "int" and text.strip() and not _INT_RE.match(text.strip()):
-                add(map_row.attribute, f"{map_row.label} must be a whole number, not {_short(text)!r}.")
-                continue
-            field = self._fields.get(map_row.storage)
-            max_length = (
-                getattr(field, "max_length", None) if field is not None else EXTRA_ATTRIBUTE_MAX_LENGTH
-            )
-            if max_length and len(text) > max_length:
-                add(
-                    map_row.attribute,
-                    f"{map_row.label} has {len(text)} characters; at most {max_length} are allowed.",
-                )
-        if errors:
-            return errors
-
-        valid_id = int(values.get("ValidID") or 1)
-        from customers.models import Validity
-
-        if valid_id not in Validity.values:
-            add("ValidID", f"ValidID must be one of {', '.join(map(str, Validity.values))}, not {valid_id}.")
         email = str(values.get("UserEmail") or "").strip()
-        problem = email_problem(email) if valid_id == Validity.VALID else None
-        if problem:
-            add("UserEmail", problem)  # R56(6)
         login = str(values.get("UserLogin") or "")
         login_changed = existing is None or login.casefold() != existing.login.casefold()
         if login_changed and self.get(login) is not None:
@@ -838,16 +827,6 @@ class DBSource(BaseSource):
                     "UserEmail",
                     f"The e-mail address {_short(email)!r} is already in use for another customer user.",
                 )
-        customer_id = str(values.get("UserCustomerID") or "").strip()
-        if (
-            customer_id
-            and self.config.company_support
-            and (existing is None or customer_id != existing.customer_id)
-        ):
-            from customers.models import Customer
-
-            if not Customer.objects.filter(customer_id__ci=customer_id).exists():
-                add("UserCustomerID", f"There is no customer {_short(customer_id)!r}.")
         return errors
 
     def _lock_email(self, email: str) -> None:

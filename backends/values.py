@@ -1,26 +1,36 @@
-"""What a value given for a Map attribute may be, checked once, before any source sees it.
+"""The one home of the Map's value rules: what a value given for a Map attribute may be.
 
-JSON and forms deliver any type; a source would store `["x"]` as the login `['x']`, `true` as `True`.
-Here every value must have its storage type's shape (text for `var`, a whole number or digits for `int`),
-no text may hold NUL or a lone UTF-16 surrogate (no database stores them), and the keys people are found
-by (login, e-mail, customer IDs) hold no control characters at all. Every message names the attribute
-and the value.
+Two steps, both here:
+- `value_errors`: the shape of what a caller sent, before any source sees it. JSON and forms deliver any
+  type; a source would store `["x"]` as the login `['x']`, `true` as `True`. Every value must have its
+  storage type's shape (text for `var`, a whole number or digits for `int`), no text may hold NUL or a
+  lone UTF-16 surrogate (no database stores them), and the keys people are found by (login, e-mail,
+  customer IDs) hold no control characters at all.
+- `MapRules`: a source's rules for a whole record, compiled once per source from its Map and the sizes
+  its storage declares: required, whole numbers, length, NUL, the validity and, for valid users, the
+  e-mail address (R56). The DB source, the LDAP source and the importer all apply these.
+Cross-source and domain checks (a login free in every source, the customer exists) are the services'.
+Every message names the attribute and, where it helps, the value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.validators import EmailValidator, ValidationError
 
-from backends.config import SourceConfig
+from backends.config import MapRow, SourceConfig
+from core.validity import Validity
 
 KEY_ATTRIBUTES = ("UserLogin", "UserEmail", "UserCustomerID", "UserCustomerIDs")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INT_RE = re.compile(r"^[+-]?\d{1,16}$")
+VALIDITY_PROBLEM = "ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily)."
 
 
 def value_errors(config: SourceConfig, values: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -105,3 +115,70 @@ def email_problem(email: str) -> str | None:
     except ValidationError:
         return f"{_shown(email)} is not a valid e-mail address."
     return None
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """What one Map attribute's stored text must be (R12, R56)."""
+
+    attribute: str
+    label: str
+    required: bool
+    whole_number: bool
+    max_length: int | None
+
+    def problem(self, text: str) -> str | None:
+        if "\x00" in text:
+            return f"{self.label} must not contain NUL characters."
+        stripped = text.strip()
+        if not stripped:
+            return f"{self.label} is required." if self.required else None
+        if self.whole_number and not _INT_RE.match(stripped):
+            return f"{self.label} must be a whole number, not {_shown(stripped)}."
+        if self.max_length and len(text) > self.max_length:
+            return f"{self.label} has {len(text)} characters; at most {self.max_length} are allowed."
+        return None
+
+
+def validity_problem(value: Any) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return None if text in ("", *map(str, Validity.values)) else VALIDITY_PROBLEM
+
+
+class MapRules:
+    """A source's rules for whole records, compiled once from its Map and the sizes its storage declares
+    (`size(row)`: a column's length, None where the storage declares none, as a directory)."""
+
+    def __init__(self, config: SourceConfig, size: Callable[[MapRow], int | None]) -> None:
+        self.rules = tuple(
+            ValueRule(
+                row.attribute,
+                row.label,
+                row.required and not row.is_dynamic_field,
+                row.storage_type == "int",
+                size(row),
+            )
+            for row in config.map_rows
+            if not row.is_password
+        )
+        self.by_attribute = {rule.attribute: rule for rule in self.rules}
+
+    def errors(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Every problem of a record, by attribute; the e-mail address is checked once the rest holds,
+        and only for a valid user (R56(6))."""
+        errors: dict[str, list[str]] = {}
+        for rule in self.rules:
+            value = values.get(rule.attribute)
+            problem = rule.problem("" if value is None else str(value))
+            if problem:
+                errors[rule.attribute] = [problem]
+        problem = validity_problem(values.get("ValidID"))
+        if problem:
+            errors["ValidID"] = [problem]
+        if errors:
+            return errors
+        if int(values.get("ValidID") or Validity.VALID) == Validity.VALID:
+            problem = email_problem(str(values.get("UserEmail") or "").strip())
+            if problem:
+                errors["UserEmail"] = [problem]
+        return errors

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from backends.config import SourceConfig
 from backends.hashers import as_django_encoded
-from backends.values import email_problem
+from backends.values import MapRules, email_problem, validity_problem
 from customers.models import Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
@@ -527,12 +527,9 @@ def _check_length(errors: list[RowError], line: int, name: str, value: str, maxi
 
 def _valid_id(errors: list[RowError], line: int, value: Any) -> int:
     text = _text(value) or "1"
-    if text not in ("1", "2", "3"):
-        errors.append(
-            RowError(
-                line, "ValidID", text, "ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily)."
-            )
-        )
+    problem = validity_problem(text)
+    if problem:
+        errors.append(RowError(line, "ValidID", text, problem))
         return Validity.VALID
     return int(text)
 
@@ -678,6 +675,8 @@ class CustomerUserImporter(Importer):
             else:
                 self.plan.append((row.attribute, row.label, "extra", row.storage, 1000, row.required))
         self.known = {step[0] for step in self.plan}
+        sizes = {attribute: maximum for attribute, _, _, _, maximum, _ in self.plan}
+        self.rules = MapRules(config, lambda row: sizes.get(row.attribute)).by_attribute  # the messages too
         self._layouts: dict[tuple[str, ...], tuple] = {}
         # A dry run commits nothing: it remembers every key of the file to find those that appear twice.
         # A real run finds them in the table, where each batch is checked when it is written.
@@ -723,10 +722,10 @@ class CustomerUserImporter(Importer):
             targets.add(target)
             where = target if kind == "extra" else self.position[target]
             if attribute in names:
-                steps.append((names.index(attribute), attribute, label, kind, where, maximum, required, sets))
+                steps.append((names.index(attribute), attribute, kind, where, maximum, sets))
             elif kind in ("column", "extra"):
                 if required:
-                    problems.append((attribute, f"{label} is required."))
+                    problems.append((attribute, self.rules[attribute].problem("")))
                     missing[attribute] = label
                 elif sets and kind == "extra":
                     extra[target] = ""
@@ -741,7 +740,7 @@ class CustomerUserImporter(Importer):
         batch_emails: set[str] = set()
         earlier_logins, earlier_emails = self.seen_logins, self.seen_emails
         check_emails = self.config.email_unique_check
-        customers, template = self.customers, self.template
+        customers, template, rules = self.customers, self.template, self.rules
         login_at, email_at, customer_at, valid_at, extra_at = (
             self.position[name] for name in ("login", "email", "customer_id", "validity", "extra_attributes")
         )
@@ -750,16 +749,15 @@ class CustomerUserImporter(Importer):
             row_errors = [RowError(line, name, "", reason) for name, reason in problems]
             values = template.copy()
             extra = None if base_extra is None else base_extra.copy()
-            for position, attribute, label, kind, target, maximum, required, sets in steps:
+            for position, attribute, kind, target, maximum, sets in steps:
                 value = raw[position]
                 value = value.strip() if value.__class__ is str else _text(value)
                 if kind == "column" or kind == "extra":
-                    if not value:
-                        if required:
-                            row_errors.append(RowError(line, attribute, "", f"{label} is required."))
+                    if not value or len(value) > maximum or "\x00" in value or rules[attribute].whole_number:
+                        problem = rules[attribute].problem(value)  # the slow path: the Map's rules
+                        if problem:
+                            row_errors.append(RowError(line, attribute, value, problem))
                             continue
-                    elif len(value) > maximum or "\x00" in value:
-                        _check_length(row_errors, line, attribute, value, maximum)
                     if sets:
                         if kind == "column":
                             values[target] = value

@@ -11,13 +11,8 @@ from django.db import models
 from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.errors import DeletionRefused
-
-
-class Validity(models.IntegerChoices):
-    VALID = 1, _("valid")
-    INVALID = 2, _("invalid")
-    INVALID_TEMPORARILY = 3, _("invalid-temporarily")
+from core.errors import DeletionRefused
+from core.validity import Validity
 
 
 class NeverDeletedQuerySet(models.QuerySet):
@@ -121,6 +116,9 @@ class CustomerUser(NeverDeleted, Audited):
     Map attributes that have no column of their own, so an admin can add a field to the Map without a
     migration.
     """
+
+    search_key_fields = SEARCH_KEY_FIELDS  # what `search_key` is built from (backends.sql reads these)
+    search_key_separator = SEARCH_KEY_SEPARATOR
 
     # Unique case-insensitively (the constraint below), which makes it unique as typed as well.
     login = models.CharField(_("login"), max_length=191)

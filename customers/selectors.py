@@ -20,6 +20,9 @@ from customers.models import (
     CustomerUserCustomer,
     CustomerUserPreference,
     CustomerUserService,
+    DefaultService,
+    Group,
+    Service,
     Validity,
 )
 
@@ -333,3 +336,64 @@ def session_version(login: str) -> str:
         .first()
         or ""
     )
+
+
+def get_preference(login: str, key: str) -> str | None:
+    """One stored preference of a customer user (R65), or None."""
+    return CustomerUserPreference.objects.filter(login=login, key=key).values_list("value", flat=True).first()
+
+
+def valid_customers(*, limit: int = 1000) -> list[Customer]:
+    """Valid customers by customer ID, at most `limit` (what a choice list can show)."""
+    return list(Customer.objects.filter(validity=Validity.VALID).order_by("customer_id")[:limit])
+
+
+def additional_customer_ids(login: str) -> list[str]:
+    """The customer IDs linked to a customer user beside the primary one (R23), as stored, by ID."""
+    return list(
+        CustomerUserCustomer.objects.filter(login=login)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+    )
+
+
+def customer_user_service_names(login: str) -> list[str]:
+    """The services linked to a customer user (R130), as stored, by name; default services apart."""
+    return list(
+        CustomerUserService.objects.filter(login=login)
+        .order_by("service__name")
+        .values_list("service__name", flat=True)
+    )
+
+
+def default_service_names() -> list[str]:
+    """The default services (R131), by name."""
+    return list(DefaultService.objects.order_by("service__name").values_list("service__name", flat=True))
+
+
+def list_groups(*, valid_only: bool = False) -> QuerySet[Group]:
+    qs = Group.objects.order_by("name")
+    return qs.filter(validity=Validity.VALID) if valid_only else qs
+
+
+def list_services(*, valid_only: bool = False) -> QuerySet[Service]:
+    qs = Service.objects.order_by("name")
+    return qs.filter(validity=Validity.VALID) if valid_only else qs
+
+
+def group_names(*, valid_only: bool = False) -> list[str]:
+    return list(list_groups(valid_only=valid_only).values_list("name", flat=True))
+
+
+def get_group(group_id: int) -> Group | None:
+    return Group.objects.filter(pk=group_id).first()
+
+
+def get_group_by_name(name: str) -> Group | None:
+    """The group of this name, compared case-blind (core.lookups), invalid ones too."""
+    return Group.objects.filter(name__ci=name).first()
+
+
+def get_service_by_name(name: str) -> Service | None:
+    """The service of this name, compared case-blind (core.lookups), invalid ones too."""
+    return Service.objects.filter(name__ci=name).first()

@@ -19,7 +19,9 @@ from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
 from backends.errors import CustomerUserInvalid, CustomerUserNotFound, summarize
 from backends.registry import SourceHandler, sources
 from backends.values import has_control_characters, value_errors
-from core.generations import forget_permission_answers
+from core.actors import user_or_none
+from core.errors import NotFound, ValidationFailed
+from core.generations import forget_customer_user_answers, forget_permission_answers
 from customers.models import (
     Customer,
     CustomerUserCustomer,
@@ -31,8 +33,6 @@ from customers.models import (
 from customers.passwords import password_errors
 from customers.selectors import SESSION_VERSION, get_customer_user
 from customers.signals import customer_renamed, customer_user_renamed
-from helpdesk.actors import user_or_none
-from helpdesk.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def create_customer_user(
     _check_values(backend.config, attributes, login=str(attributes.get("UserLogin") or ""), person=attributes)
     values = {k: v for k, v in attributes.items() if k != "UserPassword"}
     login = str(values.get("UserLogin") or "").strip()
+    _check_customer_exists(backend, values, login=login)
     if login and get_customer_user(login, registry=registry) is not None:
         raise CustomerUserInvalid(
             {"UserLogin": [f'Customer user "{login}" already exists.']},
@@ -77,6 +78,7 @@ def create_customer_user(
     with transaction.atomic():
         stores_passwords = backend.config.row("UserPassword") is not None
         record = backend.add(values, acting_user=acting_user, password=password if stores_passwords else "")
+        forget_customer_user_answers(source)  # R108: a cached answer about this login is now wrong
     logger.info("customer user %s added to %s by %s", record.login, source, _actor(acting_user))
     return record, generated
 
@@ -109,6 +111,7 @@ def update_customer_user(
             if not (row.read_only or row.is_password or row.is_dynamic_field)
         )
     values.update({k: v for k, v in changes.items() if k != "UserPassword"})
+    _check_customer_exists(backend, values, login=current.login, current=current)
     new_login = str(values.get("UserLogin") or "").strip()
     renamed = new_login.casefold() != current.login.casefold()
     if renamed and get_customer_user(new_login, registry=registry) is not None:
@@ -121,7 +124,7 @@ def update_customer_user(
         record = backend.update(current.login, values, acting_user=acting_user)
         if record.login != current.login:
             _move_login(current.login, record.login)
-        forget_permission_answers()  # R108: any customer-user write may change a permission
+        forget_customer_user_answers(current.source)  # R108: any customer-user write may change a permission
     logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
     return record
 
@@ -139,6 +142,25 @@ def _check_values(
             errors = {"UserPassword": [f"The password is refused: {' '.join(problems)}"]}
     if errors:
         raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
+
+
+def _check_customer_exists(
+    backend: Any, values: Mapping[str, Any], *, login: str, current: CustomerUserRecord | None = None
+) -> None:
+    """R56, R148: with CustomerCompanySupport a customer user belongs to an existing customer, whatever its
+    source (a directory too); an unchanged customer ID is not checked again. Refused with every other
+    problem the source finds, so a form shows them all at once."""
+    customer_id = str(values.get("UserCustomerID") or "").strip()
+    if not customer_id or not backend.config.company_support:
+        return
+    if current is not None and customer_id == current.customer_id:
+        return
+    if Customer.objects.filter(customer_id__ci=customer_id).exists():
+        return
+    shown = customer_id if len(customer_id) <= 60 else f"{customer_id[:60]}…"
+    errors = backend.validate(values if current else {"ValidID": Validity.VALID, **values}, current)
+    errors.setdefault("UserCustomerID", []).append(f"There is no customer {shown!r}.")
+    raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
 
 def _move_login(old: str, new: str) -> None:

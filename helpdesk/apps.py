@@ -1,5 +1,14 @@
+from importlib import import_module
+
 from django.contrib.admin.apps import AdminConfig
 
 
 class HelpdeskAdminConfig(AdminConfig):
-    default_site = "helpdesk.admin.HelpdeskAdminSite"
+    """Django's admin with our site; the ModelAdmins live with the other screens in helpdesk/admin/."""
+
+    default_site = "helpdesk.admin.site.HelpdeskAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        for module in ("customers", "tickets"):
+            import_module(f"helpdesk.admin.{module}")

@@ -8,7 +8,27 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
+from core.errors import HelpdeskError
+from helpdesk.views import error_page
+
 NUL = "\x00"
+
+
+class HelpdeskErrorMiddleware:
+    """Any of the project's errors (core.errors.HelpdeskError: a source that is down, a login that does
+    not exist, bad input) that a screen of the admin or the panel lets through is shown with its status and
+    message, as the API's handler does for the API, instead of a 500."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, HelpdeskError) or request.path.startswith("/api/"):
+            return None
+        return error_page(exception.status, exception.message)
 
 
 class RefuseNulMiddleware:

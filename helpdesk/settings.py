@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "permissions",
     "tickets",
     "staff",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "helpdesk.middleware.HelpdeskErrorMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -209,6 +211,7 @@ LOGGING = {
 # Customer-user sources (`CustomerUser`, `CustomerUser1` … `CustomerUser10`) with the reference's key
 # names, and the global options of the permission service. Both can come from the TOML file named by
 # HELPDESK_CONFIG; without it, one source over our own table with the reference's shipped Map.
+CUSTOMER_USER_MODEL = "customers.CustomerUser"  # the `DB` source's own table (as AUTH_USER_MODEL names users)
 _helpdesk_config = load_helpdesk_config(os.environ.get("HELPDESK_CONFIG"))
 CUSTOMER_USER_BACKENDS = _helpdesk_config.customer_user_backends
 HELPDESK_SETTINGS = _helpdesk_config.settings

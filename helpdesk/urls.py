@@ -9,5 +9,5 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
-    path("", include("tickets.urls")),
+    path("", include("helpdesk.portal.urls")),
 ]

@@ -82,6 +82,17 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ok else 503)
 
 
+def error_page(status: int, message: str) -> HttpResponse:
+    """The page of every error outside the API (which answers its JSON shape): the status and what
+    happened; a 503 says when to try again."""
+    response = HttpResponse(
+        render_to_string("error.html", {"status": status, "message": message}), status=status
+    )
+    if status == 503:
+        response["Retry-After"] = "5"
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a request that failed. A database or cache that is down is a 503 that says so, as JSON
     under /api/ (the API's error shape) and as a short page elsewhere; anything else is a 500."""
@@ -95,8 +106,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse({"error": code, "message": message, "fields": {}}, status=status)
     else:
-        page = render_to_string("unavailable.html", {"status": status, "message": message})
-        response = HttpResponse(page, status=status)
+        response = error_page(status, message)
     if status == 503:
         response["Retry-After"] = "5"  # recovery needs no restart: the next request reconnects
     return response

@@ -11,6 +11,8 @@ from customers.models import CustomerGroup, CustomerUserGroup
 from permissions.cache import CACHE_TTL
 from permissions.models import PermissionSetting
 
+SAME, OTHER = CustomerGroup.SAME, CustomerGroup.OTHER  # the two contexts of a customer's groups (R106)
+
 SETTING_KEYS = (
     "CustomerGroupAlwaysGroups",
     "CustomerGroupCompanyAlwaysGroups",
@@ -67,3 +69,22 @@ def stored_group_permissions(
     ):
         held.setdefault(group, []).append(permission)
     return held
+
+
+def group_member_permissions(group_id: int) -> dict[str, set[str]]:
+    """Who holds what in one group as stored: `{login: {types}}`, logins in the order they were linked."""
+    held: dict[str, set[str]] = {}
+    for login, permission in (
+        CustomerUserGroup.objects.filter(group_id=group_id).order_by("pk").values_list("login", "permission")
+    ):
+        held.setdefault(login, set()).add(permission)
+    return held
+
+
+def customer_group_links(customer_id: str) -> list[tuple[str, str, str]]:
+    """A customer's group links as stored, both contexts: (context, group, type)."""
+    return list(
+        CustomerGroup.objects.filter(customer_id=customer_id).values_list(
+            "context", "group__name", "permission"
+        )
+    )

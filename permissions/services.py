@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from backends.errors import SourceUnavailable
 from backends.values import has_control_characters
+from core.actors import user_or_none
+from core.errors import NotFound, ValidationFailed
 from core.generations import forget_permission_answers
 from customers.models import (
     Customer,
@@ -27,8 +29,6 @@ from customers.models import (
     Service,
 )
 from customers.selectors import get_customer_users
-from helpdesk.actors import user_or_none
-from helpdesk.errors import NotFound, ValidationFailed
 from permissions.models import AuditEntry, PermissionSetting
 from permissions.selectors import SETTING_KEYS, permission_types
 

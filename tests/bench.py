@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpdesk.benchmarks import write_customer_users_csv, write_customers_csv
+from benchmarks.data import write_customer_users_csv, write_customers_csv
 from tests.bench_search import ldap_source, toml
 from tests.ldap_server import PEOPLE_DN, DirectoryServer, person
 
@@ -28,7 +28,7 @@ TARGETS_MS = {  # p95 at 1,000,000 customer users (issue: scale)
 
 
 def grow_directory(server: DirectoryServer, have: int, want: int) -> None:
-    from helpdesk.benchmarks import FIRST_NAMES, LAST_NAMES
+    from benchmarks.data import FIRST_NAMES, LAST_NAMES
 
     for start in range(have, want, 20_000):
         chunk = range(start, min(want, start + 20_000))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import tomli_w
 
-from helpdesk.benchmarks import PREFIXES
+from benchmarks.data import PREFIXES
 from helpdesk.config import DEFAULT_CUSTOMER_USER_SOURCE
 from tests.ldap_server import PEOPLE_DN, DirectoryServer, person
 from tests.stack import free_port

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpdesk.benchmarks import write_customer_users_csv, write_customers_csv
+from benchmarks.data import write_customer_users_csv, write_customers_csv
 
 
 def main() -> int:

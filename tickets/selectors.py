@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from backends.registry import SourceHandler, sources
-from helpdesk.errors import NotFound
+from core.errors import NotFound
 from permissions.tickets import creatable_queue_groups, ticket_access
 from tickets.models import Article, Queue, Ticket
 

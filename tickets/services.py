@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backends.registry import SourceHandler, sources
+from core.errors import NotFound, ValidationFailed
 from customers.selectors import get_customer_user
-from helpdesk.errors import NotFound, ValidationFailed
 from permissions.company_tickets import list_customer_user_services
 from tickets.models import Article, Ticket
 from tickets.selectors import can_reply, customer_tickets, list_creatable_queues

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 from rest_framework.parsers import JSONParser
 
-from helpdesk.errors import HelpdeskError, ValidationFailed
+from core.errors import HelpdeskError, ValidationFailed
 
 
 class BodyTooLarge(HelpdeskError):

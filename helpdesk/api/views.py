@@ -22,18 +22,19 @@ from rest_framework.views import APIView
 
 from backends.base import CustomerUserRecord
 from backends.errors import CustomerUserNotFound
-from customers.models import (
-    Customer,
-    CustomerGroup,
-    CustomerUserCustomer,
-    CustomerUserService,
-    DefaultService,
-    Group,
-    Validity,
-)
+from core.errors import HelpdeskError, NotFound, ValidationFailed
 from customers.selectors import (
+    additional_customer_ids,
+    customer_user_service_names,
+    default_service_names,
+    get_customer,
     get_customer_user,
+    get_group_by_name,
+    get_service_by_name,
     get_sources_status,
+    group_names,
+    list_groups,
+    list_services,
     list_sources,
     search_customer_users,
     search_customers,
@@ -50,10 +51,9 @@ from helpdesk import access
 from helpdesk.access import needs
 from helpdesk.api import serializers as api
 from helpdesk.api.errors import method_not_allowed_for_delete
-from helpdesk.errors import HelpdeskError, NotFound, ValidationFailed
 from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
-from permissions.selectors import get_permission_settings, stored_group_permissions
+from permissions.selectors import OTHER, SAME, get_permission_settings, stored_group_permissions
 from permissions.services import (
     create_group,
     create_service,
@@ -230,7 +230,7 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_object(self):
-        customer = Customer.objects.filter(customer_id__ci=self.kwargs["customer_id"]).first()
+        customer = get_customer(self.kwargs["customer_id"])
         if customer is None:
             raise NotFound(detail=f"There is no customer {self.kwargs['customer_id']!r}.")
         return customer
@@ -261,11 +261,11 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
 
 # ------------------------------------------------------------------------------ groups, services
 class NamedList(AtomicMixin, generics.ListCreateAPIView):
-    """Groups or services; writes go through their service (`create_named`)."""
+    """Groups or services, read through their selector (`list_named`); writes go through their service
+    (`create_named`)."""
 
     def get_queryset(self):
-        qs = self.serializer_class.Meta.model.objects.order_by("name")
-        return qs.filter(validity=Validity.VALID) if _valid_only(self.request) else qs
+        return type(self).list_named(valid_only=_valid_only(self.request))
 
     def perform_create(self, serializer):
         serializer.instance = type(self).create_named(
@@ -279,10 +279,10 @@ class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self):
-        model = self.serializer_class.Meta.model
-        found = model.objects.filter(name__ci=self.kwargs["name"]).first()
+        found = type(self).get_named(self.kwargs["name"])
         if found is None:
-            raise NotFound(detail=f"There is no {model._meta.verbose_name} {self.kwargs['name']!r}.")
+            kind = self.serializer_class.Meta.model._meta.verbose_name
+            raise NotFound(detail=f"There is no {kind} {self.kwargs['name']!r}.")
         return found
 
     def perform_update(self, serializer):
@@ -294,22 +294,26 @@ class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
 @extend_schema(parameters=[VALID_PARAM])
 class GroupList(NamedList):
     serializer_class = api.GroupSerializer
+    list_named = staticmethod(list_groups)
     create_named = staticmethod(create_group)
 
 
 class GroupDetail(NamedDetail):
     serializer_class = api.GroupSerializer
+    get_named = staticmethod(get_group_by_name)
     update_named = staticmethod(update_group)
 
 
 @extend_schema(parameters=[VALID_PARAM])
 class ServiceList(NamedList):
     serializer_class = api.ServiceSerializer
+    list_named = staticmethod(list_services)
     create_named = staticmethod(create_service)
 
 
 class ServiceDetail(NamedDetail):
     serializer_class = api.ServiceSerializer
+    get_named = staticmethod(get_service_by_name)
     update_named = staticmethod(update_service)
 
 
@@ -472,8 +476,7 @@ class CustomerUserCustomers(ApiView):
     @extend_schema(responses={200: NAMES, **ERRORS})
     def get(self, request: Request, login: str) -> Response:
         record = _record(login)
-        ids = CustomerUserCustomer.objects.filter(login=record.login).order_by("customer_id")
-        return Response(list(ids.values_list("customer_id", flat=True)))
+        return Response(additional_customer_ids(record.login))
 
     @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
     def put(self, request: Request, login: str) -> Response:
@@ -518,8 +521,7 @@ class CustomerUserServices(ApiView):
     @extend_schema(responses={200: NAMES, **ERRORS})
     def get(self, request: Request, login: str) -> Response:
         record = _record(login)
-        names = CustomerUserService.objects.filter(login=record.login).order_by("service__name")
-        return Response(list(names.values_list("service__name", flat=True)))
+        return Response(customer_user_service_names(record.login))
 
     @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
     def put(self, request: Request, login: str) -> Response:
@@ -544,7 +546,7 @@ CONTEXT_PARAM = OpenApiParameter(
 class CustomerGroups(ApiView):
     def _context(self, request: Request) -> str:
         value = request.query_params.get("context", "same")
-        contexts = {"same": CustomerGroup.SAME, "other": CustomerGroup.OTHER}
+        contexts = {"same": SAME, "other": OTHER}
         if value not in contexts:
             raise ValidationFailed(
                 {"context": [f"Must be same or other, not {value!r}."]}, detail="Unknown context."
@@ -553,7 +555,7 @@ class CustomerGroups(ApiView):
 
     @extend_schema(parameters=[CONTEXT_PARAM], responses={200: GROUP_PERMISSIONS, **ERRORS})
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = Customer.objects.filter(customer_id__ci=customer_id).first()
+        customer = get_customer(customer_id)
         if customer is None:
             raise NotFound(detail=f"There is no customer {customer_id!r}.")
         return Response(
@@ -588,7 +590,7 @@ class DefaultGroups(ApiView):
     def put(self, request: Request) -> Response:
         serializer = api.DefaultGroupsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        known = set(Group.objects.values_list("name", flat=True))
+        known = set(group_names())
         unknown = {
             k: [f"No group {g!r}." for g in v if g not in known] for k, v in serializer.validated_data.items()
         }
@@ -602,9 +604,7 @@ class DefaultGroups(ApiView):
 class DefaultServices(ApiView):
     @extend_schema(responses={200: NAMES})
     def get(self, request: Request) -> Response:
-        return Response(
-            list(DefaultService.objects.order_by("service__name").values_list("service__name", flat=True))
-        )
+        return Response(default_service_names())
 
     @extend_schema(request={"application/json": NAMES}, responses={200: NAMES, **ERRORS})
     def put(self, request: Request) -> Response:

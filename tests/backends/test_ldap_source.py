@@ -345,3 +345,25 @@ def test_the_manuals_ldap_example_runs_as_written(ldap_source_settings):
     )  # `cn`, then the e-mail
     found = directory.search(SearchQuery(term=f"{row['first']} {row['last']}", limit=10))  # by `cn`
     assert row["uid"] in logins(found)
+
+
+def test_a_writable_directory_keeps_the_maps_rules_and_the_customer_check(
+    ldap_source_settings, slapd, settings, acting_user, customer_factory
+):
+    """Measured: the LDAP source checked only required attributes; an invalid e-mail address, a number
+    attribute holding text and an unknown customer were written. The Map's rules (backends.values) and the
+    service's customer check now hold for every source."""
+    from customers.services import create_customer_user
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser1": ldap_source_settings(ReadOnly=0)}
+    values = {"UserLogin": "ruled.user", "UserFirstname": "R", "UserLastname": "U",
+              "UserEmail": "not-an-address", "UserCustomerID": "LDAP-02"}  # fmt: skip
+    customer_factory(customer_id="LDAP-02", name="LDAP two")
+    with pytest.raises(CustomerUserInvalid) as caught:
+        create_customer_user(attributes=values, acting_user=acting_user, source="CustomerUser1")
+    assert caught.value.field_errors == {"UserEmail": ["'not-an-address' is not a valid e-mail address."]}
+    with pytest.raises(CustomerUserInvalid) as caught:
+        create_customer_user(attributes={**values, "UserEmail": "r@example.org", "UserCustomerID": "NOPE"},
+                             acting_user=acting_user, source="CustomerUser1")  # fmt: skip
+    assert caught.value.field_errors == {"UserCustomerID": ["There is no customer 'NOPE'."]}
+    assert source(ldap_source_settings()).get("ruled.user") is None  # nothing was written

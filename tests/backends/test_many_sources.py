@@ -7,7 +7,7 @@ import time
 import pytest
 
 from backends.errors import SourceUnavailable
-from customers.models import CustomerUser
+from customers.models import Customer, CustomerUser
 from customers.selectors import (
     get_customer_name,
     get_customer_user,
@@ -124,6 +124,7 @@ def test_a_stopped_directory_leaves_the_other_sources_working(db_and_small_direc
     assert get_customer_user("tina").login == "tina"
     with pytest.raises(SourceUnavailable, match="Source CustomerUser1 is unavailable"):
         get_customer_user("tiny0")  # not "no such user"
+    Customer.objects.create(customer_id="TINY", name="Tiny")  # the customer must exist for any source (R148)
     with pytest.raises(SourceUnavailable):
         create_customer_user(attributes={"UserLogin": "tiny9", "UserFirstname": "T", "UserLastname": "N",
                                          "UserEmail": "t9@example.org", "UserCustomerID": "TINY"},

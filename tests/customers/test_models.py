@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import DeletionRefused
 from customers.models import Customer, CustomerUser
-from helpdesk.errors import DeletionRefused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 

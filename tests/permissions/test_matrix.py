@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends.registry import SourceHandler
+from core.errors import ValidationFailed
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -15,7 +16,6 @@ from customers.models import (
     Validity,
 )
 from customers.services import update_customer_user
-from helpdesk.errors import ValidationFailed
 from permissions.company_tickets import list_company_ticket_customer_ids, list_customer_user_services
 from permissions.matrix import build_permission_matrix, get_permission_matrix
 from permissions.services import (
@@ -152,6 +152,23 @@ def test_a_revoked_permission_never_survives_in_the_cache(world, acting_user, se
     update_customer_user(login="alice", changes={"UserCustomerID": "BETA"}, acting_user=acting_user)
     set_customer_groups(customer_id="BETA", permissions={"billing": ["ro"]}, acting_user=acting_user)
     assert get_permission_matrix("alice").allows("billing", "ro")
+
+
+def test_a_new_customer_user_never_inherits_a_cached_empty_matrix(
+    world, acting_user, settings, db_source_settings
+):
+    """R108. Measured: the create path bumped no generation, so a login asked about before it existed
+    kept its cached empty matrix after being created (the update path did bump)."""
+    from customers.services import create_customer_user
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings()}
+    assert not get_permission_matrix("carol").allows("users", "ro")  # unknown: nothing, and cached
+    create_customer_user(
+        attributes={"UserLogin": "carol", "UserFirstname": "Carol", "UserLastname": "C",
+                    "UserEmail": "carol@example.com", "UserCustomerID": "ACME"},
+        acting_user=acting_user,
+    )  # fmt: skip
+    assert get_permission_matrix("carol").allows("users", "ro")  # the default group, at once
 
 
 def test_run_time_settings_are_validated_and_logged(world, acting_user):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from core.errors import ValidationFailed
 from customers.models import (
     CustomerGroup,
     CustomerUserCustomer,
@@ -9,7 +10,6 @@ from customers.models import (
     CustomerUserService,
     Validity,
 )
-from helpdesk.errors import ValidationFailed
 from permissions.group_members import list_customer_groups, list_group_context_customers, list_group_members
 from permissions.matrix import build_permission_matrix
 from permissions.models import AuditEntry

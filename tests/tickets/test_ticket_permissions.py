@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 
+from core.errors import NotFound
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -13,7 +14,6 @@ from customers.models import (
     CustomerUserGroup,
     Group,
 )
-from helpdesk.errors import NotFound
 from tickets.models import Queue, Ticket
 from tickets.selectors import get_customer_ticket, list_customer_tickets
 

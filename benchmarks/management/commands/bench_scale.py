@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from backends.registry import SourceHandler
+from benchmarks.data import LAST_NAMES
 from customers.selectors import customer_ids_of, get_customer_user, search_customer_users
-from helpdesk.benchmarks import LAST_NAMES
 from permissions.matrix import build_permission_matrix
 
 

@@ -20,6 +20,7 @@ import secrets
 import string
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 import ldap
@@ -27,7 +28,7 @@ from ldap.controls import SimplePagedResultsControl
 from ldap.filter import escape_filter_chars
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
-from backends.config import ConfigProblem, SourceConfig, truthy
+from backends.config import MULTI_VALUED_ATTRIBUTES, ConfigProblem, SourceConfig, truthy
 from backends.errors import (
     CustomerUserInvalid,
     CustomerUserNotFound,
@@ -35,13 +36,14 @@ from backends.errors import (
     SourceUnavailable,
     summarize,
 )
+from backends.ldap.writes import directory_model, write_entry
 from backends.search import Expression, Term, UnparsableSearch, parse_search
+from backends.values import MapRules
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 500  # OpenLDAP's default size limit; Active Directory's MaxPageSize is 1000
 DEFAULT_OBJECT_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
-MULTI_VALUED = ("UserCustomerIDs",)
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_!@#$%^&*"  # R80
 
 
@@ -389,7 +391,7 @@ class LDAPSource(BaseSource):
             for row in self.config.map_rows:
                 if row.is_password:
                     continue
-                if row.attribute in MULTI_VALUED:
+                if row.attribute in MULTI_VALUED_ATTRIBUTES:
                     attributes[row.attribute] = ";".join(self._decode(v) for v in _values(attrs, row.storage))
                     continue
                 value = self._first(attrs, row.storage)
@@ -461,11 +463,9 @@ class LDAPSource(BaseSource):
     ) -> CustomerUserRecord:
         """The entry, then its password by Password Modify (the server hashes it); an entry whose password
         could not be set is removed again, so a failed add leaves nothing."""
-        from backends.directory import directory_model, write_entry
-
         login = str(attributes.get("UserLogin") or "").strip()
         self._refuse_if_read_only(login)
-        errors = self._validate(attributes, existing=None)
+        errors = self.validate(attributes, existing=None)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self, directory_model(self), None, self._entry_values(attributes))
@@ -481,8 +481,6 @@ class LDAPSource(BaseSource):
         return record
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
-        from backends.directory import directory_model, write_entry
-
         self._refuse_if_read_only(login)
         current = self.get(login)
         if current is None:
@@ -491,7 +489,7 @@ class LDAPSource(BaseSource):
         for row in self.config.map_rows:
             if row.read_only and not row.is_password:
                 values[row.attribute] = current.get(row.attribute)
-        errors = self._validate(values, existing=current)
+        errors = self.validate(values, existing=current)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values))
@@ -543,22 +541,24 @@ class LDAPSource(BaseSource):
                 continue
             value = values.get(row.attribute)
             text = "" if value is None else str(value).strip()
-            if row.attribute in MULTI_VALUED:
+            if row.attribute in MULTI_VALUED_ATTRIBUTES:
                 entry[row.storage] = [part.strip() for part in text.split(";") if part.strip()]
             else:
                 entry[row.storage] = [text] if text else []
         return entry
 
-    def _validate(
+    @cached_property
+    def _rules(self) -> MapRules:
+        return MapRules(self.config, lambda row: None)
+
+    def validate(
         self, values: Mapping[str, Any], existing: CustomerUserRecord | None
     ) -> dict[str, list[str]]:
-        errors: dict[str, list[str]] = {}
-        for row in self.config.map_rows:
-            if row.is_password:
-                continue
-            text = str(values.get(row.attribute) or "")
-            if row.required and not text.strip():
-                errors.setdefault(row.attribute, []).append(f"{row.label} is required.")
+        """The Map's rules (backends.values.MapRules; a directory declares no sizes), then whether the
+        login is taken here."""
+        errors = self._rules.errors(values)
+        if set(errors) - {"UserEmail"}:
+            return errors
         login = str(values.get("UserLogin") or "")
         if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
             errors.setdefault("UserLogin", []).append(f"Customer user {login!r} already exists.")

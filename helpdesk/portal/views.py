@@ -18,11 +18,11 @@ from django.views.decorators.http import require_POST
 
 from backends.errors import CustomerUserInvalid, SourceUnavailable
 from backends.registry import sources
+from core.errors import NotFound, ValidationFailed
+from core.validity import Validity
 from customers.authentication import authenticate_customer_user
-from customers.models import CustomerUserPreference, Validity
-from customers.selectors import get_customer_user, session_version
+from customers.selectors import get_customer_user, get_preference, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
-from helpdesk.errors import NotFound, ValidationFailed
 from permissions.company_tickets import list_customer_user_services
 from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
 from tickets.services import create_customer_ticket, reply_as_customer
@@ -189,11 +189,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 request.session[SESSION_VERSION_KEY] = session_version(record.login)
                 messages.success(request, _("Your password was changed."))
                 return redirect("portal:preferences")
-    language = (
-        CustomerUserPreference.objects.filter(login=record.login, key="UserLanguage")
-        .values_list("value", flat=True)
-        .first()
-    )
+    language = get_preference(record.login, "UserLanguage")
     return render(
         request,
         "portal/preferences.html",

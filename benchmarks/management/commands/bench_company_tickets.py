@@ -13,8 +13,8 @@ from django.test import Client
 from django.test.utils import setup_test_environment
 
 from customers.models import Customer, CustomerUser, CustomerUserGroup, Group
+from helpdesk.portal.views import SESSION_KEY
 from tickets.models import Queue, Ticket
-from tickets.portal import SESSION_KEY
 
 
 class Rollback(Exception):

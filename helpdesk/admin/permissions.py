@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from backends.registry import sources
-from customers.admin_views import _record_or_404, render_admin, save_and_report
-from customers.models import Customer, CustomerGroup, CustomerUserGroup, Group, Validity
-from customers.selectors import get_customer_users
-from permissions.selectors import get_permission_settings, permission_types, stored_group_permissions
+from customers.selectors import get_customer, get_customer_users, get_group, group_names
+from helpdesk.admin.customer_users import _record_or_404, render_admin, save_and_report
+from permissions.selectors import (
+    OTHER,
+    SAME,
+    customer_group_links,
+    get_permission_settings,
+    group_member_permissions,
+    permission_types,
+    stored_group_permissions,
+)
 from permissions.services import (
     set_customer_groups_in_contexts,
     set_customer_user_groups,
@@ -31,7 +38,7 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
     """One customer user × every group: one column per permission type (R145–R154)."""
     record = _record_or_404(login)
     types = permission_types()
-    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    groups = group_names(valid_only=True)
     disabled = not sources.configs[record.source].group_support
     if disabled:  # R152: the feature is off for this source, which gives its users every valid group
         messages.warning(
@@ -70,11 +77,11 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
 
 def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
     """One group × its customer users; more users are added by login."""
-    group = get_object_or_404(Group, pk=group_id)
+    group = get_group(group_id)
+    if group is None:
+        raise Http404(f"There is no group {group_id}.")
     types = permission_types()
-    members = list(
-        dict.fromkeys(CustomerUserGroup.objects.filter(group=group).values_list("login", flat=True))
-    )
+    members = list(group_member_permissions(group.pk))
     if request.method == "POST":
         added = [
             login.strip() for login in request.POST.get("add", "").replace(",", " ").split() if login.strip()
@@ -89,7 +96,9 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
             _("The customer users of %(group)s were saved.") % {"group": group.name},
         ):
             return redirect("admin:group_customer_users", group_id=group.pk)
-    held = set(CustomerUserGroup.objects.filter(group=group).values_list("login", "permission"))
+    held = {
+        (login, t) for login, types_held in group_member_permissions(group.pk).items() for t in types_held
+    }
     records, _unavailable = get_customer_users(members)
     rows = [
         (
@@ -112,12 +121,14 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
 
 def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
     """One customer × every group, in the Same and the Other context (R102, R106)."""
-    customer = get_object_or_404(Customer, customer_id__ci=customer_id)
+    customer = get_customer(customer_id)
+    if customer is None:
+        raise Http404(f"There is no customer {customer_id!r}.")
     types = permission_types()
-    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    groups = group_names(valid_only=True)
     contexts = [
-        (CustomerGroup.SAME, "same-", _("Tickets of this customer (Same context)")),
-        (CustomerGroup.OTHER, "other-", _("Tickets of other customers (Other context)")),
+        (SAME, "same-", _("Tickets of this customer (Same context)")),
+        (OTHER, "other-", _("Tickets of other customers (Other context)")),
     ]
     disabled = not any(sources.configs[alias].group_support for alias in sources.aliases)
     if disabled:  # R152: no source uses group permissions, so a customer's would count for nobody
@@ -146,9 +157,7 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
             request, write, _("The groups of %(customer)s were saved.") % {"customer": customer.customer_id}
         ):
             return redirect("admin:customer_groups", customer_id=customer.customer_id)
-    held = set(
-        CustomerGroup.objects.filter(customer=customer).values_list("context", "group__name", "permission")
-    )
+    held = set(customer_group_links(customer.customer_id))
     sections = [
         (label, prefix, [(g, g, [(t, (context, g, t) in held) for t in types]) for g in groups])
         for context, prefix, label in contexts
@@ -171,7 +180,7 @@ def default_groups(request: HttpRequest) -> HttpResponse:
         ("CustomerGroupAlwaysGroups", _("Default groups of every customer user")),
         ("CustomerGroupCompanyAlwaysGroups", _("Default groups of every customer")),
     ]
-    groups = list(Group.objects.filter(validity=Validity.VALID).values_list("name", flat=True))
+    groups = group_names(valid_only=True)
     if request.method == "POST":
 
         def write():

@@ -10,13 +10,12 @@ import ldap
 from django.apps.registry import Apps
 
 from backends.compat import ldapdb
+from backends.config import MULTI_VALUED_ATTRIBUTES
 from backends.connections import source_connection
 from backends.errors import CustomerUserInvalid, SourceUnavailable
 
 if TYPE_CHECKING:
-    from backends.ldap import LDAPSource
-
-from backends.ldap import MULTI_VALUED
+    from backends.ldap.source import LDAPSource
 
 
 def _field_name(attribute: str) -> str:
@@ -48,7 +47,7 @@ def directory_model(source: LDAPSource) -> type:
     columns = [] if source.config.row_for_storage("cn") else [("cn", False)]
     for row in source.config.map_rows:
         if not row.is_password and row.storage not in dict(columns):
-            columns.append((row.storage, row.attribute in MULTI_VALUED))
+            columns.append((row.storage, row.attribute in MULTI_VALUED_ATTRIBUTES))
     return _model_for(source.alias, source.base_dn, source.object_classes, source.config.customer_key,
                       tuple(columns))  # fmt: skip
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.errors import HelpdeskError
 from customers.models import Customer, CustomerGroup, CustomerUser, Group, Service, Validity
 from customers.selectors import customer_group_permissions, search_customer_users
 from customers.services import (
@@ -19,7 +20,6 @@ from customers.services import (
     invalidate_customer_user,
     update_customer,
 )
-from helpdesk.errors import HelpdeskError
 from permissions.services import NAMED_FIELDS, create_group, create_service, update_group, update_service
 from tickets.selectors import list_company_tickets
 

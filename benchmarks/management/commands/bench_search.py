@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from backends.registry import SourceHandler
+from benchmarks.data import search_terms
 from customers.selectors import search_customer_users
-from helpdesk.benchmarks import search_terms
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from customers.admin_views import render_admin
+from core.errors import HelpdeskError
 from customers.selectors import (
     customer_group_permissions,
     get_customer,
@@ -16,7 +16,7 @@ from customers.selectors import (
     search_customers,
     services_of,
 )
-from helpdesk.errors import HelpdeskError
+from helpdesk.admin.customer_users import render_admin
 from tickets.selectors import company_tickets
 
 FOUND = 25  # of each kind, for the search box

@@ -17,24 +17,22 @@ from django.views.decorators.http import require_POST
 
 from backends.errors import UnknownSource
 from backends.registry import sources
+from core.errors import HelpdeskError, ValidationFailed
+from core.validity import Validity
 from customers.forms import CustomerUserForm
-from customers.models import (
-    Customer,
-    CustomerUserCustomer,
-    CustomerUserService,
-    DefaultService,
-    Service,
-    Validity,
-)
 from customers.selectors import (
     SourceInfo,
+    additional_customer_ids,
+    customer_user_service_names,
+    default_service_names,
     get_customer_user,
     get_sources_status,
+    list_services,
     list_sources,
     search_customer_users,
+    valid_customers,
 )
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
-from helpdesk.errors import HelpdeskError, ValidationFailed
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
 from tickets.selectors import list_customer_user_tickets
@@ -203,10 +201,8 @@ def customer_user_customers(request: HttpRequest, login: str) -> HttpResponse:
         _("The customers of %(login)s were saved.") % {"login": record.login},
     ):
         return redirect("admin:customer_user_customers", login=record.login)
-    chosen = set(
-        CustomerUserCustomer.objects.filter(login=record.login).values_list("customer_id", flat=True)
-    )
-    customers = Customer.objects.filter(validity=Validity.VALID).order_by("customer_id")[:1000]
+    chosen = set(additional_customer_ids(record.login))
+    customers = valid_customers(limit=1000)
     rows = [
         (c.customer_id, c.name, c.customer_id in chosen, c.customer_id == record.customer_id)
         for c in customers
@@ -223,9 +219,7 @@ def customer_user_customers(request: HttpRequest, login: str) -> HttpResponse:
 
 
 def _service_rows(chosen: set[str]) -> list[tuple[str, str, bool, bool]]:
-    return [
-        (s.name, s.comments, s.name in chosen, False) for s in Service.objects.filter(validity=Validity.VALID)
-    ]
+    return [(s.name, s.comments, s.name in chosen, False) for s in list_services(valid_only=True)]
 
 
 def customer_user_services(request: HttpRequest, login: str) -> HttpResponse:
@@ -238,9 +232,7 @@ def customer_user_services(request: HttpRequest, login: str) -> HttpResponse:
         _("The services of %(login)s were saved.") % {"login": record.login},
     ):
         return redirect("admin:customer_user_services", login=record.login)
-    chosen = set(
-        CustomerUserService.objects.filter(login=record.login).values_list("service__name", flat=True)
-    )
+    chosen = set(customer_user_service_names(record.login))
     return render_admin(
         request,
         "admin/customers/choice_list.html",
@@ -259,7 +251,7 @@ def default_services(request: HttpRequest) -> HttpResponse:
         _("The default services were saved."),
     ):
         return redirect("admin:default_services")
-    chosen = set(DefaultService.objects.values_list("service__name", flat=True))
+    chosen = set(default_service_names())
     return render_admin(
         request,
         "admin/customers/choice_list.html",

@@ -29,9 +29,9 @@ class HelpdeskAdminSite(admin.AdminSite):
 
     def screens(self):
         """(route, view, name, what it needs): every screen that is not one model's change list."""
-        from customers import admin_views as customers
-        from helpdesk import information_center as cic
-        from permissions import admin_views as permissions
+        from helpdesk.admin import customer_users as customers
+        from helpdesk.admin import information_center as cic
+        from helpdesk.admin import permissions
 
         user = "customer-users/<path:login>"
         return [

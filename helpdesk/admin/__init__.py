@@ -1,0 +1,2 @@
+"""The admin surface: the site (site.py), the ModelAdmins (customers.py, tickets.py) and the screens that
+are not one model's change list (customer_users.py, permissions.py, information_center.py)."""
