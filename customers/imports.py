@@ -41,7 +41,8 @@ from django.utils import timezone
 from backends.config import SourceConfig
 from backends.hashers import as_django_encoded
 from backends.values import MapRules, email_problem, validity_problem
-from customers.models import Customer, CustomerUser, Validity
+from core.generations import forget_customer_user_answers
+from customers.models import COMPANY_ATTRIBUTES, Customer, CustomerUser, Validity
 
 BATCH_SIZE = 5000
 WRITERS = 2  # batches written at the same time; see BatchWriter
@@ -535,11 +536,7 @@ def _valid_id(errors: list[RowError], line: int, value: Any) -> int:
 
 
 # ------------------------------------------------------------------------------------- customers
-CUSTOMER_COLUMNS = {
-    "CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyStreet": "street",
-    "CustomerCompanyZIP": "zip", "CustomerCompanyCity": "city", "CustomerCompanyCountry": "country",
-    "CustomerCompanyURL": "url", "CustomerCompanyComment": "comments",
-}  # fmt: skip
+CUSTOMER_COLUMNS = COMPANY_ATTRIBUTES
 REQUIRED_CUSTOMER_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name"}
 
 
@@ -698,6 +695,14 @@ class CustomerUserImporter(Importer):
         for name in ("created_at", "changed_at"):
             self.template[self.position[name]] = self.now.isoformat()
         self.copy = transaction.get_connection().vendor == "postgresql"
+
+    def run(self) -> ImportResult:
+        """The import, ending like every customer-user write: cached reads and answers are forgotten."""
+        try:
+            return super().run()
+        finally:
+            if not self.dry_run:
+                forget_customer_user_answers(self.config.alias)
 
     def header_problems(self, names):
         problems, _, _, missing = self._layout(names)

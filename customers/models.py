@@ -96,6 +96,14 @@ class Customer(NeverDeleted, Audited):
         return f"{self.name} ({self.customer_id})"
 
 
+# The reference's names of a customer's attributes (R6, CustomerCompany*) and the fields holding them: the
+# API, the importer and a customer user's record (R21) all name them so.
+COMPANY_ATTRIBUTES = {
+    "CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyStreet": "street",
+    "CustomerCompanyZIP": "zip", "CustomerCompanyCity": "city", "CustomerCompanyCountry": "country",
+    "CustomerCompanyURL": "url", "CustomerCompanyComment": "comments",
+}  # fmt: skip
+
 SEARCH_KEY_SEPARATOR = "\x1f"  # ASCII unit separator: around each field of the search key
 SEARCH_KEY_FIELDS = ("login", "first_name", "last_name", "customer_id")  # the shipped search fields (R43)
 

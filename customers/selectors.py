@@ -16,6 +16,7 @@ from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
 from customers.models import (
+    COMPANY_ATTRIBUTES,
     Customer,
     CustomerUserCustomer,
     CustomerUserPreference,
@@ -164,15 +165,11 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
         company = Customer.objects.filter(customer_id__ci=record.customer_id).first()
         if company is not None:
             company_fields = {
-                "CustomerCompanyName": company.name,
-                "CustomerCompanyStreet": company.street,
-                "CustomerCompanyZIP": company.zip,
-                "CustomerCompanyCity": company.city,
-                "CustomerCompanyCountry": company.country,
-                "CustomerCompanyURL": company.url,
-                "CustomerCompanyComment": company.comments,
-                "CustomerCompanyValidID": company.validity,
+                name: getattr(company, field)
+                for name, field in COMPANY_ATTRIBUTES.items()
+                if name != "CustomerID"
             }
+            company_fields["CustomerCompanyValidID"] = company.validity
             attributes = {**company_fields, **attributes}  # user keys win on collision (R21)
     preferences = CustomerUserPreference.objects.filter(login=record.login).exclude(key=SESSION_VERSION)
     for key, value in preferences.values_list("key", "value"):

@@ -23,6 +23,7 @@ from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
 from core.generations import forget_customer_user_answers, forget_permission_answers
 from customers.models import (
+    COMPANY_ATTRIBUTES,
     Customer,
     CustomerUserCustomer,
     CustomerUserGroup,
@@ -232,7 +233,7 @@ def set_customer_user_preference(*, login: str, key: str, value: str | None) -> 
 
 
 # --------------------------------------------------------------------------------------------- customers
-CUSTOMER_FIELDS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments", "validity")
+CUSTOMER_FIELDS = (*COMPANY_ATTRIBUTES.values(), "validity")
 
 
 def create_customer(*, acting_user: Any, **values: Any) -> Customer:
@@ -274,7 +275,7 @@ def _rename_customer_id(customer: Customer, old_id: str) -> None:
     CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
     customer_renamed.send(sender=Customer, old_id=old_id, new_id=new_id)
     _save_customer(customer, is_new=False)
-    forget_permission_answers()  # R108: any customer-user write may change a permission
+    forget_customer_user_answers(*sources.aliases)  # its customer users changed (R108, R11)
 
 
 def invalidate_customer(*, customer_id: str, acting_user: Any, validity: int = Validity.INVALID) -> Customer:

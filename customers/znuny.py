@@ -18,6 +18,8 @@ from django.db.models.functions import Lower
 
 from backends.base import RESERVED_ATTRIBUTES
 from backends.connections import forget_source_connection, source_connection
+from backends.registry import sources
+from core.generations import forget_customer_user_answers
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -107,6 +109,8 @@ def import_from_reference(dsn: str, *, dry_run: bool = False) -> ZnunyImport:
                 transaction.set_rollback(True)
     finally:
         source.close()
+        if not dry_run:
+            forget_customer_user_answers(*sources.aliases)  # like every customer-user write (R108)
     return result
 
 

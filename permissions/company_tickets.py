@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from backends.base import CustomerUserRecord
 from backends.registry import SourceHandler, sources
 from customers.models import CustomerUserService, DefaultService, Validity
 from customers.selectors import customer_ids_of, get_customer_user
 from permissions.selectors import get_permission_setting
 
 
-def list_company_ticket_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[str]:
-    """R118: none when company-ticket access is disabled; else CustomerIDs(U) (R23, R61, R120)."""
+def company_ticket_customer_ids(
+    record: CustomerUserRecord, *, registry: SourceHandler = sources
+) -> list[str]:
+    """R118, the one home of the rule: none when company-ticket access is disabled; else CustomerIDs(U)
+    (R23, R61, R120)."""
     if get_permission_setting("CustomerDisableCompanyTicketAccess"):
         return []
+    return customer_ids_of(record, registry=registry)
+
+
+def list_company_ticket_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[str]:
     record = get_customer_user(login, registry=registry, enrich=False)
-    return customer_ids_of(record, registry=registry) if record is not None else []
+    return company_ticket_customer_ids(record, registry=registry) if record is not None else []
 
 
 def list_customer_user_services(login: str, *, registry: SourceHandler = sources) -> list[str]:

@@ -14,9 +14,10 @@ from django.db.models.functions import Lower
 
 from backends.registry import SourceHandler, sources
 from customers.models import CustomerGroup, Validity
-from customers.selectors import customer_ids_of, get_customer_user
+from customers.selectors import get_customer_user
+from permissions.company_tickets import company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
-from permissions.selectors import get_permission_settings, permission_types
+from permissions.selectors import permission_types
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,16 @@ def ticket_access(
         queue_groups = frozenset(
             get_permission_matrix(record.login, registry=registry).group_names(permission)
         )
-    options = get_permission_settings()
-    disabled = bool(options.get("CustomerDisableCompanyTicketAccess"))
-    ids = customer_ids_of(record, registry=registry)
+    ids = company_ticket_customer_ids(record, registry=registry)
     other: frozenset[str] = frozenset()
-    if group_support and not disabled and ids:
+    if group_support and ids:
         other = frozenset(
             CustomerGroup.objects.filter(
                 customer_id__in=ids, context=CustomerGroup.OTHER, permission__in=(permission, "rw"),
                 group__validity=Validity.VALID,
             ).values_list("group__name", flat=True)
         )  # fmt: skip
-    return TicketAccess(record.login, permission, queue_groups, () if disabled else tuple(ids), other)
+    return TicketAccess(record.login, permission, queue_groups, tuple(ids), other)
 
 
 def creatable_queue_groups(login: str, *, registry: SourceHandler = sources) -> frozenset[str] | None:

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from customers.models import Customer, Group, Service, Validity
+from customers.models import COMPANY_ATTRIBUTES, Customer, Group, Service, Validity
 
-CUSTOMER_FIELDS = {
-    "CustomerID": "customer_id",
-    "CustomerCompanyName": "name",
-    "CustomerCompanyStreet": "street",
-    "CustomerCompanyZIP": "zip",
-    "CustomerCompanyCity": "city",
-    "CustomerCompanyCountry": "country",
-    "CustomerCompanyURL": "url",
-    "CustomerCompanyComment": "comments",
-    "ValidID": "validity",
-}
+CUSTOMER_FIELDS = {**COMPANY_ATTRIBUTES, "ValidID": "validity"}
 MODEL_TO_API = {model: api for api, model in CUSTOMER_FIELDS.items()}
 
 

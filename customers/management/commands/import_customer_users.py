@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from backends.registry import sources
-from core.generations import forget_customer_user_answers
 from customers.imports import CustomerUserImporter
 from customers.management.commands._import import add_import_arguments, run_import
 
@@ -20,7 +19,4 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--source {alias}: not a DB source over our own table; configured: {configured}"
             )
-        try:
-            run_import(self, CustomerUserImporter, options, config=sources.configs[alias])
-        finally:
-            forget_customer_user_answers(alias)
+        run_import(self, CustomerUserImporter, options, config=sources.configs[alias])

@@ -1,8 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from backends.registry import sources
-from core.generations import forget_customer_user_answers
 from customers.znuny import import_from_reference
 
 
@@ -19,7 +17,6 @@ class Command(BaseCommand):
             result = import_from_reference(dsn, dry_run=dry_run)
         except (ValueError, DatabaseError) as exc:
             raise CommandError(f"Nothing was imported: {exc}".strip()) from exc
-        forget_customer_user_answers(*sources.aliases)
         prefix = "would copy" if dry_run else "copied"
         for what, count in result.counts.items():
             self.stdout.write(f"{prefix}: {count} {what}")
