@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -12,3 +13,31 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class HistoryEntry(models.Model):
+    """One change to a customer, customer user, group, service, relation, setting or staff role: when,
+    who, through which path, and what (core.history writes them; nothing else does)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=200, db_index=True)  # a staff user, customer:<login>, import, …
+    path = models.CharField(max_length=20)  # admin | api | panel | command | system
+    action = models.CharField(max_length=100, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_key = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "helpdesk_history"
+        verbose_name = "history entry"
+        verbose_name_plural = "history"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_key", "-at"], name="history_object")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type} {self.object_key}"
+        )

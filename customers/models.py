@@ -161,6 +161,7 @@ class CustomerUser(NeverDeleted, Audited):
             ("set_customeruser_password", _("Can set a customer user's password")),
             ("change_customeruser_relations", _("Can change a customer user's customers and services")),
             ("view_sources", _("Can view the customer-user sources and their status")),
+            ("anonymise_customeruser", _("Can anonymise a customer user (erase their personal data)")),
         ]
         constraints = [
             # Lookups are case-insensitive (R55); `JDOE` and `jdoe` must never both exist.

@@ -394,3 +394,9 @@ def get_group_by_name(name: str) -> Group | None:
 def get_service_by_name(name: str) -> Service | None:
     """The service of this name, compared case-blind (core.lookups), invalid ones too."""
     return Service.objects.filter(name__ci=name).first()
+
+
+def list_preferences(login: str) -> dict[str, str]:
+    """A customer user's stored preferences (R65), the panel's session marker left out."""
+    rows = CustomerUserPreference.objects.filter(login=login).exclude(key=SESSION_VERSION).order_by("key")
+    return dict(rows.values_list("key", "value"))

@@ -19,6 +19,7 @@ from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
 from backends.errors import CustomerUserInvalid, CustomerUserNotFound, summarize
 from backends.registry import SourceHandler, sources
 from backends.values import has_control_characters, value_errors
+from core import history
 from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
 from core.generations import forget_customer_user_answers, forget_permission_answers
@@ -79,6 +80,17 @@ def create_customer_user(
     with transaction.atomic():
         stores_passwords = backend.config.row("UserPassword") is not None
         record = backend.add(values, acting_user=acting_user, password=password if stores_passwords else "")
+        written = {k: v for k, v in record.attributes.items() if backend.config.row(k) is not None}
+        if password and stores_passwords:
+            written["UserPassword"] = "password set"
+        history.record(
+            "customer_user.created",
+            "customer_user",
+            record.login,
+            actor=acting_user,
+            source=source,
+            changes=history.changes({}, written),
+        )
         forget_customer_user_answers(source)  # R108: a cached answer about this login is now wrong
     logger.info("customer user %s added to %s by %s", record.login, source, _actor(acting_user))
     return record, generated
@@ -125,6 +137,16 @@ def update_customer_user(
         record = backend.update(current.login, values, acting_user=acting_user)
         if record.login != current.login:
             _move_login(current.login, record.login)
+        before = {k: v for k, v in current.attributes.items() if k in map_attributes}
+        after = {k: v for k, v in record.attributes.items() if k in map_attributes}
+        history.record(
+            "customer_user.changed",
+            "customer_user",
+            record.login,
+            actor=acting_user,
+            source=current.source,
+            changes=history.changes(before, after),
+        )
         forget_customer_user_answers(current.source)  # R108: any customer-user write may change a permission
     logger.info("customer user %s updated in %s by %s", record.login, current.source, _actor(acting_user))
     return record
@@ -162,6 +184,21 @@ def _check_customer_exists(
     errors = backend.validate(values if current else {"ValidID": Validity.VALID, **values}, current)
     errors.setdefault("UserCustomerID", []).append(f"There is no customer {shown!r}.")
     raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
+
+
+def forget_preferences(login: str) -> int:
+    """Remove every preference of a customer user (their anonymisation); return how many."""
+    removed, _ = CustomerUserPreference.objects.filter(login=login).delete()
+    if removed:
+        history.record("customer_user.preferences_removed", "customer_user", login, count=removed)
+    return removed
+
+
+def rename_in_own_data(old: str, new: str) -> None:
+    """The product's own data about a login (relations, preferences, tickets) under a new login, while the
+    source keeps the old one (a read-only source's person being anonymised here)."""
+    _move_login(old, new)
+    forget_customer_user_answers(*sources.aliases)
 
 
 def _move_login(old: str, new: str) -> None:
@@ -206,6 +243,13 @@ def set_customer_user_password(
     CustomerUserPreference.objects.update_or_create(  # every panel session of the user ends
         login=current.login, key=SESSION_VERSION, defaults={"value": secrets.token_hex(8)}
     )
+    history.record(
+        "customer_user.password_set",
+        "customer_user",
+        current.login,
+        actor=acting_user,
+        changes={"UserPassword": ["", "password set"]},
+    )
     logger.info("password of customer user %s set by %s", current.login, _actor(acting_user))
 
 
@@ -229,7 +273,12 @@ def set_customer_user_preference(*, login: str, key: str, value: str | None) -> 
             {"value": [f"A preference value has at most 250 characters, not {len(text)}."]},
             detail="Preference value too long.",
         )
+    old = CustomerUserPreference.objects.filter(login=login, key=key).values_list("value", flat=True).first()
     CustomerUserPreference.objects.update_or_create(login=login, key=key, defaults={"value": text})
+    if old != text:
+        history.record(
+            "customer_user.preference_set", "customer_user", login, changes={key: [old or "", text]}
+        )
 
 
 # --------------------------------------------------------------------------------------------- customers
@@ -240,7 +289,15 @@ def create_customer(*, acting_user: Any, **values: Any) -> Customer:
     """Add a customer (company); the customer ID and the name must be new, also among invalid ones (R154)."""
     customer = Customer(**_customer_values(values))
     customer.created_by = customer.changed_by = user_or_none(acting_user)
-    _save_customer(customer, is_new=True)
+    with transaction.atomic():
+        _save_customer(customer, is_new=True)
+        history.record(
+            "customer.created",
+            "customer",
+            customer.customer_id,
+            actor=acting_user,
+            changes=history.changes({}, _customer_fields(customer)),
+        )
     return customer
 
 
@@ -252,6 +309,7 @@ def update_customer(*, customer_id: str, changes: Mapping[str, Any], acting_user
         if customer is None:
             raise NotFound(detail=f"There is no customer {customer_id!r}.")
         old_id = customer.customer_id
+        before = _customer_fields(customer)
         for name, value in _customer_values(changes).items():
             setattr(customer, name, value)
         customer.changed_by = user_or_none(acting_user)
@@ -260,7 +318,21 @@ def update_customer(*, customer_id: str, changes: Mapping[str, Any], acting_user
         else:
             _save_customer(customer, is_new=False)
             forget_permission_answers()  # R108: any customer-user write may change a permission
+        history.record(
+            "customer.changed",
+            "customer",
+            customer.customer_id,
+            actor=acting_user,
+            changes=history.changes(before, _customer_fields(customer)),
+        )
     return customer
+
+
+def _customer_fields(customer: Customer) -> dict[str, Any]:
+    return {
+        name: getattr(customer, field)
+        for name, field in {**COMPANY_ATTRIBUTES, "ValidID": "validity"}.items()
+    }
 
 
 def _rename_customer_id(customer: Customer, old_id: str) -> None:

@@ -19,6 +19,7 @@ from django.db.models.functions import Lower
 from backends.base import RESERVED_ATTRIBUTES
 from backends.connections import forget_source_connection, source_connection
 from backends.registry import sources
+from core import history
 from core.generations import forget_customer_user_answers
 from customers.models import (
     Customer,
@@ -34,6 +35,7 @@ from customers.models import (
 )
 
 logger = logging.getLogger(__name__)
+MIGRATION = history.Acting("command", "migration")  # who writes a migration's history
 
 CUSTOMER_COLUMNS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments", "valid_id")
 USER_COLUMNS = (
@@ -105,6 +107,9 @@ def import_from_reference(dsn: str, *, dry_run: bool = False) -> ZnunyImport:
             service_names = _services(source, tables, result)
             _preferences(source, tables, result)
             _relations(source, tables, group_names, service_names, result)
+            history.record(
+                "migration.imported", "system", dsn.split("@")[-1], counts=dict(result.counts), by=MIGRATION
+            )
             if dry_run:
                 transaction.set_rollback(True)
     finally:

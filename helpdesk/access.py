@@ -21,6 +21,8 @@ CHANGE_GROUP_PERMISSIONS = "customers.change_group_permissions"
 CHANGE_RELATIONS = "customers.change_customeruser_relations"
 SET_PASSWORD = "customers.set_customeruser_password"
 VIEW_SOURCES = "customers.view_sources"
+VIEW_HISTORY = "core.view_historyentry"  # the audit log of every change (core.history)
+ANONYMISE = "customers.anonymise_customeruser"  # erase a person (GDPR Art. 17): customer administrators
 CHANGE_DEFAULTS = "permissions.change_defaults"
 
 

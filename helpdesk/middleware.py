@@ -9,9 +9,39 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from core.errors import HelpdeskError
+from core.history import acting
+from helpdesk.portal.views import SESSION_KEY
 from helpdesk.views import error_page
 
 NUL = "\x00"
+
+
+class ActingMiddleware:
+    """Who acts through which path, for the history (core.history): the customer of a panel session, else
+    the staff user of the request; the path by where the request goes. API clients that authenticate
+    per request (tokens, Basic) are named by the services, which receive the API's user."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = (
+            "api"
+            if request.path.startswith("/api/")
+            else "admin"
+            if request.path.startswith("/admin/")
+            else "panel"
+        )
+        user = getattr(request, "user", None)
+        customer = request.session.get(SESSION_KEY) if path == "panel" else None
+        if customer:
+            name, user = f"customer:{customer}", None
+        elif user is not None and user.is_authenticated:
+            name = user.get_username()
+        else:
+            name, user = "anonymous", None
+        with acting(path=path, name=name, user=user):
+            return self.get_response(request)
 
 
 class HelpdeskErrorMiddleware:

@@ -18,6 +18,7 @@ HELPDESK_SESSION_AGE         seconds a login lasts (default 28800)
 HELPDESK_API_MAX_PAGE_SIZE   the most rows one API answer holds (default 1000)
 HELPDESK_API_MAX_BODY_BYTES  the largest JSON body the API reads (default 1 MiB; larger ones get 413)
 HELPDESK_CONFIG              a TOML file with the sources and global options (helpdesk/config.py)
+HELPDESK_HISTORY_RETENTION_DAYS  days the history of changes is kept (purge_history; default 0: for ever)
 TIME_ZONE, LOG_LEVEL         as named
 """
 
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "permissions",
     "tickets",
     "staff",
+    "privacy",
     "benchmarks",
 ]
 
@@ -87,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "helpdesk.middleware.ActingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.middleware.HelpdeskErrorMiddleware",
@@ -211,6 +214,9 @@ LOGGING = {
 # Customer-user sources (`CustomerUser`, `CustomerUser1` … `CustomerUser10`) with the reference's key
 # names, and the global options of the permission service. Both can come from the TOML file named by
 # HELPDESK_CONFIG; without it, one source over our own table with the reference's shipped Map.
+# How long the history of changes is kept (core.history): `manage.py purge_history` removes older entries
+# (run it daily, e.g. from cron); 0 keeps everything.
+HISTORY_RETENTION_DAYS = int(os.environ.get("HELPDESK_HISTORY_RETENTION_DAYS", "0"))
 CUSTOMER_USER_MODEL = "customers.CustomerUser"  # the `DB` source's own table (as AUTH_USER_MODEL names users)
 _helpdesk_config = load_helpdesk_config(os.environ.get("HELPDESK_CONFIG"))
 CUSTOMER_USER_BACKENDS = _helpdesk_config.customer_user_backends

@@ -1,4 +1,4 @@
-"""Run-time permission settings an admin can change, and the audit log of permission changes."""
+"""Run-time permission settings an admin can change (their history is core.HistoryEntry)."""
 
 from django.conf import settings
 from django.db import models
@@ -23,23 +23,3 @@ class PermissionSetting(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class AuditEntry(models.Model):
-    """Who changed which relation or setting, when, and how."""
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    action = models.CharField(max_length=100)
-    target = models.CharField(max_length=200, db_index=True)
-    detail = models.JSONField(default=dict)
-
-    class Meta:
-        verbose_name = _("audit entry")
-        verbose_name_plural = _("audit entries")
-        ordering = ["-at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"

@@ -18,6 +18,7 @@ from backends.values import has_control_characters
 from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
 from core.generations import forget_permission_answers
+from core.history import record_many
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -29,7 +30,7 @@ from customers.models import (
     Service,
 )
 from customers.selectors import get_customer_users
-from permissions.models import AuditEntry, PermissionSetting
+from permissions.models import PermissionSetting
 from permissions.selectors import SETTING_KEYS, permission_types
 
 
@@ -43,9 +44,10 @@ class UnknownRelated(ValidationFailed):
     template = gettext_lazy("Unknown {kind}: {names}.")
 
 
-def _audit(actor: Any, action: str, target: str, **detail: Any) -> None:
-    AuditEntry.objects.create(actor=actor if getattr(actor, "pk", None) else None, action=action,
-                              target=target[:200], detail=detail)  # fmt: skip
+def _audit(actor: Any, action: str, object_type: str, keys: Iterable[str] | str, **detail: Any) -> None:
+    """One history entry per object the write touched (a bulk grant: one per customer user)."""
+    keys = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+    record_many([(action, object_type, key, detail) for key in keys], actor=actor)
 
 
 def _serialise(relation: str, key: str) -> None:
@@ -161,7 +163,8 @@ def grant_group_permissions(
         if (login, group.pk, permission) not in existing
     ]
     CustomerUserGroup.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent grant is no error
-    _audit(acting_user, "group_permission.granted", ",".join(logins), groups=sorted(found), permissions=kept)
+    _audit(acting_user, "group_permission.granted", "customer_user", logins, groups=sorted(found),
+           permissions=kept)  # fmt: skip
     forget_permission_answers()
     return len(rows)
 
@@ -177,8 +180,8 @@ def revoke_group_permissions(
     removed, _ = CustomerUserGroup.objects.filter(
         login__in=list(logins), group__in=found.values(), permission__in=permissions
     ).delete()
-    _audit(acting_user, "group_permission.revoked", ",".join(dict.fromkeys(logins)),
-           groups=sorted(found), permissions=permissions)  # fmt: skip
+    _audit(acting_user, "group_permission.revoked", "customer_user", logins, groups=sorted(found),
+           permissions=permissions)  # fmt: skip
     forget_permission_answers()
     return removed
 
@@ -197,9 +200,8 @@ def set_customer_user_groups(
         CustomerUserGroup(login=login, group=found[name], permission=t, created_by=user_or_none(acting_user))
         for name, t in sorted(wanted)
     ])  # fmt: skip
-    _audit(
-        acting_user, "group_permission.set", login, permissions={k: sorted(v) for k, v in permissions.items()}
-    )
+    _audit(acting_user, "group_permission.set", "customer_user", login,
+           permissions={k: sorted(v) for k, v in permissions.items()})  # fmt: skip
     forget_permission_answers()
 
 
@@ -222,7 +224,7 @@ def set_group_customer_users(
         CustomerUserGroup(login=login, group=found, permission=t, created_by=user_or_none(acting_user))
         for login, t in sorted(wanted)
     ])  # fmt: skip
-    _audit(acting_user, "group_permission.set", group,
+    _audit(acting_user, "group_permission.set", "group", found.name,
            permissions={logins[k]: sorted(v) for k, v in permissions.items()})  # fmt: skip
     forget_permission_answers()
 
@@ -246,7 +248,7 @@ def set_customer_groups(
                       created_by=user_or_none(acting_user))
         for name, t in sorted(wanted)
     ])  # fmt: skip
-    _audit(acting_user, "customer_group.set", customer_id, context=context,
+    _audit(acting_user, "customer_group.set", "customer", customer_id, context=context,
            permissions={k: sorted(v) for k, v in permissions.items()})  # fmt: skip
     forget_permission_answers()
 
@@ -273,7 +275,7 @@ def set_additional_customers(*, login: str, customer_ids: Iterable[str], acting_
     CustomerUserCustomer.objects.bulk_create(
         [CustomerUserCustomer(login=login, customer_id=c, created_by=user_or_none(acting_user)) for c in ids]
     )
-    _audit(acting_user, "customer_user_customer.set", login, customer_ids=ids)
+    _audit(acting_user, "customer_user_customer.set", "customer_user", login, customer_ids=ids)
     forget_permission_answers()
 
 
@@ -289,7 +291,8 @@ def add_customer_users_to_customer(*, logins: Iterable[str], customer_id: str, a
     rows = [CustomerUserCustomer(login=login, customer_id=customer_id, created_by=user_or_none(acting_user))
             for login in logins if login not in existing]  # fmt: skip
     CustomerUserCustomer.objects.bulk_create(rows, ignore_conflicts=True)
-    _audit(acting_user, "customer_user_customer.added", customer_id, logins=[r.login for r in rows])
+    _audit(acting_user, "customer_user_customer.added", "customer_user", [r.login for r in rows],
+           customer_id=customer_id)  # fmt: skip
     forget_permission_answers()
     return len(rows)
 
@@ -300,7 +303,7 @@ def remove_customer_users_from_customer(*, logins: Iterable[str], customer_id: s
     (customer_id,) = _customers([customer_id])
     logins = list(dict.fromkeys(logins))
     removed, _ = CustomerUserCustomer.objects.filter(login__in=logins, customer_id=customer_id).delete()
-    _audit(acting_user, "customer_user_customer.removed", customer_id, logins=logins)
+    _audit(acting_user, "customer_user_customer.removed", "customer_user", logins, customer_id=customer_id)
     forget_permission_answers()
     return removed
 
@@ -319,7 +322,7 @@ def set_customer_user_services(*, login: str, services: Iterable[str], acting_us
             for s in found.values()
         ]
     )
-    _audit(acting_user, "customer_user_service.set", login, services=sorted(found))
+    _audit(acting_user, "customer_user_service.set", "customer_user", login, services=sorted(found))
 
 
 @transaction.atomic
@@ -333,7 +336,9 @@ def add_customer_users_to_service(*, logins: Iterable[str], service: str, acting
     rows = [CustomerUserService(login=login, service=found, created_by=user_or_none(acting_user))
             for login in logins if login not in existing]  # fmt: skip
     CustomerUserService.objects.bulk_create(rows, ignore_conflicts=True)
-    _audit(acting_user, "customer_user_service.added", service, logins=[r.login for r in rows])
+    _audit(
+        acting_user, "customer_user_service.added", "customer_user", [r.login for r in rows], service=service
+    )
     return len(rows)
 
 
@@ -343,7 +348,7 @@ def remove_customer_users_from_service(*, logins: Iterable[str], service: str, a
     found = _services([service])[service]
     logins = list(dict.fromkeys(logins))
     removed, _ = CustomerUserService.objects.filter(login__in=logins, service=found).delete()
-    _audit(acting_user, "customer_user_service.removed", service, logins=logins)
+    _audit(acting_user, "customer_user_service.removed", "customer_user", logins, service=service)
     return removed
 
 
@@ -355,7 +360,7 @@ def set_default_services(*, services: Iterable[str], acting_user: Any) -> None:
     DefaultService.objects.all().delete()
     DefaultService.objects.bulk_create([DefaultService(service=s, created_by=user_or_none(acting_user))
                                         for s in found.values()])  # fmt: skip
-    _audit(acting_user, "default_service.set", "<DEFAULT>", services=sorted(found))
+    _audit(acting_user, "default_service.set", "setting", "DefaultServices", services=sorted(found))
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -379,7 +384,7 @@ def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
     PermissionSetting.objects.update_or_create(
         key=key, defaults={"value": value, "changed_by": user_or_none(acting_user)}
     )
-    _audit(acting_user, "setting.changed", key, old=old, new=value)
+    _audit(acting_user, "setting.changed", "setting", key, old=old, new=value)
     forget_permission_answers()
 
 
@@ -451,6 +456,6 @@ def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user:
     obj.save()
     after = {f: getattr(obj, f) for f in NAMED_FIELDS}
     changed = {f: [before.get(f), after[f]] for f in NAMED_FIELDS if before.get(f) != after[f]}
-    _audit(acting_user, f"{kind}.{'changed' if before else 'created'}", obj.name, changes=changed)
+    _audit(acting_user, f"{kind}.{'changed' if before else 'created'}", kind, obj.name, changes=changed)
     forget_permission_answers()  # a group's name or validity is part of every matrix (R103)
     return obj

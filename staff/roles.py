@@ -34,10 +34,11 @@ ROLES: dict[str, list[str]] = {
         "customers.change_customeruser_relations",
         "customers.set_customeruser_password",
         "customers.view_sources",
+        "customers.anonymise_customeruser",
         "permissions.change_defaults",
         "permissions.view_permissionsetting",
         "permissions.change_permissionsetting",
-        "permissions.view_auditentry",
+        "core.view_historyentry",
     ],
 }
 

@@ -119,3 +119,26 @@ def list_customer_user_tickets(login: str, *, limit: int = 50) -> list[Ticket]:
         .select_related("queue")
         .order_by("-created_at")[:limit]
     )
+
+
+def tickets_of_person(login: str) -> list[dict]:
+    """A customer user's tickets with their articles, and the articles they wrote in other tickets: what a
+    data export holds (privacy.services)."""
+
+    def article(a: Article) -> dict:
+        return {"ticket": a.ticket.number, "sender": a.sender, "author": a.author, "body": a.body,
+                "created": a.created_at.isoformat()}  # fmt: skip
+
+    own = list(
+        Ticket.objects.filter(customer_user_login__ci=login).prefetch_related("articles").order_by("pk")
+    )
+    exported = [
+        {"number": t.number, "title": t.title, "customer_id": t.customer_id, "state": t.state,
+         "created": t.created_at.isoformat(), "dynamic_fields": t.dynamic_fields,
+         "articles": [article(a) for a in t.articles.order_by("pk")]}
+        for t in own
+    ]  # fmt: skip
+    elsewhere = Article.objects.filter(author__iexact=login).exclude(ticket__in=own).select_related("ticket")
+    if elsewhere.exists():
+        exported.append({"articles in other tickets": [article(a) for a in elsewhere.order_by("pk")]})
+    return exported

@@ -4,10 +4,12 @@ ticket's dynamic fields when it is created or its customer user changes (R160)."
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backends.registry import SourceHandler, sources
@@ -154,3 +156,32 @@ def follow_customer_id_rename(*, old_id: str, new_id: str, **kwargs: Any) -> Non
     """R121: a renamed customer keeps its company tickets (sent inside the rename's transaction)."""
     moved = Ticket.objects.filter(customer_id__ci=old_id).update(customer_id=new_id)
     logger.info("%d tickets of customer %s moved to %s", moved, old_id, new_id)
+
+
+@transaction.atomic
+def anonymise_tickets(login: str, new_login: str, personal: list[str]) -> int:
+    """A person's tickets stay, without their personal data: every text of theirs that holds one of the
+    `personal` values (names, e-mail, phone …) has it replaced, in titles, the customer fields copied into
+    the ticket, and the articles they wrote; their articles are signed with the new login. Return how many
+    tickets changed."""
+    needles = sorted({p for p in personal if p and len(p) >= 2}, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for needle in needles:
+            text = re.sub(re.escape(needle), "[anonymised]", text, flags=re.IGNORECASE)
+        return text
+
+    tickets = list(Ticket.objects.select_for_update().filter(customer_user_login__ci=login))
+    for ticket in tickets:
+        ticket.title = scrub(ticket.title)
+        ticket.dynamic_fields = {k: scrub(str(v)) for k, v in ticket.dynamic_fields.items()}
+        ticket.save(update_fields=["title", "dynamic_fields", "changed_at"])
+    for article in Article.objects.select_for_update().filter(
+        Q(author__iexact=login) | Q(ticket__in=tickets)
+    ):
+        body = scrub(article.body)
+        author = new_login if article.author.casefold() == login.casefold() else article.author
+        if (body, author) != (article.body, article.author):
+            article.body, article.author = body, author
+            article.save(update_fields=["body", "author"])
+    return len(tickets)

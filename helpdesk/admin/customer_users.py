@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.checks import run_checks
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -35,6 +35,7 @@ from customers.selectors import (
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
+from privacy.services import anonymise_person, export_person
 from tickets.selectors import list_customer_user_tickets
 
 LIST_LIMITS = ("50", "250", "1000")
@@ -187,6 +188,30 @@ def customer_user_invalidate(request: HttpRequest, login: str) -> HttpResponse:
         % {"login": record.login, "validity": Validity(record.valid_id).label},
     )
     return redirect("admin:customer_user_change", login=record.login)
+
+
+# ------------------------------------------------------------------------------- privacy
+def customer_user_export(request: HttpRequest, login: str) -> HttpResponse:
+    """Everything the product holds about this person, as a JSON download (GDPR Art. 15, 20)."""
+    document = export_person(login)
+    response = JsonResponse(document, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{document["UserLogin"]}.json"'
+    return response
+
+
+def customer_user_anonymise(request: HttpRequest, login: str) -> HttpResponse:
+    """Asks first; then erases the person's data (GDPR Art. 17) and opens them under their new login."""
+    record = _record_or_404(login)
+    if request.method != "POST" or request.POST.get("confirm") != record.login:
+        return render_admin(request, "admin/customers/customer_user_anonymise.html",
+                            _("Anonymise %(login)s") % {"login": record.login}, record=record)  # fmt: skip
+    done = anonymise_person(record.login, acting_user=request.user)
+    if done.refused is not None:
+        messages.warning(request, done.refused.message)
+    else:
+        messages.success(request, _("The customer user was anonymised; their login is now %(login)s.")
+                         % {"login": done.login})  # fmt: skip
+    return redirect("admin:customer_user_change", login=done.login)
 
 
 # ------------------------------------------------------------------------------ relations

@@ -20,6 +20,7 @@ from customers.services import (
     invalidate_customer_user,
     update_customer,
 )
+from helpdesk.admin.history import HistoryOfObject
 from permissions.services import NAMED_FIELDS, create_group, create_service, update_group, update_service
 from tickets.selectors import list_company_tickets
 
@@ -35,7 +36,9 @@ class NeverDeletedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(NeverDeletedAdmin):
+class CustomerAdmin(HistoryOfObject, NeverDeletedAdmin):
+    history_object_type, history_key = "customer", "customer_id"
+
     list_display = [
         "customer_id",
         "name",
@@ -163,7 +166,9 @@ class NamedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(NamedAdmin):
+class GroupAdmin(HistoryOfObject, NamedAdmin):
+    history_object_type, history_key = "group", "name"
+
     create_named, update_named = staticmethod(create_group), staticmethod(update_group)
     list_display = ["name", "comments", "validity", "members_link"]
 
@@ -177,7 +182,9 @@ class GroupAdmin(NamedAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(NamedAdmin):
+class ServiceAdmin(HistoryOfObject, NamedAdmin):
+    history_object_type, history_key = "service", "name"
+
     create_named, update_named = staticmethod(create_service), staticmethod(update_service)
     list_display = ["name", "comments", "validity"]
     list_filter = ["validity"]

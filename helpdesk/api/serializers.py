@@ -149,3 +149,21 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(
+        source="actor_name", help_text="a staff user, customer:<login>, import, migration or system"
+    )
+    path = serializers.CharField(help_text="admin, api, panel, command or system")
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_key = serializers.CharField()
+    detail = serializers.JSONField(
+        help_text="what changed: changes {attribute: [old, new]}, granted, revoked …"
+    )
+
+
+class AnonymisedSerializer(serializers.Serializer):
+    UserLogin = serializers.CharField(help_text="the person's new, opaque login")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from rest_framework.views import APIView
 from backends.base import CustomerUserRecord
 from backends.errors import CustomerUserNotFound
 from core.errors import HelpdeskError, NotFound, ValidationFailed
+from core.history import audit_log
 from customers.selectors import (
     additional_customer_ids,
     customer_user_service_names,
@@ -66,6 +68,7 @@ from permissions.services import (
     update_group,
     update_service,
 )
+from privacy.services import anonymise_person, export_person
 
 NAMES = {"type": "array", "items": {"type": "string"}}
 GROUP_PERMISSIONS = {
@@ -646,6 +649,101 @@ class Sources(ApiView):
         )
 
 
+# ----------------------------------------------------------------------------------------- history
+SINCE_UNTIL = [
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="entries at or after (ISO 8601)"),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="entries before (ISO 8601)"),
+]
+
+
+def _moment(request: Request, name: str):
+    """A `since`/`until` parameter as an aware time in UTC; a 400 naming it when it is none."""
+    from django.utils.dateparse import parse_date, parse_datetime
+    from django.utils.timezone import is_naive, make_aware
+
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        moment = parse_datetime(text) or (parse_date(text) and parse_datetime(f"{text}T00:00:00"))
+        if not moment:
+            raise ValueError(text)
+        moment = make_aware(moment) if is_naive(moment) else moment
+        return moment.astimezone(UTC)  # the database takes offsets up to ±15:59 only
+    except (ValueError, OverflowError):
+        raise ValidationFailed(
+            {name: [f"Must be a date or an ISO 8601 time, not {text!r}."]}, detail=f"Bad {name}."
+        ) from None
+
+
+def _history(request: Request, **filters: str):
+    return audit_log(**filters, since=_moment(request, "since"), until=_moment(request, "until"))
+
+
+class HistoryList(AtomicMixin, generics.ListAPIView):
+    """Paged history entries, newest first."""
+
+    serializer_class = api.HistoryEntrySerializer
+    http_method_names = ["get", "head", "options"]
+
+
+@extend_schema(parameters=SINCE_UNTIL)
+class CustomerUserHistory(HistoryList):
+    def get_queryset(self):
+        record = _record(self.kwargs["login"])
+        return _history(self.request, object_type="customer_user", object_key=record.login)
+
+
+@extend_schema(parameters=SINCE_UNTIL)
+class CustomerHistory(HistoryList):
+    def get_queryset(self):
+        customer = get_customer(self.kwargs["customer_id"])
+        if customer is None:
+            raise NotFound(detail=f"There is no customer {self.kwargs['customer_id']!r}.")
+        return _history(self.request, object_type="customer", object_key=customer.customer_id)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "actor", str, description="a staff user, customer:<login>, import, migration or system"
+        ),
+        OpenApiParameter("action", str, description="exact, or a prefix ending in . (customer_user.)"),
+        OpenApiParameter(
+            "object_type", str, description="customer_user, customer, group, service, setting, staff_user"
+        ),
+        OpenApiParameter("object", str, description="the object's login, customer ID or name"),
+        *SINCE_UNTIL,
+    ]
+)
+class AuditLog(HistoryList):
+    def get_queryset(self):
+        params = self.request.query_params
+        return _history(
+            self.request, actor=params.get("actor", ""), action=params.get("action", ""),
+            object_type=params.get("object_type", ""), object_key=params.get("object", ""),
+        )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ privacy
+class CustomerUserExport(ApiView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request, login: str) -> Response:
+        """Everything the product holds about this person (GDPR Art. 15 and 20)."""
+        return Response(export_person(login))
+
+
+class CustomerUserAnonymise(ApiView):
+    @extend_schema(request=None, responses={200: api.AnonymisedSerializer, **ERRORS})
+    def post(self, request: Request, login: str) -> Response:
+        """Anonymise this person (GDPR Art. 17); the answer names their new, opaque login. A person of a
+        read-only source is refused (409) after the product's own data about them is anonymised."""
+        done = anonymise_person(login, acting_user=request.user)
+        if done.refused is not None:  # answered, not raised: what the product held stays anonymised
+            return Response({**done.refused.as_dict(), "UserLogin": done.login}, status=done.refused.status)
+        return Response({"UserLogin": done.login})
+
+
 # Who may call what: (permissions to read, and in addition to change); see helpdesk/access.py.
 _CUSTOMER, _USER = "customers.view_customer", "customers.view_customeruser"
 _GROUP, _SERVICE = "customers.view_group", "customers.view_service"
@@ -668,3 +766,8 @@ ServiceDetail.needs = needs(_SERVICE, "customers.change_service")
 DefaultGroups.needs = needs(_GROUP, access.CHANGE_DEFAULTS)
 DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
 Sources.needs = needs(access.VIEW_SOURCES)
+CustomerUserHistory.needs = needs(_USER)
+CustomerHistory.needs = needs(_CUSTOMER)
+AuditLog.needs = needs(access.VIEW_HISTORY)
+CustomerUserExport.needs = needs(_USER)
+CustomerUserAnonymise.needs = needs(_USER, access.ANONYMISE)

@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group as AuthGroup
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.models import HistoryEntry
 from customers.models import Customer, CustomerGroup, CustomerUser, CustomerUserGroup, Validity
-from permissions.models import AuditEntry
 from staff.roles import CUSTOMER_ADMINISTRATORS
 
 pytestmark = [pytest.mark.django_db]
@@ -152,7 +152,7 @@ def test_relations_and_permissions(api, data):
                                                             "CustomerGroupCompanyAlwaysGroups": []}, format="json")  # fmt: skip
     assert defaults.json()["CustomerGroupAlwaysGroups"] == ["support"]
     assert api.put("/api/v1/settings/default-services/", ["VPN"], format="json").json() == ["VPN"]
-    assert AuditEntry.objects.filter(action="setting.changed").count() == 2
+    assert HistoryEntry.objects.filter(action="setting.changed").count() == 2
     assert api.post("/api/v1/groups/", {"name": "projects"}, format="json").status_code == 201
     assert api.patch("/api/v1/groups/projects/", {"ValidID": 2}, format="json").json()["ValidID"] == 2
 

@@ -11,9 +11,9 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.models import HistoryEntry
 from customers.models import Customer, CustomerUser, Group
 from customers.services import set_customer_user_password
-from permissions.models import AuditEntry
 from tickets.models import Queue, Ticket
 
 pytestmark = [pytest.mark.django_db]
@@ -96,7 +96,7 @@ def test_an_invalid_group_stops_granting_at_once(api, world):
     assert api.patch("/api/v1/groups/support/", {"ValidID": 2}, format="json").status_code == 200
     rows = {r["group"] for r in api.get("/api/v1/customer-users/ulla/permissions/").json()}
     assert "support" not in rows
-    entry = AuditEntry.objects.filter(action="group.changed").get()
+    entry = HistoryEntry.objects.filter(action="group.changed").get()
     assert entry.detail["changes"] == {"validity": [1, 2]}
 
 
@@ -141,7 +141,7 @@ def test_the_admin_saves_groups_through_the_service(staff, client, world):
         client.post(reverse("admin:customers_group_add"), {"name": "projects", "validity": 1}).status_code
         == 302
     )
-    assert AuditEntry.objects.filter(action="group.created", target="projects").exists()
+    assert HistoryEntry.objects.filter(action="group.created", object_key="projects").exists()
 
 
 def test_groups_and_services_are_renamed_through_the_service_on_every_path(staff, client, api, world):
@@ -158,7 +158,7 @@ def test_groups_and_services_are_renamed_through_the_service_on_every_path(staff
     assert client.post(url, {"name": "helpdesk", "validity": 1}).status_code == 302
     assert Group.objects.get(pk=group.pk).name == "helpdesk"
     changes = (
-        AuditEntry.objects.filter(action="group.changed").order_by("pk").values_list("detail", flat=True)
+        HistoryEntry.objects.filter(action="group.changed").order_by("pk").values_list("detail", flat=True)
     )
     assert [detail["changes"] for detail in changes] == [
         {"name": ["support", "help"]},

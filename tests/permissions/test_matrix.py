@@ -172,14 +172,14 @@ def test_a_new_customer_user_never_inherits_a_cached_empty_matrix(
 
 
 def test_run_time_settings_are_validated_and_logged(world, acting_user):
-    from permissions.models import AuditEntry
+    from core.models import HistoryEntry
 
     with pytest.raises(ValidationFailed) as caught:
         set_permission_setting(key="CustomerPermissionTypes", value=["ro"], acting_user=acting_user)
     assert caught.value.field_errors == {"CustomerPermissionTypes": ["Must contain ro and rw."]}
     set_permission_setting(key="CustomerDisableCompanyTicketAccess", value=1, acting_user=acting_user)
-    entry = AuditEntry.objects.get(action="setting.changed")
-    assert (entry.target, entry.detail, entry.actor) == (
+    entry = HistoryEntry.objects.get(action="setting.changed")
+    assert (entry.object_key, entry.detail, entry.actor) == (
         "CustomerDisableCompanyTicketAccess", {"old": None, "new": 1}, acting_user,
     )  # fmt: skip
 

@@ -3,6 +3,7 @@
 import pytest
 
 from core.errors import ValidationFailed
+from core.models import HistoryEntry
 from customers.models import (
     CustomerGroup,
     CustomerUserCustomer,
@@ -12,7 +13,6 @@ from customers.models import (
 )
 from permissions.group_members import list_customer_groups, list_group_context_customers, list_group_members
 from permissions.matrix import build_permission_matrix
-from permissions.models import AuditEntry
 from permissions.services import (
     UnknownRelated,
     add_customer_users_to_customer,
@@ -92,11 +92,14 @@ def test_customer_user_customer_links_add_and_remove_in_bulk(world, acting_user)
     assert sorted(CustomerUserCustomer.objects.values_list("login", "customer_id")) == [
         ("carol", "BETA"), ("carol", "DELTA"),
     ]  # fmt: skip
-    actions = list(AuditEntry.objects.order_by("pk").values_list("action", "actor"))
-    assert actions == [
-        ("customer_user_customer.added", acting_user.pk),
-        ("customer_user_customer.removed", acting_user.pk),
-        ("customer_user_customer.set", acting_user.pk),
+    actions = list(HistoryEntry.objects.order_by("pk").values_list("action", "object_key", "actor"))
+    assert actions == [  # one entry per customer user the write touched: each one's history shows it
+        ("customer_user_customer.added", "alice", acting_user.pk),
+        ("customer_user_customer.added", "bob", acting_user.pk),
+        ("customer_user_customer.added", "carol", acting_user.pk),
+        ("customer_user_customer.removed", "alice", acting_user.pk),
+        ("customer_user_customer.removed", "bob", acting_user.pk),
+        ("customer_user_customer.set", "carol", acting_user.pk),
     ]
 
 
