@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from core.actors import user_or_none
@@ -72,31 +70,15 @@ def record_many(
     )
 
 
-def copy_history(
-    entries: list[tuple[str, str, str, dict[str, Any]]], *, actor: Any = None, by: Acting | None = None
-) -> None:
-    """Many entries through PostgreSQL's COPY, in the caller's transaction (a bulk import's rows: measured,
-    the history costs it less than INSERTs would)."""
-    if not entries:
-        return
-    connection = transaction.get_connection()
-    at = timezone.now().isoformat()
-    columns = ("at", "actor_id", "actor_name", "path", "action", "object_type", "object_key", "detail")
-    lines = []
-    for action, kind, key, detail in entries:
-        fields = _fields(action, kind, key, actor, detail, by)
-        actor_id = "\\N" if fields["actor"] is None else str(fields["actor"].pk)
-        values = [at, actor_id, fields["actor_name"], fields["path"], action, kind, fields["object_key"],
-                  json.dumps(fields["detail"], ensure_ascii=False)]  # fmt: skip
-        lines.append("\t".join(v if v == "\\N" else v.translate(_COPY_ESCAPES) for v in values) + "\n")
-    table = connection.ops.quote_name(HistoryEntry._meta.db_table)
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.cursor.copy_expert(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO("".join(lines)), size=1 << 20
-        )
+IMPORT = Acting("command", "import")  # who writes an import's history (its writer threads see no context)
+IMPORTED = ("customer_users.imported", "customers.imported")  # one entry per batch: detail["keys"] lists rows
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def record_import(action: str, file: str, keys: list[str], **detail: Any) -> None:
+    """One entry for a committed batch of an import, listing the keys it wrote; an object's history
+    finds it by its key (history_of)."""
+    if keys:
+        record(action, "import", file, by=IMPORT, keys=keys, **detail)
 
 
 def _fields(
@@ -142,8 +124,15 @@ def _plain(value: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------- reads
 def history_of(object_type: str, object_key: str):
-    """Every entry about one object, newest first (an object's key compared case-blind)."""
-    return HistoryEntry.objects.filter(object_type=object_type, object_key__iexact=object_key)
+    """Every entry about one object, newest first (its key compared case-blind), the import batches that
+    wrote it included."""
+    from django.db.models import Q
+
+    batch = {"customer_user": "customer_users.imported", "customer": "customers.imported"}.get(object_type)
+    about = Q(object_type=object_type, object_key__iexact=object_key)
+    if batch:
+        about |= Q(action=batch, detail__icontains=json.dumps(object_key, ensure_ascii=False))
+    return HistoryEntry.objects.filter(about)
 
 
 def audit_log(*, actor: str = "", action: str = "", object_type: str = "", object_key: str = "",
@@ -159,9 +148,11 @@ def audit_log(*, actor: str = "", action: str = "", object_type: str = "", objec
             if action.endswith(".")
             else entries.filter(action=action)
         )
-    if object_type:
+    if object_type and object_key:
+        entries = entries & history_of(object_type, object_key)
+    elif object_type:
         entries = entries.filter(object_type=object_type)
-    if object_key:
+    elif object_key:
         entries = entries.filter(object_key__iexact=object_key)
     if since is not None:
         entries = entries.filter(at__gte=since)

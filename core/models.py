@@ -19,11 +19,16 @@ class HistoryEntry(models.Model):
     """One change to a customer, customer user, group, service, relation, setting or staff role: when,
     who, through which path, and what (core.history writes them; nothing else does)."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # filtered by actor_name; an index here would cost every import row
     )
-    actor_name = models.CharField(max_length=200, db_index=True)  # a staff user, customer:<login>, import, …
+    actor_name = models.CharField(max_length=200)  # a staff user, customer:<login>, import, …
     path = models.CharField(max_length=20)  # admin | api | panel | command | system
     action = models.CharField(max_length=100, db_index=True)
     object_type = models.CharField(max_length=40)
@@ -34,8 +39,8 @@ class HistoryEntry(models.Model):
         db_table = "helpdesk_history"
         verbose_name = "history entry"
         verbose_name_plural = "history"
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_key", "-at"], name="history_object")]
+        ordering = ["-id"]  # newest first: ids grow with time, and the primary key orders them for free
+        indexes = [models.Index(fields=["object_type", "object_key"], name="history_object")]
 
     def __str__(self) -> str:
         return (

@@ -227,7 +227,7 @@ def invalidate_customer_user(
 
 
 def set_customer_user_password(
-    *, login: str, password: str, acting_user: Any, registry: SourceHandler = sources
+    *, login: str, password: str, acting_user: Any, registry: SourceHandler = sources, reset: bool = False
 ) -> None:
     """R27/R90: set the password in the user's own source, hashed with Django's hasher."""
     current = get_customer_user(login, registry=registry)
@@ -248,7 +248,7 @@ def set_customer_user_password(
         "customer_user",
         current.login,
         actor=acting_user,
-        changes={"UserPassword": ["", "password set"]},
+        changes={"UserPassword": ["", "password reset" if reset else "password set"]},
     )
     logger.info("password of customer user %s set by %s", current.login, _actor(acting_user))
 

@@ -95,6 +95,43 @@ def mariadb():
     server.stop()
 
 
+class _Mailbox:
+    """What the session's SMTP server received, newest last."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port for the session; yields its mailbox."""
+    from aiosmtpd.controller import Controller
+
+    from tests.stack import free_port
+
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server, settings):
+    """Django sends through the session's SMTP server; the mailbox starts empty."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", smtp_server.port, False
+    smtp_server.messages.clear()
+    return smtp_server
+
+
 @pytest.fixture
 def ldap_source_settings(slapd):
     """Return a factory of LDAP source configs for the session's directory, with keys overridden."""

@@ -7,6 +7,10 @@ app_name = "portal"
 urlpatterns = [
     path("", portal.login, name="login"),
     path("logout/", portal.logout, name="logout"),
+    path("password-reset/", portal.password_reset, name="password_reset"),
+    path(
+        "password-reset/<str:uid>/<str:token>/", portal.password_reset_confirm, name="password_reset_confirm"
+    ),
     path("tickets/", portal.tickets, name="tickets"),
     path("tickets/new/", portal.new_ticket, name="new_ticket"),
     path("tickets/<str:number>/", portal.ticket, name="ticket"),

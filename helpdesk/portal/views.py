@@ -13,6 +13,7 @@ from functools import wraps
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,6 +22,7 @@ from backends.registry import sources
 from core.errors import NotFound, ValidationFailed
 from core.validity import Validity
 from customers.authentication import authenticate_customer_user
+from customers.password_reset import record_for_link, request_password_reset, reset_password
 from customers.selectors import get_customer_user, get_preference, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
 from permissions.company_tickets import list_customer_user_services
@@ -76,6 +78,43 @@ def login(request: HttpRequest) -> HttpResponse:
     return render(
         request, "portal/login.html", {"error": error, "username": username}, status=401 if error else 200
     )
+
+
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Asks for the login or the e-mail address (`login`) and always answers the same way."""
+    if request.method == "POST":
+        request_password_reset(
+            request.POST.get("login", ""),
+            link=lambda uid, token: request.build_absolute_uri(
+                reverse("portal:password_reset_confirm", args=[uid, token])
+            ),
+        )
+        return render(request, "portal/password_reset_sent.html")
+    return render(request, "portal/password_reset.html")
+
+
+def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    """The mailed link: a new password twice (`new_password1`, `new_password2`), with the policy."""
+    record = record_for_link(uid, token)
+    if record is None:
+        return render(request, "portal/password_reset_invalid.html", status=400)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        first, second = request.POST.get("new_password1", ""), request.POST.get("new_password2", "")
+        if not first:
+            errors["new_password1"] = [_("Enter a new password.")]
+        elif first != second:
+            errors["new_password2"] = [_("The two passwords differ.")]
+        else:
+            try:
+                reset_password(record, first)
+            except CustomerUserInvalid as exc:
+                errors["new_password1"] = [m for ms in exc.field_errors.values() for m in ms] or [exc.message]
+            else:
+                messages.success(request, _("Your password was set. Log in with it."))
+                return redirect("portal:login")
+    return render(request, "portal/password_reset_confirm.html", {"record": record, "errors": errors},
+                  status=400 if errors else 200)  # fmt: skip
 
 
 @require_POST

@@ -87,3 +87,20 @@ def test_a_directory_customer_logs_in_and_has_no_password_form(
     page.click("text=Preferences")
     expect(page.locator("#password-managed")).to_contain_text("Your password is managed by Directory")
     expect(page.locator("#password-form")).to_have_count(0)
+
+
+def test_the_panel_fits_a_phone(browser, live_server, world, screenshot):
+    """Measured: at 375 px the ticket table spilled out of its card (684 px wide). Now it stacks."""
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    phone = context.new_page()
+    try:
+        log_in(phone, live_server.url, "dana", "Dana's pass 1")
+        phone.click("text=Company tickets")
+        expect(phone.locator("#ticket-list")).to_contain_text("2002")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, width
+        table = phone.evaluate("document.querySelector('#ticket-list').getBoundingClientRect().right")
+        assert table <= 375, table
+        expect(phone.locator("#ticket-list td[data-label=State]").first).to_be_visible()
+    finally:
+        context.close()

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.history import history_of
 from core.models import HistoryEntry
 from customers.models import Customer, CustomerUser, CustomerUserPreference, Group
 from customers.selectors import get_customer_user, search_customer_users
@@ -97,10 +98,10 @@ def test_every_change_is_recorded_with_who_and_which_path(
     )
     [granted] = entries(action="group_permission.set")
     assert (granted.object_type, granted.object_key, granted.detail) == (
-        "customer_user",
-        "petra",
-        {"permissions": {"support": ["ro"]}},
-    )
+        "customer_user", "petra", {"permissions": {"support": ["ro"]}, "granted": ["support:ro"], "revoked": []},
+    )  # fmt: skip
+    api.put("/api/v1/customer-users/petra/groups/", {"support": ["rw"]}, format="json")
+    assert entries(action="group_permission.set")[-1].detail["revoked"] == ["support:ro"]
 
     client.force_login(staff)
     form = {**{k: v for k, v in PERSON.items() if k != "UserPassword"}, "UserCity": "Praha", "ValidID": "1"}
@@ -120,9 +121,14 @@ def test_every_change_is_recorded_with_who_and_which_path(
         writer.writerow(["UserLogin", "UserFirstname", "UserLastname", "UserEmail", "UserCustomerID"])
         writer.writerow(["ivo", "Ivo", "Import", "ivo@example.com", "ACME"])
     call_command("import_customer_users", str(path), verbosity=0)
-    [imported] = entries(action="customer_user.imported")
-    assert (imported.object_key, imported.actor_name, imported.path, imported.detail["line"]) == (
-        "ivo", "import", "command", 2)  # fmt: skip
+    [imported] = entries(action="customer_users.imported")  # one entry per batch, listing its rows
+    assert (imported.object_key, imported.actor_name, imported.path, imported.detail) == (
+        "people.csv",
+        "import",
+        "command",
+        {"keys": ["ivo"], "lines": [2, 2], "source": "CustomerUser"},
+    )
+    assert entries(action="customer_users.imported") == list(history_of("customer_user", "IVO"))
 
     other = django_user_model.objects.create_user("otto", is_staff=True)
     other.groups.add(AuthGroup.objects.get(name=CUSTOMER_ADMINISTRATORS))
