@@ -239,6 +239,24 @@ class Service(Audited):
         return head if sep else None
 
 
+class CustomerUserSecondFactor(models.Model):
+    """A customer user's TOTP second factor (RFC 6238): the shared secret, when it was confirmed, the last
+    time step a code was accepted for (no code works twice), and the one-time recovery codes, hashed."""
+
+    login = models.CharField(_("login"), max_length=191, unique=True)
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    recovery_codes = models.JSONField(default=list)
+
+    class Meta:
+        db_table = "customer_second_factor"
+        verbose_name = _("customer user second factor")
+
+    def __str__(self) -> str:
+        return f"{self.login}: {'on' if self.confirmed_at else 'being set up'}"
+
+
 class CustomerUserPreference(models.Model):
     """A key/value preference of a customer user (R3, R135), unique per login and key (W8)."""
 

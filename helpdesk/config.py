@@ -9,6 +9,7 @@ validated by the system checks of `backends` (a bad source never reaches a reque
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "CheckEmailAddresses": 1,
     # R160: customer-user attributes copied into a ticket's dynamic fields, {attribute: dynamic field}.
     "DynamicFieldFromCustomerUserMapping": {},
+    # Sign-up in the panel (off, as the reference ships it); the addresses allowed and refused, as lists of
+    # regular expressions (an empty allow-list allows every address the refuse-list does not refuse); and
+    # (ours) the customer new accounts belong to: empty, the e-mail address, as the reference does.
+    "CustomerPanelCreateAccount": 0,
+    "CustomerPanelCreateAccountWhitelist": [],
+    "CustomerPanelCreateAccountBlacklist": [],
+    "CustomerPanelCreateAccountCustomerID": "",
+    # A second factor (TOTP) at the panel's login: optional (false), required of every customer (true), or
+    # of the customers of the sources listed (["CustomerUser1"]).
+    "CustomerTwoFactorRequired": False,
 }
 
 
@@ -89,13 +100,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 REFERENCE_NAMES = {
     "System::Customer::Permission": "CustomerPermissionTypes",
     "DynamicFieldFromCustomerUser::Mapping": "DynamicFieldFromCustomerUserMapping",
+    "CustomerPanelCreateAccount::MailRestrictions::Whitelist": "CustomerPanelCreateAccountWhitelist",
+    "CustomerPanelCreateAccount::MailRestrictions::Blacklist": "CustomerPanelCreateAccountBlacklist",
+    "CustomerPanelCreateAccount::CustomerID": "CustomerPanelCreateAccountCustomerID",
 }
 # OTRS 3 set CustomerGroupSupport globally: it is then the default of every source that does not set it.
 SOURCE_DEFAULTS = ("CustomerGroupSupport",)
 
 # Settings that are on or off: 0/1 as the reference writes them, or TOML booleans.
 FLAGS = {"CustomerDisableCompanyTicketAccess", "PasswordMin2Lower2UpperCharacters", "PasswordMin2Characters",
-         "PasswordNeedDigit", "CheckEmailAddresses"}  # fmt: skip
+         "PasswordNeedDigit", "CheckEmailAddresses", "CustomerPanelCreateAccount"}  # fmt: skip
 
 
 def settings_problems(options: dict[str, Any]) -> list[str]:
@@ -108,6 +122,15 @@ def _hint(key: str) -> str:
     return f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(DEFAULT_SETTINGS)}."
 
 
+def _bad_pattern(patterns: list[str]) -> str:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"{pattern!r} is not a regular expression ({exc})"
+    return ""
+
+
 def _problems(options: dict[str, Any]) -> list[tuple[str, str]]:
     """(key, what is wrong with its value) for each bad key."""
     problems = []
@@ -115,6 +138,11 @@ def _problems(options: dict[str, Any]) -> list[tuple[str, str]]:
         default = DEFAULT_SETTINGS.get(key)
         if key not in DEFAULT_SETTINGS:
             problems.append((key, "unknown key"))
+        elif key == "CustomerTwoFactorRequired":
+            if not (isinstance(value, bool) or value in (0, 1) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            )):  # fmt: skip
+                problems.append((key, f"must be true, false or a list of source names, not {value!r}"))
         elif isinstance(default, dict) and not (
             isinstance(value, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
@@ -124,6 +152,10 @@ def _problems(options: dict[str, Any]) -> list[tuple[str, str]]:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             problems.append((key, f"must be a list of strings, not {value!r}"))
+        elif key.endswith(("Whitelist", "Blacklist")) and (bad := _bad_pattern(value)):
+            problems.append((key, bad))
+        elif isinstance(default, str) and not isinstance(value, str):
+            problems.append((key, f"must be text, not {value!r}"))
         elif key in FLAGS and not (isinstance(value, bool) or value in (0, 1)):
             problems.append((key, f"must be true or false (or 1 or 0), not {value!r}"))
         elif (

@@ -21,6 +21,7 @@ from backends.registry import SourceHandler, sources
 from core import history
 from core.errors import HelpdeskError
 from core.validity import Validity
+from customers import two_factor
 from customers.selectors import (
     additional_customer_ids,
     customer_user_service_names,
@@ -93,6 +94,7 @@ def anonymise_person(login: str, *, acting_user: Any, registry: SourceHandler = 
     personal.append(record.full_name)
     anonymise_tickets(record.login, new_login, personal)
     forget_preferences(record.login)
+    two_factor.reset(record.login, acting_user=acting_user)
     if source.read_only:
         rename_in_own_data(record.login, new_login)
         history.anonymise(record.login, new_login, personal)

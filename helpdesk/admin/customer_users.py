@@ -19,6 +19,7 @@ from backends.errors import UnknownSource
 from backends.registry import sources
 from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
+from customers import two_factor
 from customers.forms import CustomerUserForm
 from customers.selectors import (
     SourceInfo,
@@ -168,6 +169,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         matrix=matrix,
         adding=False,
         tickets=tickets,
+        second_factor=two_factor.is_enabled(record.login),
     )
 
 
@@ -187,6 +189,18 @@ def customer_user_invalidate(request: HttpRequest, login: str) -> HttpResponse:
         _("Customer user %(login)s is now %(validity)s.")
         % {"login": record.login, "validity": Validity(record.valid_id).label},
     )
+    return redirect("admin:customer_user_change", login=record.login)
+
+
+@require_POST
+def customer_user_second_factor_reset(request: HttpRequest, login: str) -> HttpResponse:
+    """Turn a customer user's second factor off (a lost phone); they set it up again at their next login
+    where it is required."""
+    record = _record_or_404(login)
+    if two_factor.reset(record.login, acting_user=request.user):
+        messages.success(request, _("The second factor of %(login)s was reset.") % {"login": record.login})
+    else:
+        messages.info(request, _("%(login)s has no second factor.") % {"login": record.login})
     return redirect("admin:customer_user_change", login=record.login)
 
 

@@ -48,6 +48,8 @@ class HelpdeskAdminSite(admin.AdminSite):
             (f"{user}/services/", customers.customer_user_services, "customer_user_services",
              needs((_USER, _SERVICE), access.CHANGE_RELATIONS)),
             (f"{user}/export/", customers.customer_user_export, "customer_user_export", needs(_USER)),
+            (f"{user}/second-factor/reset/", customers.customer_user_second_factor_reset,
+             "customer_user_second_factor_reset", needs(_USER, access.SET_PASSWORD)),
             (f"{user}/anonymise/", customers.customer_user_anonymise, "customer_user_anonymise",
              needs(_USER, access.ANONYMISE)),
             (f"{user}/invalidate/", customers.customer_user_invalidate, "customer_user_invalidate",

@@ -7,7 +7,11 @@ app_name = "portal"
 urlpatterns = [
     path("", portal.login, name="login"),
     path("logout/", portal.logout, name="logout"),
+    path("login/code/", portal.login_code, name="login_code"),
+    path("preferences/two-factor/", portal.two_factor_setup, name="two_factor"),
     path("password-reset/", portal.password_reset, name="password_reset"),
+    path("signup/", portal.signup, name="signup"),
+    path("signup/<str:token>/", portal.signup_confirm, name="signup_confirm"),
     path(
         "password-reset/<str:uid>/<str:token>/", portal.password_reset_confirm, name="password_reset_confirm"
     ),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+import segno
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,16 +22,27 @@ from backends.errors import CustomerUserInvalid, SourceUnavailable
 from backends.registry import sources
 from core.errors import NotFound, ValidationFailed
 from core.validity import Validity
+from customers import two_factor
 from customers.authentication import authenticate_customer_user
 from customers.password_reset import record_for_link, request_password_reset, reset_password
 from customers.selectors import get_customer_user, get_preference, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
+from customers.signup import (
+    complete_signup,
+    pending_signup,
+    request_signup,
+    signup_enabled,
+    signup_fields,
+    signup_source,
+)
 from permissions.company_tickets import list_customer_user_services
 from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
 from tickets.services import create_customer_ticket, reply_as_customer
 
 SESSION_KEY = "customer_user_login"
 SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
+PENDING_KEY, PENDING_TRIES = "customer_user_pending_second_factor", "customer_user_code_tries"
+MAX_CODE_TRIES = 5  # wrong codes before the login starts again with the password
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
 
 
@@ -49,9 +61,16 @@ def customer_required(view):
             or record.valid_id != Validity.VALID
             or request.session.get(SESSION_VERSION_KEY, "") != session_version(record.login)
         ):
-            request.session.flush()
+            if login:  # a session that no longer holds: ended (a login waiting for its code goes on)
+                request.session.flush()
             return redirect("portal:login")
         request.customer = record
+        if (
+            not getattr(view, "before_second_factor", False)
+            and two_factor.is_required(record)
+            and not two_factor.is_enabled(record.login)
+        ):
+            return redirect("portal:two_factor")  # required of this customer: set it up first
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:  # another company's ticket is "not found", never shown
@@ -69,15 +88,70 @@ def login(request: HttpRequest) -> HttpResponse:
         outcome = authenticate_customer_user(
             username, request.POST.get("password", ""), remote_addr=request.META.get("REMOTE_ADDR", "")
         )
+        if outcome.ok and two_factor.is_enabled(outcome.login):
+            request.session.cycle_key()
+            request.session[PENDING_KEY], request.session[PENDING_TRIES] = outcome.login, 0
+            return redirect("portal:login_code")  # the password was right; now the code
         if outcome.ok:
-            request.session.cycle_key()  # no session fixation
-            request.session[SESSION_KEY] = outcome.login
-            request.session[SESSION_VERSION_KEY] = session_version(outcome.login)
+            _log_in(request, outcome.login)
             return redirect("portal:tickets")
         error = outcome.message
     return render(
-        request, "portal/login.html", {"error": error, "username": username}, status=401 if error else 200
+        request,
+        "portal/login.html",
+        {"error": error, "username": username, "signup": signup_enabled()},
+        status=401 if error else 200,
     )
+
+
+def _log_in(request: HttpRequest, login: str) -> None:
+    request.session.cycle_key()  # no session fixation
+    request.session.pop(PENDING_KEY, None)
+    request.session[SESSION_KEY] = login
+    request.session[SESSION_VERSION_KEY] = session_version(login)
+
+
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step of a login with a second factor: `code`, from the app or a recovery code."""
+    login = request.session.get(PENDING_KEY)
+    if not login:
+        return redirect("portal:login")
+    error = ""
+    if request.method == "POST":
+        if two_factor.verify(login, request.POST.get("code", "")):
+            _log_in(request, login)
+            return redirect("portal:tickets")
+        request.session[PENDING_TRIES] = tries = request.session.get(PENDING_TRIES, 0) + 1
+        if tries >= MAX_CODE_TRIES:  # start again with the password
+            request.session.flush()
+            return redirect("portal:login")
+        error = _("That code is not right (or was used already).")
+    return render(request, "portal/login_code.html", {"error": error}, status=401 if error else 200)
+
+
+def _before_second_factor(view):
+    """A page a customer may open while a required second factor is not set up yet."""
+    view.before_second_factor = True
+    return view
+
+
+@customer_required
+@_before_second_factor
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Preferences → two-factor: the otpauth:// URI and its QR code, confirmed with a first `code`."""
+    login = request.customer.login
+    if two_factor.is_enabled(login):
+        return render(request, "portal/two_factor.html", {"enabled": True})
+    error, codes = "", None
+    if request.method == "POST":
+        codes = two_factor.confirm(login, request.POST.get("code", ""))
+        if codes is not None:
+            return render(request, "portal/two_factor.html", {"enabled": True, "recovery_codes": codes})
+        error = _("That code is not right: type the six digits your app shows now.")
+    uri = two_factor.pending_uri(login) if request.method == "POST" else two_factor.begin(login)
+    qr = segno.make(uri, error="m").svg_inline(scale=4, title="QR code of the setup link")
+    context = {"uri": uri, "qr": qr, "error": error, "required": two_factor.is_required(request.customer)}
+    return render(request, "portal/two_factor.html", context, status=400 if error else 200)
 
 
 def password_reset(request: HttpRequest) -> HttpResponse:
@@ -115,6 +189,50 @@ def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpRe
                 return redirect("portal:login")
     return render(request, "portal/password_reset_confirm.html", {"record": record, "errors": errors},
                   status=400 if errors else 200)  # fmt: skip
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """CustomerPanelCreateAccount: the Map's shown fields; "check your mail" for every allowed address."""
+    source = signup_source() if signup_enabled() else None
+    if source is None:
+        raise Http404("Sign-up is off.")
+    fields = signup_fields(source)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        errors = request_signup(
+            {row.attribute: request.POST.get(row.attribute, "") for row in fields},
+            link=lambda token: request.build_absolute_uri(reverse("portal:signup_confirm", args=[token])),
+        )
+        if not errors:
+            return render(request, "portal/signup_sent.html")
+    rows = [(row, request.POST.get(row.attribute, ""), errors.get(row.attribute, [])) for row in fields]
+    return render(request, "portal/signup.html", {"rows": rows}, status=400 if errors else 200)
+
+
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The mailed link: a password twice (`new_password1`, `new_password2`), then the account exists."""
+    pending = pending_signup(token) if signup_enabled() else None
+    if pending is None:
+        return render(request, "portal/password_reset_invalid.html", status=400)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        first, second = request.POST.get("new_password1", ""), request.POST.get("new_password2", "")
+        if not first:
+            errors["new_password1"] = [_("Enter a password.")]
+        elif first != second:
+            errors["new_password2"] = [_("The two passwords differ.")]
+        else:
+            try:
+                complete_signup(pending, first)
+            except CustomerUserInvalid as exc:
+                if "UserLogin" in exc.field_errors:  # followed twice: the account exists already
+                    return render(request, "portal/password_reset_invalid.html", status=400)
+                errors["new_password1"] = [m for ms in exc.field_errors.values() for m in ms] or [exc.message]
+            else:
+                messages.success(request, _("Your account is ready. Log in with your password."))
+                return redirect("portal:login")
+    context = {"login": pending["values"]["UserLogin"], "errors": errors}
+    return render(request, "portal/signup_confirm.html", context, status=400 if errors else 200)
 
 
 @require_POST
@@ -237,6 +355,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "language": language or "en",
             "can_change_password": can_change_password,
             "source_name": source.config.name,
+            "second_factor": two_factor.is_enabled(record.login),
             "errors": errors,
         },
         status=400 if errors else 200,

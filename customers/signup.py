@@ -1,0 +1,128 @@
+"""Sign-up in the customer panel (the reference's CustomerPanelCreateAccount, off unless [Settings] turns
+it on): the Map's shown fields, an address allowed by the MailRestrictions lists, a confirmation link by
+e-mail that carries the signed form (nothing is stored before it is followed), then a password, and the
+account is created in the first writable source. An address or login that exists gets the same answer
+and a mail saying so (no account enumeration)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from backends.base import BaseSource, CustomerUserRecord
+from backends.config import MapRow
+from backends.registry import SourceHandler, sources
+from backends.values import email_problem, value_errors
+from core.validity import Validity
+from customers.selectors import get_customer_user, search_customer_users
+from customers.services import create_customer_user
+
+logger = logging.getLogger(__name__)
+SALT = "helpdesk.customers.signup"
+NOT_ASKED = ("UserPassword", "UserCustomerID", "UserCustomerIDs", "ValidID")
+
+
+def signup_enabled() -> bool:
+    return bool(settings.HELPDESK_SETTINGS.get("CustomerPanelCreateAccount"))
+
+
+def signup_source(registry: SourceHandler = sources) -> BaseSource | None:
+    """The first writable source that keeps passwords (R10 order), where new accounts go."""
+    return next((s for s in registry.in_order() if not s.read_only and s.config.row("UserPassword")), None)
+
+
+def signup_fields(source: BaseSource) -> list[MapRow]:
+    """The Map's shown rows a customer fills in; UserLogin is optional (the e-mail address otherwise)."""
+    return [
+        row
+        for row in source.config.map_rows
+        if row.shown and row.attribute not in NOT_ASKED and not (row.read_only or row.is_dynamic_field)
+    ]
+
+
+def email_allowed(email: str) -> bool:
+    """MailRestrictions: an allow-list (empty: every address) and a refuse-list, as regular expressions."""
+    options = settings.HELPDESK_SETTINGS
+    allowed = options.get("CustomerPanelCreateAccountWhitelist") or []
+    refused = options.get("CustomerPanelCreateAccountBlacklist") or []
+    if allowed and not any(re.search(p, email, re.IGNORECASE) for p in allowed):
+        return False
+    return not any(re.search(p, email, re.IGNORECASE) for p in refused)
+
+
+def request_signup(
+    values: dict[str, str], *, link: Callable[[str], str], registry: SourceHandler = sources
+) -> dict:
+    """Check the form; mail the confirmation link (or, for an address or login that exists, a mail that says
+    so). Return the form's errors by field: empty when the answer is "check your mail"."""
+    source = signup_source(registry)
+    fields = {row.attribute: row for row in signup_fields(source)}
+    values = {k: str(v).strip() for k, v in values.items() if k in fields}
+    email = values.get("UserEmail", "")
+    values["UserLogin"] = values.get("UserLogin") or email
+    errors = value_errors(source.config, values)
+    for attribute, row in fields.items():
+        if row.required and attribute != "UserLogin" and not values.get(attribute):
+            errors.setdefault(attribute, []).append(f"{row.label} is required.")
+    if not errors and not email_allowed(email):
+        errors["UserEmail"] = ["This e-mail address cannot sign up here."]
+    elif not errors and (problem := email_problem(email)):
+        errors["UserEmail"] = [problem]
+    if errors:
+        return errors
+    existing = get_customer_user(values["UserLogin"], registry=registry) or next(
+        iter(search_customer_users(postmaster=email, valid_only=False, registry=registry).rows), None
+    )
+    if existing is not None:
+        body = render_to_string("portal/mail/signup_exists.txt", {"login": existing.login})
+        send_mail("Your helpdesk account", body, None, [email])
+        logger.info("sign-up for an existing account (%s): told so by mail", existing.login)
+        return {}
+    problems = source.validate(
+        {**values, "ValidID": Validity.VALID, "UserCustomerID": _customer_id(email)}, None
+    )
+    problems = {k: v for k, v in problems.items() if k in fields}  # what the customer can correct
+    if problems:
+        return problems
+    token = signing.dumps({"source": source.alias, "values": values}, salt=SALT, compress=True)
+    minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    context = {"link": link(token), "login": values["UserLogin"], "minutes": minutes}
+    body = render_to_string("portal/mail/signup_confirm.txt", context)
+    send_mail("Confirm your helpdesk account", body, None, [email])
+    return {}
+
+
+def pending_signup(token: str) -> dict[str, Any] | None:
+    """The form a confirmation link carries, while it is still valid."""
+    try:
+        return signing.loads(token, salt=SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+    except signing.BadSignature:
+        return None
+
+
+def complete_signup(
+    pending: dict[str, Any], password: str, *, registry: SourceHandler = sources
+) -> CustomerUserRecord:
+    """Create the account with its password (the policy applies); a link followed twice finds the login
+    taken and is refused (customers.services)."""
+    values = {
+        **pending["values"],
+        "UserPassword": password,
+        "UserCustomerID": _customer_id(pending["values"]["UserEmail"]),
+    }
+    record, _ = create_customer_user(
+        attributes=values, acting_user=None, source=pending["source"], registry=registry
+    )
+    logger.info("customer user %s signed up", record.login)
+    return record
+
+
+def _customer_id(email: str) -> str:
+    return settings.HELPDESK_SETTINGS.get("CustomerPanelCreateAccountCustomerID") or email

@@ -1,0 +1,81 @@
+"""Sign-up in the customer panel (CustomerPanelCreateAccount), through a real SMTP server on loopback."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from customers.models import Customer, CustomerUser
+from customers.selectors import get_customer_user
+from customers.services import create_customer_user
+
+pytestmark = [pytest.mark.django_db]
+
+FORM = {"UserFirstname": "Nela", "UserLastname": "Neu", "UserEmail": "nela@partner.example", "UserLogin": ""}
+
+
+@pytest.fixture
+def open_signup(settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    settings.HELPDESK_SETTINGS = {
+        **settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccount": 1,
+        "CustomerPanelCreateAccountWhitelist": [r"@partner\.example$"],
+        "CustomerPanelCreateAccountBlacklist": [r"^spam"], "CustomerPanelCreateAccountCustomerID": "PARTNER",
+    }  # fmt: skip
+    Customer.objects.create(customer_id="PARTNER", name="Partner")
+
+
+def link_in(mailbox) -> str:
+    [mail] = mailbox.messages
+    return re.search(r"http://testserver(/signup/\S+/)", mail.get_content())[1]
+
+
+def test_signup_is_off_unless_turned_on(client, settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    assert client.get(reverse("portal:signup")).status_code == 404
+    assert b"Create an account" not in client.get(reverse("portal:login")).content
+
+
+def test_an_allowed_address_signs_up_and_the_link_works_once(client, open_signup, mailbox):
+    page = client.get(reverse("portal:signup"))
+    assert [row.attribute for row, *_ in page.context["rows"]][:4] == ["UserTitle", "UserFirstname", "UserLastname",
+                                                                        "UserLogin"]  # fmt: skip
+    assert client.post(reverse("portal:signup"), FORM).status_code == 200
+    assert not CustomerUser.objects.filter(email="nela@partner.example").exists()  # nothing before the link
+    link = link_in(mailbox)
+    differ = client.post(link, {"new_password1": "Quince-5-Tree", "new_password2": "Quince-5-Treee"})
+    assert differ.status_code == 400
+    assert client.post(
+        link, {"new_password1": "Quince-5-Tree", "new_password2": "Quince-5-Tree"}
+    ).url == reverse("portal:login")
+    record = get_customer_user("nela@partner.example")  # without a login, the e-mail address is the login
+    assert (record.customer_id, record.source) == ("PARTNER", "CustomerUser")
+    assert client.post(reverse("portal:login"), {"login": "nela@partner.example",
+                                                  "password": "Quince-5-Tree"}).status_code == 302  # fmt: skip
+    client.post(reverse("portal:logout"))
+    again = client.post(link, {"new_password1": "Other-6-Pass", "new_password2": "Other-6-Pass"})
+    assert again.status_code == 400  # used
+
+
+@pytest.mark.parametrize("email", ["nela@elsewhere.example", "spam@partner.example"])
+def test_a_refused_address_gets_a_form_error_no_mail_and_nothing_stored(client, open_signup, mailbox, email):
+    answer = client.post(reverse("portal:signup"), {**FORM, "UserEmail": email})
+    assert answer.status_code == 400
+    assert answer.context["rows"][3][0].attribute == "UserLogin"
+    assert ["This e-mail address cannot sign up here."] in [errors for _, _, errors in answer.context["rows"]]
+    assert mailbox.messages == []
+    assert not CustomerUser.objects.filter(email=email).exists()
+
+
+def test_an_existing_address_gets_the_same_answer_and_a_mail_that_says_so(client, open_signup, mailbox):
+    create_customer_user(attributes={"UserLogin": "nela", "UserFirstname": "Nela", "UserLastname": "Alt",
+                                     "UserEmail": "nela@partner.example", "UserCustomerID": "PARTNER"},
+                         acting_user=None)  # fmt: skip
+    new = client.post(reverse("portal:signup"), {**FORM, "UserEmail": "other@partner.example"})
+    existing = client.post(reverse("portal:signup"), FORM)
+    assert (new.status_code, existing.status_code) == (200, 200)
+    assert new.content == existing.content
+    told = mailbox.messages[-1]
+    assert told["To"] == "nela@partner.example"
+    assert "you have a helpdesk account already (login nela)" in told.get_content()
+    assert "/signup/" not in told.get_content()
