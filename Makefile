@@ -94,7 +94,7 @@ bench-tickets: system-deps-test $(VENV)/.installed-dev
 # Screenshots of the main admin screens, taken by the browser test, into docs/screenshots/.
 screenshots: system-deps-test $(VENV)/.installed-dev
 	HELPDESK_SCREENSHOTS=$(CURDIR)/docs/screenshots DJANGO_DEBUG=1 $(PY) -m tests.stack \
-	  $(PY) -m pytest -q tests/browser -k "end_to_end or uses_the_panel"
+	  $(PY) -m pytest -q tests/browser -k "end_to_end or uses_the_panel or forgotten_password or two_factor_login"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
