@@ -25,7 +25,7 @@ RESERVED_ATTRIBUTES = frozenset({
 })  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerUserRecord:
     """One customer user as a source returned it, with the attributes of that source's Map."""
 
@@ -92,6 +92,7 @@ class SourceStatus:
     detail: str = ""
     probe_ms: float | None = None
     count: int | None = None
+    valid_count: int | None = None  # of them valid (R76's valid filter applied), exact like `count`
     count_complete: bool = True  # False: the server stopped counting, so `count` is "at least" (W6)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -221,7 +222,7 @@ class BaseSource(ABC):
     def display_string(self, attributes: Mapping[str, Any]) -> str:
         """R44, without the reference's e-mail regex (W15): the e-mail field, if last, goes in <…>."""
         listed, email_attribute, _ = self._shown_attributes
-        rest = " ".join(v for a in listed if (v := _text(attributes.get(a))))
+        rest = " ".join([v for a in listed if (v := _text(attributes.get(a)))])
         email = _text(attributes.get(email_attribute)) if email_attribute else ""
         if email:
             return f'"{rest}" <{email}>' if rest else f"<{email}>"
@@ -230,11 +231,11 @@ class BaseSource(ABC):
     def full_name(self, attributes: Mapping[str, Any]) -> str:
         """R64: the non-empty name fields joined by CustomerUserNameFieldsJoin."""
         _, _, named = self._shown_attributes
-        return self.config.name_fields_join.join(v for a in named if (v := _text(attributes.get(a))))
+        return self.config.name_fields_join.join([v for a in named if (v := _text(attributes.get(a)))])
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return value if value.__class__ is str else "" if value is None else str(value)
 
 
 def split_customer_ids(value: Any) -> list[str]:

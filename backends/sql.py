@@ -48,6 +48,7 @@ from core.actors import user_or_none
 EXTRA_ATTRIBUTE_MAX_LENGTH = 1000
 NUL = "\x00"  # the databases store no NUL, and PostgreSQL refuses it in a query: such input matches nothing
 COUNT_CAP = 200  # a truncated search counts its matches up to this many (beyond: unknown)
+TALLY_FOLD = 500  # rows of `customer_user_tally` beyond which a count folds them
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
 
 
@@ -118,6 +119,7 @@ class DBSource(BaseSource):
         self.logins_case_sensitive = _truthy(config.params.get("CaseSensitive", 0))  # look-ups by login (R55)
         self.external = is_external(config.params)
         self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
+        self._prefix_columns: frozenset[str] = frozenset()  # columns with a `lower(…) COLLATE "C"` index
         if self.external:
             self.using = external_database_alias(config)
             self.model = external_model(config)
@@ -127,6 +129,9 @@ class DBSource(BaseSource):
             self._key_separator = self.model.search_key_separator
             self._key_columns = frozenset(
                 self.model._meta.get_field(f).column for f in self.model.search_key_fields
+            )
+            self._prefix_columns = frozenset(
+                self.model._meta.get_field(f).column for f in self.model.prefix_indexed_fields
             )
         self._fields = {f.column: f for f in self.model._meta.concrete_fields}
         self._columns_checked = not self.external
@@ -283,12 +288,7 @@ class DBSource(BaseSource):
         name, value = query.selector
         config = self.config
         if name == "term":
-            searchable = tuple(
-                s
-                for s in config.search_fields
-                if (row := config.row_for_storage(s)) is None or not row.is_password
-            )
-            return self._expression_q(parse_search(value), searchable)
+            return self._expression_q(parse_search(value), self._searchable_storages())
         if name == "postmaster":
             # R45: exact whole-value match on each postmaster field, ORed (parenthesised, as Znuny: D2).
             return reduce(
@@ -311,32 +311,40 @@ class DBSource(BaseSource):
         limit = query.limit or self.config.search_list_limit
         if NUL in query.selector[1]:
             return SourceResult(records=[], total=0)  # no stored value holds NUL: nothing can match
-        if query.selector[0] == "postmaster":
+        selector = query.selector[0]
+        if selector == "postmaster":
             fast = self._postmaster_search(query, limit)
             if fast is not None:
                 return fast
         try:
+            if selector == "term" and (prefix := self._prefix_search(query, limit)) is not None:
+                return prefix
             condition = self._selector_q(query)
         except UnparsableSearch:
             return SourceResult(records=[])
-        return self._walk(self._base_queryset(query.valid_only).filter(condition), limit)
+        qs = self._base_queryset(query.valid_only).filter(condition).order_by()
+        cap = max(COUNT_CAP, limit)
+        if selector == "login":  # the list (`*`) and login wildcards: the first logins, in login order
+            hits = qs.annotate(hit_id=F("pk"), hit_key=self._key_order().expression).order_by("hit_key")
+            hits = hits.values_list("hit_id", "hit_key")
+        else:  # R20 promises no order: any `limit` matches, where a filter may stop, whatever the term
+            hits = qs.annotate(hit_id=F("pk")).values_list("hit_id")
+        sql, params = hits[: cap + 1].query.get_compiler(using=self.using).as_sql()
+        return self._page(sql, params, limit, cap, ordered=selector == "login")
 
-    def _walk(self, qs, limit: int) -> SourceResult:
-        """One walk in login order: the first `limit` matches as records, and how many match, counted up
-        to COUNT_CAP (or the limit, if higher) and unknown beyond."""
+    def _page(self, hits_sql: str, params: list | tuple, limit: int, cap: int, ordered: bool) -> SourceResult:
+        """The first `limit` rows of the ids `hits_sql` selects (`hit_id`, at most `cap + 1`; `hit_key`
+        when `ordered`) as records, and how many it selected: exact up to `cap`, unknown beyond (W6)."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
-        cap = max(COUNT_CAP, limit)
-        key = self._key_order().expression
-        hits = qs.annotate(hit_id=F("pk"), hit_key=key).order_by("hit_key").values_list("hit_id", "hit_key")
-        hits_sql, params = hits[: cap + 1].query.get_compiler(using=self.using).as_sql()
         columns = ", ".join(f"t.{quote(f.column)}" for f in self._read_fields)
         first_page = connection.ops.limit_offset_sql(0, limit)
         table, pk = quote(self.model._meta.db_table), quote(self.model._meta.pk.column)
+        key, order = (", s.hit_key", "ORDER BY s.hit_key ") if ordered else ("", "")
         sql = (
-            f"SELECT h.n, {columns} FROM (SELECT s.hit_id, s.hit_key, COUNT(*) OVER () AS n"
-            f" FROM ({hits_sql}) s ORDER BY s.hit_key {first_page}) h"
-            f" JOIN {table} t ON t.{pk} = h.hit_id ORDER BY h.hit_key"
+            f"SELECT h.n, {columns} FROM (SELECT s.hit_id{key}, COUNT(*) OVER () AS n"
+            f" FROM ({hits_sql}) s {order}{first_page}) h JOIN {table} t ON t.{pk} = h.hit_id"
+            + (" ORDER BY h.hit_key" if ordered else "")
         )
         rows = self._run(sql, params, "search")
         matched = rows[0][0] if rows else 0
@@ -344,6 +352,52 @@ class DBSource(BaseSource):
             records=self._records([row[1:] for row in rows]),
             has_more=matched > limit,
             total=matched if matched <= cap else None,
+        )
+
+    def _prefix_search(self, query: SearchQuery, limit: int) -> SourceResult | None:
+        """One term `x*` (or `x`) over columns that each have a `lower(…) COLLATE "C"` index: per column,
+        the first `cap + 1` matches straight from its index, and their union. It costs the same for `a*`
+        as for a login that matches once, where the trigram index reads a posting list per trigram and
+        the planner, guessing the selectivity of `LIKE`, may sort tens of thousands of rows.
+
+        Exact: a union of the columns' matches is every match when no column reached `cap + 1`, and more
+        than `cap` otherwise. None when the search is not of that shape (the general plan handles it).
+        """
+        config = self.config
+        if self.case_sensitive or not self._prefix_columns or connections[self.using].vendor != "postgresql":
+            return None
+        expression = parse_search(query.term)
+        if len(expression) != 1 or len(expression[0]) != 1 or expression[0][0].negated:
+            return None
+        pattern = expression[0][0].pattern(config.search_prefix, config.search_suffix)
+        if "*" in pattern.rstrip("*") or not pattern.strip("*"):
+            return None
+        storages = self._searchable_storages()
+        valid = config.customer_valid if query.valid_only else None
+        if not storages or not self._prefix_columns.issuperset(storages):
+            return None
+        if valid and not self._is_column(valid):
+            return None
+        quote = connections[self.using].ops.quote_name
+        table, pk = quote(self.model._meta.db_table), quote(self.model._meta.pk.column)
+        where_valid = f"{quote(self._fields[valid].column)} = 1 AND " if valid else ""
+        cap = max(COUNT_CAP, limit)
+        branches = []
+        for storage in storages:
+            column = f'LOWER({quote(self._fields[storage].column)}) COLLATE "C"'
+            branches.append(
+                f"(SELECT {pk} AS hit_id FROM {table} WHERE {where_valid}{column} LIKE %s"
+                f" ORDER BY {column} LIMIT {cap + 1})"
+            )
+        params = [like_pattern(pattern).lower()] * len(branches)
+        return self._page(" UNION ".join(branches), params, limit, cap, ordered=False)
+
+    def _searchable_storages(self) -> tuple[str, ...]:
+        """The search fields a term is matched against (never the password, R43)."""
+        return tuple(
+            s
+            for s in self.config.search_fields
+            if (row := self.config.row_for_storage(s)) is None or not row.is_password
         )
 
     def get(self, login: str) -> CustomerUserRecord | None:
@@ -356,10 +410,16 @@ class DBSource(BaseSource):
         )
         return rows[0] if rows else None
 
-    def _get_converters(self, connection):
-        """What the ORM would do to each selected value (JSON decoding, SQLite dates, …)."""
+    @cached_property
+    def _converters(self) -> list:
+        """What the ORM would do to each selected value (JSON decoding, SQLite dates, …); `extra_attributes`
+        only when the Map keeps a field there."""
+        connection = connections[self.using]
         converters = []
+        extra_index = self._read_plan[1]
         for index, field in enumerate(self._read_fields):
+            if index == extra_index and not self._read_plan[2]:
+                continue
             column = field.get_col(self.model._meta.db_table)
             found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if found:
@@ -388,13 +448,19 @@ class DBSource(BaseSource):
     def _select_rows(self, operation: str, where: str, params: list, limit: int) -> list[CustomerUserRecord]:
         """The hottest reads (data get, exact e-mail) as hand-written statements: the ORM took longer to
         compile them than the index takes to answer."""
+        sql = f"{self._select_from} WHERE {where} ORDER BY {self._login_order} LIMIT {int(limit)}"
+        return self._records(self._run(sql, params, operation))
+
+    @cached_property
+    def _select_from(self) -> str:
         quote = connections[self.using].ops.quote_name
         columns = ", ".join(quote(f.column) for f in self._read_fields)
-        key = quote(self._fields[self.config.customer_key].column)
-        order = key if self.case_sensitive else f"LOWER({key})"
-        table = quote(self.model._meta.db_table)
-        sql = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT {int(limit)}"
-        return self._records(self._run(sql, params, operation))
+        return f"SELECT {columns} FROM {quote(self.model._meta.db_table)}"
+
+    @cached_property
+    def _login_order(self) -> str:
+        key = connections[self.using].ops.quote_name(self._fields[self.config.customer_key].column)
+        return key if self.case_sensitive else f"LOWER({key})"
 
     def _run(self, sql: str, params: list | tuple, operation: str) -> list[tuple]:
         try:
@@ -408,7 +474,7 @@ class DBSource(BaseSource):
     def _records(self, rows: list[tuple]) -> list[CustomerUserRecord]:
         """Records from rows of `_read_fields`, converted as the ORM would (JSON, SQLite dates, …)."""
         connection = connections[self.using]
-        converters = self._get_converters(connection)
+        converters = self._converters
         records = []
         for row in rows:
             values = list(row)
@@ -480,22 +546,56 @@ class DBSource(BaseSource):
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation="list", detail=str(exc).strip()) from exc
 
-    def count(self) -> int:
+    def count(self, *, valid_only: bool = False) -> int:
+        """Exact: the sources page and the API show it as the source's size, never an estimate."""
         try:
-            return self._count()
+            self._check_columns()
+            if self._tallied(valid_only):
+                return self._tally(valid_only)
+            return self._base_queryset(valid_only).count()
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation="count", detail=str(exc).strip()) from exc
 
-    def _count(self) -> int:
-        """Exact: the sources page and the API show it as the source's size, never an estimate."""
-        return self.model._default_manager.using(self.using).count()
+    def _tallied(self, valid_only: bool) -> bool:
+        """Whether the triggers' tally answers: our own table on PostgreSQL, validity in `valid_id`."""
+        if self.external or connections[self.using].vendor != "postgresql":
+            return False
+        valid = self.config.customer_valid
+        return (
+            not valid_only
+            or not valid
+            or (self._is_column(valid) and self._fields[valid].column == "valid_id")
+        )
+
+    def _tally(self, valid_only: bool) -> int:
+        """The sum of the tally's rows (of `valid_id` 1, or all); folded into one row per validity when
+        more than TALLY_FOLD have piled up, in a savepoint of its own (a concurrent fold only waits)."""
+        table = connections[self.using].ops.quote_name(self.model.tally_table)
+        valid = " WHERE valid_id = 1" if valid_only and self.config.customer_valid else ""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(f"SELECT count(*), COALESCE(sum(n), 0) FROM {table}{valid}")
+            rows, total = cursor.fetchone()
+            if rows > TALLY_FOLD:
+                with transaction.atomic(using=self.using):
+                    cursor.execute(
+                        f"WITH folded AS (DELETE FROM {table} RETURNING valid_id, n)"
+                        f" INSERT INTO {table} (valid_id, n)"
+                        " SELECT valid_id, sum(n) FROM folded GROUP BY valid_id"
+                    )
+        return int(total)
 
     def status(self) -> SourceStatus:
         started = time.perf_counter()
         try:
             self.search(SearchQuery(term="probe*", limit=1))
             probe_ms = (time.perf_counter() - started) * 1000
-            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=self.count())
+            return SourceStatus(
+                self.alias,
+                True,
+                probe_ms=probe_ms,
+                count=self.count(),
+                valid_count=self.count(valid_only=True),
+            )
         except SourceUnavailable as exc:
             return SourceStatus(self.alias, False, detail=exc.message)
 
@@ -517,19 +617,26 @@ class DBSource(BaseSource):
     @cached_property
     def _read_plan(
         self,
-    ) -> tuple[tuple[tuple[MapRow, int | None], ...], int | None, tuple[tuple[str, int], ...]]:
-        """Where a record's values are in a row of `_read_fields`: for each readable Map row its column's
-        index (None: kept in `extra_attributes`), the index of `extra_attributes`, and the audit columns and
-        the list and name fields outside the Map, by their own names."""
+    ) -> tuple[
+        tuple[tuple[str, int, MapRow], ...],
+        int | None,
+        tuple[tuple[str, str, MapRow], ...],
+        tuple[tuple[str, int], ...],
+    ]:
+        """Where a record's values are in a row of `_read_fields`: the readable Map rows kept in a column
+        (attribute, index, row), the index of `extra_attributes` and the rows kept there (attribute,
+        storage, row), and the audit columns and the list and name fields outside the Map, by their own
+        names."""
         index = {f.attname: i for i, f in enumerate(self._read_fields)}
-        extra = index.get("extra_attributes")
-        mapped = []
+        in_columns, in_extra = [], []
         for map_row in self.config.map_rows:
             if map_row.is_password:
                 continue  # the hash never leaves the source
             field = self._fields.get(map_row.storage)
-            in_column = field is not None and field.column != "extra_attributes"
-            mapped.append((map_row, index[field.attname] if in_column else None))
+            if field is not None and field.column != "extra_attributes":
+                in_columns.append((map_row.attribute, index[field.attname], map_row))
+            else:
+                in_extra.append((map_row.attribute, map_row.storage, map_row))
         audit = tuple(
             (attribute, index[attname])
             for attribute, attname in (
@@ -541,26 +648,29 @@ class DBSource(BaseSource):
         unmapped = tuple(
             (name, index[self._fields[name].attname]) for name in self.config.unmapped_shown_fields
         )
-        return tuple(mapped), extra, audit + unmapped
+        return tuple(in_columns), index.get("extra_attributes"), tuple(in_extra), audit + unmapped
 
     def _record(self, row: models.Model) -> CustomerUserRecord:
         return self._record_of([getattr(row, f.attname) for f in self._read_fields])
 
     def _record_of(self, values: list[Any]) -> CustomerUserRecord:
-        """The record of one row of `_read_fields` (values converted as the ORM would)."""
-        mapped, extra_index, audit = self._read_plan
-        extra = (values[extra_index] if extra_index is not None else None) or {}
-        attributes: dict[str, Any] = {}
-        for map_row, index in mapped:
-            if index is not None:
-                value = values[index]
-            else:
-                value = extra.get(map_row.storage, 0 if map_row.storage_type == "int" else "")
-            attributes[map_row.attribute] = _from_storage(value, map_row)
-        login = attributes.get("UserLogin") or values[self._key_index]
-        login = attributes["UserID"] = str(login)
-        for attribute, index in audit:
-            attributes.setdefault(attribute, values[index])
+        """The record of one row of `_read_fields` (values converted as the ORM would). The hottest loop
+        of a search page: text stays as it is, everything else goes through `_from_storage`."""
+        in_columns, extra_index, in_extra, audit = self._read_plan
+        attributes: dict[str, Any] = {
+            attribute: value if (value := values[i]).__class__ is str and row.storage_type != "int"
+            else _from_storage(value, row)
+            for attribute, i, row in in_columns
+        }  # fmt: skip
+        if in_extra:
+            extra = (values[extra_index] if extra_index is not None else None) or {}
+            for attribute, storage, row in in_extra:
+                attributes[attribute] = _from_storage(
+                    extra.get(storage, 0 if row.storage_type == "int" else ""), row
+                )
+        login = attributes["UserID"] = str(attributes.get("UserLogin") or values[self._key_index])
+        for attribute, i in audit:
+            attributes.setdefault(attribute, values[i])
         return self.make_record(login, attributes)
 
     @cached_property

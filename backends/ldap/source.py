@@ -352,12 +352,12 @@ class LDAPSource(BaseSource):
             if login:
                 yield login
 
-    def count(self) -> tuple[int, bool]:
-        """Every entry the source can see, counted through paged results (DNs only, no attributes), and
-        whether the count is complete: a server whose limits cut paged results too (an anonymous size
-        limit) gives a lower bound, said as such (W6)."""
+    def count(self, *, valid_only: bool = False) -> tuple[int, bool]:
+        """Every entry the source can see (or only the valid ones, R76), counted through paged results
+        (DNs only, no attributes), and whether the count is complete: a server whose limits cut paged
+        results too (an anonymous size limit) gives a lower bound, said as such (W6)."""
         entries, complete = self._search(
-            self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False), None, ["1.1"]
+            self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=valid_only), None, ["1.1"]
         )
         return len(entries), complete
 
@@ -367,7 +367,10 @@ class LDAPSource(BaseSource):
             self._search(self._with_fixed_filters(f"({self.config.customer_key}=probe)", valid=False), 1)
             probe_ms = (time.perf_counter() - started) * 1000
             count, complete = self.count()
-            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=count, count_complete=complete,
+            valid_count, valid_complete = self.count(valid_only=True) if self.config.valid_filter.strip() \
+                else (count, complete)  # fmt: skip
+            return SourceStatus(self.alias, True, probe_ms=probe_ms, count=count, valid_count=valid_count,
+                                count_complete=complete and valid_complete,
                                 extra={"uris": self.uris, "base_dn": self.base_dn})  # fmt: skip
         except SourceUnavailable as exc:
             return SourceStatus(self.alias, False, detail=exc.message)

@@ -127,6 +127,7 @@ class SourceSerializer(serializers.Serializer):
     reachable = serializers.BooleanField()
     probe_ms = serializers.FloatField(allow_null=True)
     count = serializers.IntegerField(allow_null=True, help_text="customer users the source holds")
+    valid_count = serializers.IntegerField(allow_null=True, help_text="of them valid (exact, like count)")
     count_complete = serializers.BooleanField(
         help_text="false when the server stopped counting (a directory's size limit): count is a lower bound"
     )

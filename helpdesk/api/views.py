@@ -635,6 +635,7 @@ class Sources(ApiView):
                         "reachable": s.reachable,
                         "probe_ms": s.probe_ms,
                         "count": s.count,
+                        "valid_count": s.valid_count,
                         "count_complete": s.count_complete,
                         "detail": s.detail,
                         "config_errors": [

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from backends.registry import SourceHandler
 from customers.models import CustomerUser
-from customers.selectors import search_customer_users
+from customers.selectors import list_customer_users, search_customer_users
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
@@ -108,13 +108,48 @@ def test_a_truncated_search_counts_its_matches_up_to_the_cap(db_source_settings)
         for n in range(260)
     )
     registry = SourceHandler({"CustomerUser": db_source_settings(CacheTTL=0)})
+    lee1 = {f"user{n:03d}" for n in range(260) if str(n).startswith("1")}
     some = search_customer_users(term="lee1*", limit=50, registry=registry)
     assert (len(some.rows), some.truncated_sources, some.source_totals) == (50, ("CustomerUser",), (
         ("CustomerUser", 111),))  # fmt: skip
-    assert [r.login for r in some.rows] == [f"user{n:03d}" for n in sorted(
-        n for n in range(260) if str(n).startswith("1"))][:50]  # fmt: skip
+    # R20 promises no order: a truncated page holds `limit` of the matches, shown in login order.
+    logins = [r.login for r in some.rows]
+    assert set(logins) <= lee1
+    assert logins == sorted(logins)
     every = search_customer_users(term="pat", limit=50, registry=registry)
     assert (len(every.rows), every.truncated_sources, every.source_totals) == (50, ("CustomerUser",), ())
+    assert len({r.login for r in every.rows}) == 50
     few = search_customer_users(term="lee25*", limit=50, registry=registry)
-    assert ([r.login for r in few.rows], few.truncated_sources) == (
-        ["user025", *(f"user{n}" for n in range(250, 260))], ())  # fmt: skip
+    assert ([r.login for r in few.rows], few.truncated_sources, few.source_totals) == (
+        ["user025", *(f"user{n}" for n in range(250, 260))], (), (("CustomerUser", 11),))  # fmt: skip
+
+
+def test_the_list_is_the_first_logins_in_login_order(db_source_settings):
+    CustomerUser.objects.bulk_create(
+        CustomerUser(login=f"user{n:03d}", first_name="Pat", last_name="Lee", customer_id="C", email="")
+        for n in reversed(range(30))
+    )
+    registry = SourceHandler({"CustomerUser": db_source_settings(CacheTTL=0)})
+    listed = list_customer_users(limit=10, registry=registry)
+    assert [r.login for r in listed.rows] == [f"user{n:03d}" for n in range(10)]
+    assert listed.truncated_sources == ("CustomerUser",)
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["b*", "bo*", "ab*", "ä*", "a_*", "a%*", "ab\\*", "nobody*", "ANNA", "*b*", "a* + !b*", "a* OR b*"],
+)
+@pytest.mark.parametrize("limit", [1, 2, 3, 250])
+def test_every_page_holds_only_matches_and_says_when_it_is_cut(people, db_source_settings, term, limit):
+    """The page contract a faster plan must keep: the complete answer when it fits, else `limit` distinct
+    matches, flagged as cut, with the count of matches (here below the cap)."""
+    registry = SourceHandler({"CustomerUser": db_source_settings(CacheTTL=0)})
+    every = search_customer_users(term=term, limit=1000, registry=registry)
+    matches = sorted(r.login for r in every.rows)
+    page = search_customer_users(term=term, limit=limit, registry=registry)
+    logins = [r.login for r in page.rows]
+    assert logins == sorted(logins, key=str.casefold)
+    assert set(logins) <= set(matches)
+    assert len(logins) == min(limit, len(matches))
+    assert page.truncated_sources == (("CustomerUser",) if len(matches) > limit else ())
+    assert page.source_totals == (("CustomerUser", len(matches)),)
