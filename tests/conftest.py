@@ -54,6 +54,26 @@ def db_source_settings():
 
 
 @pytest.fixture
+def panel_customer_user(settings, db_source_settings):
+    """Return a factory: a customer user of customer ACME in the shipped DB source, who can log in to the
+    panel with `password` (the panel's account tests: reset, sign-up, two-factor, in the browser too)."""
+    from customers.models import Customer
+    from customers.services import create_customer_user
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.get_or_create(customer_id="ACME", defaults={"name": "Acme"})
+
+    def make(login: str, first_name: str, last_name: str, password: str):
+        return create_customer_user(
+            attributes={"UserLogin": login, "UserFirstname": first_name, "UserLastname": last_name,
+                        "UserEmail": f"{login}@example.com", "UserCustomerID": "ACME", "UserPassword": password},
+            acting_user=None,
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
 def registry(db_source_settings):
     """A registry of the shipped DB source; tests that need other configs build their own."""
     from backends.registry import SourceHandler

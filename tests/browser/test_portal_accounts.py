@@ -9,23 +9,14 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from customers.models import Customer
-from customers.services import create_customer_user
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 OLD, NEW = "Cardamom-2-Old", "Nutmeg-7-Fresh"
 
 
 @pytest.fixture
-def wren(settings, db_source_settings):
-    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
-    Customer.objects.create(customer_id="ACME", name="Acme")
-    create_customer_user(
-        attributes={"UserLogin": "wren", "UserFirstname": "Wren", "UserLastname": "Web", "UserEmail": "wren@example.com",
-                    "UserCustomerID": "ACME", "UserPassword": OLD},
-        acting_user=None,
-    )  # fmt: skip
+def wren(panel_customer_user):
+    panel_customer_user("wren", "Wren", "Web", OLD)
 
 
 def log_in(page, url, password):

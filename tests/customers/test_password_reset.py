@@ -6,8 +6,6 @@ import pytest
 from django.urls import reverse
 
 from core.models import HistoryEntry
-from customers.models import Customer
-from customers.services import create_customer_user
 
 pytestmark = [pytest.mark.django_db]
 
@@ -15,14 +13,8 @@ OLD, NEW = "Juniper-4-Old", "Tamarind-8-New"
 
 
 @pytest.fixture
-def rosa(settings, db_source_settings):
-    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
-    Customer.objects.create(customer_id="ACME", name="Acme")
-    create_customer_user(
-        attributes={"UserLogin": "rosa", "UserFirstname": "Rosa", "UserLastname": "Reset",
-                    "UserEmail": "rosa@example.com", "UserCustomerID": "ACME", "UserPassword": OLD},
-        acting_user=None,
-    )  # fmt: skip
+def rosa(panel_customer_user):
+    panel_customer_user("rosa", "Rosa", "Reset", OLD)
 
 
 def the_link(mailbox) -> str:

@@ -10,8 +10,7 @@ import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from django.urls import reverse
 
-from customers.models import Customer, CustomerUserSecondFactor
-from customers.services import create_customer_user
+from customers.models import CustomerUserSecondFactor
 from staff.roles import CUSTOMER_ADMINISTRATORS
 
 pytestmark = [pytest.mark.django_db]
@@ -20,14 +19,8 @@ PASSWORD = "Saffron-3-Field"
 
 
 @pytest.fixture
-def tom(settings, db_source_settings):
-    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
-    Customer.objects.create(customer_id="ACME", name="Acme")
-    create_customer_user(
-        attributes={"UserLogin": "tom", "UserFirstname": "Tom", "UserLastname": "Totp", "UserEmail": "tom@example.com",
-                    "UserCustomerID": "ACME", "UserPassword": PASSWORD},
-        acting_user=None,
-    )  # fmt: skip
+def tom(panel_customer_user):
+    panel_customer_user("tom", "Tom", "Totp", PASSWORD)
 
 
 def log_in(client, password=PASSWORD):
