@@ -951,7 +951,7 @@ class CustomerUserImporter(Importer):
             )
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _copy_text(value: Any) -> str:
@@ -965,7 +965,7 @@ def _copy_line(values: list[str]) -> str:
     """One row in COPY's text format: tab-separated, with backslash escapes where a value needs them."""
     line = "\t".join(values)
     if "\\" in line or "\n" in line or "\r" in line or line.count("\t") >= len(values):
-        line = "\t".join(value.translate(_COPY_ESCAPES) for value in values)
+        line = "\t".join(value.translate(COPY_ESCAPES) for value in values)
     return line + "\n"
 
 

@@ -1,75 +1,82 @@
 """Copy customers, customer users and their relations from an OTRS, Znuny or OTOBO database.
 
-Idempotent: running it again updates what changed and adds what is new, nothing twice. Password hashes
-are copied as they are; their formats (R88) verify at the next login and are then replaced (W7).
-Everything is read from the reference's own tables (R1–R9) through a database URL.
+Everything is read from the reference's own tables (R1–R9) through a database URL, streamed in batches
+(a server-side cursor) into temporary staging tables by COPY, then written by one set-based statement per
+table: new rows are inserted, existing ones (customer users by login, case-blind: R55) are updated only
+where a value differs, relations are resolved by joins in the database. Memory stays flat whatever the
+size, and a second run writes only what changed.
+
+All or nothing: the whole import is one transaction, so an error (or `--dry-run`) leaves the database as
+it was; there is nothing to resume. Password hashes are copied as they are; their formats (R88) verify at
+the next login and are then replaced (W7). The target is PostgreSQL, the production database.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import dj_database_url
-from django.db import connections, transaction
-from django.db.models.functions import Lower
+from django.db import connection, connections, transaction
 
 from backends.base import RESERVED_ATTRIBUTES
 from backends.connections import forget_source_connection, source_connection
 from backends.registry import sources
 from core import history
 from core.generations import forget_customer_user_answers
-from customers.models import (
-    Customer,
-    CustomerGroup,
-    CustomerUser,
-    CustomerUserCustomer,
-    CustomerUserGroup,
-    CustomerUserPreference,
-    CustomerUserService,
-    DefaultService,
-    Group,
-    Service,
-)
+from customers.imports import COPY_ESCAPES
+from customers.models import Customer, CustomerUser, DefaultService, Group, Service
 
 logger = logging.getLogger(__name__)
 MIGRATION = history.Acting("command", "migration")  # who writes a migration's history
 
+BATCH = 20_000  # rows per fetch from the reference and per COPY into the staging tables
+EXAMPLES = 20  # skipped rows named in the result (all are counted)
+
+# What is read: the reference's table, its columns, and their staging types (text unless named).
 CUSTOMER_COLUMNS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments", "valid_id")
 USER_COLUMNS = (
-    "login",
-    "email",
-    "customer_id",
-    "pw",
-    "title",
-    "first_name",
-    "last_name",
-    "phone",
-    "fax",
-    "mobile",
-    "street",
-    "zip",
-    "city",
-    "country",
-    "comments",
-    "valid_id",
-)
-BATCH = 2000
+    "login", "email", "customer_id", "pw", "title", "first_name", "last_name", "phone", "fax", "mobile",
+    "street", "zip", "city", "country", "comments", "valid_id",
+)  # fmt: skip
+INTEGER_COLUMNS = {"valid_id", "id", "group_id", "service_id", "permission_value"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One reference table copied into a staging table `z_<name>` (with its reading order in `n`)."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    where: str = ""
+
+    def select(self) -> str:
+        where = f" WHERE {self.where}" if self.where else ""
+        return f"SELECT {', '.join(self.columns)} FROM {self.table}{where}"
+
+
+class Progress(Protocol):
+    """What the import reports to (a tqdm bar does): rows staged, and the step it is at."""
+
+    def update(self, n: int) -> Any: ...
+    def set_description(self, desc: str) -> Any: ...
 
 
 @dataclass
 class ZnunyImport:
     counts: dict[str, int] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # at most EXAMPLES per kind; every one is counted
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
 
 
 class ReferenceDatabase:
-    """Read-only access to the reference's tables, in batches."""
+    """Read-only access to the reference's tables, streamed from a server-side cursor."""
 
     def __init__(self, dsn: str) -> None:
         settings_dict = dj_database_url.parse(dsn)
@@ -83,14 +90,64 @@ class ReferenceDatabase:
         with self.connection.cursor() as cursor:
             return set(self.connection.introspection.table_names(cursor))
 
-    def rows(self, sql: str) -> Iterator[tuple]:
+    def count(self, table: str) -> int:
         with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            return cursor.fetchone()[0]
+
+    def batches(self, sql: str) -> Iterator[list[tuple]]:
+        """The rows of `sql` in lists of BATCH, never all at once: a named cursor on PostgreSQL, an
+        unbuffered one on MySQL (whose default cursor reads the whole result first)."""
+        self.connection.ensure_connection()
+        if self.connection.vendor == "mysql":
+            from MySQLdb.cursors import SSCursor
+
+            cursor = self.connection.connection.cursor(SSCursor)
+        else:
+            cursor = self.connection.chunked_cursor()
+        try:
             cursor.execute(sql)
             while batch := cursor.fetchmany(BATCH):
-                yield from batch
+                yield batch
+        finally:
+            cursor.close()
 
 
-def import_from_reference(dsn: str, *, dry_run: bool = False) -> ZnunyImport:
+def reference_stages(tables: set[str]) -> list[Stage]:
+    """What this reference database holds of what is copied (customer_company and customer_user always)."""
+    group_table = next((t for t in ("permission_groups", "groups") if t in tables), None)
+    wanted = [
+        Stage("customer", "customer_company", CUSTOMER_COLUMNS),
+        Stage("user", "customer_user", USER_COLUMNS),
+        Stage("group", group_table or "", ("id", "name", "comments", "valid_id")),
+        Stage("service", "service", ("id", "name", "comments", "valid_id")),
+        Stage("preference", "customer_preferences", ("user_id", "preferences_key", "preferences_value")),
+        Stage("user_customer", "customer_user_customer", ("user_id", "customer_id")),
+        Stage("user_group", "group_customer_user", ("user_id", "group_id", "permission_key"),
+              "permission_value = 1"),
+        Stage("customer_group", "group_customer",
+              ("customer_id", "group_id", "permission_key", "permission_context"), "permission_value = 1"),
+        Stage("user_service", "service_customer_user", ("customer_user_login", "service_id")),
+    ]  # fmt: skip
+    return [stage for stage in wanted if stage.table in tables]
+
+
+def rows_to_read(dsn: str) -> int:
+    """How many rows the import reads from the reference (for a progress bar)."""
+    source = ReferenceDatabase(dsn)
+    try:
+        return sum(source.count(stage.table) for stage in reference_stages(source.tables()))
+    finally:
+        source.close()
+
+
+def import_from_reference(
+    dsn: str, *, dry_run: bool = False, progress: Progress | None = None
+) -> ZnunyImport:
+    if connection.vendor != "postgresql":
+        raise ValueError(
+            f"the import writes to PostgreSQL (the production database), not {connection.vendor}"
+        )
     source = ReferenceDatabase(dsn)
     result = ZnunyImport()
     try:
@@ -100,13 +157,31 @@ def import_from_reference(dsn: str, *, dry_run: bool = False) -> ZnunyImport:
             raise ValueError(
                 f"{dsn.split('@')[-1]}: not a reference database; no table {', '.join(sorted(missing))}"
             )
-        with transaction.atomic():
-            _customers(source, result)
-            _customer_users(source, result)
-            group_names = _groups(source, tables, result)
-            service_names = _services(source, tables, result)
-            _preferences(source, tables, result)
-            _relations(source, tables, group_names, service_names, result)
+        stages = reference_stages(tables)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")  # as the CSV import (bulk merge)
+            for stage in stages:
+                _stage(source, stage, cursor, progress)
+            _refuse_values_that_do_not_fit(cursor)
+            staged = {stage.name for stage in stages}
+            writer = _Writer(cursor, result, progress)
+            writer.customers()
+            writer.customer_users()
+            if "group" in staged:
+                writer.groups()
+            if "service" in staged:
+                writer.services()
+            if "preference" in staged:
+                writer.preferences()
+            if "user_customer" in staged:
+                writer.user_customers()
+            if "user_group" in staged and "group" in staged:
+                writer.user_groups()
+            if "customer_group" in staged and "group" in staged:
+                writer.customer_groups()
+            if "user_service" in staged and "service" in staged:
+                writer.user_services()
+            cursor.execute(f"DROP TABLE {', '.join(f'z_{stage.name}' for stage in stages)}")
             history.record(
                 "migration.imported", "system", dsn.split("@")[-1], counts=dict(result.counts), by=MIGRATION
             )
@@ -119,162 +194,219 @@ def import_from_reference(dsn: str, *, dry_run: bool = False) -> ZnunyImport:
     return result
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _stage(source: ReferenceDatabase, stage: Stage, cursor, progress: Progress | None) -> None:
+    """The reference table into `z_<name>` (temporary, dropped at the end) by COPY, a batch at a time."""
+    types = ", ".join(f"{c} {'integer' if c in INTEGER_COLUMNS else 'text'}" for c in stage.columns)
+    cursor.execute(f"CREATE TEMPORARY TABLE z_{stage.name} (n bigserial, {types}) ON COMMIT DROP")
+    if progress is not None:
+        progress.set_description(f"reading {stage.table}")
+    for batch in source.batches(stage.select()):
+        buffer = io.StringIO("".join("\t".join(map(_copy_field, row)) + "\n" for row in batch))
+        cursor.cursor.copy_expert(f"COPY z_{stage.name} ({', '.join(stage.columns)}) FROM STDIN", buffer)
+        if progress is not None:
+            progress.update(len(batch))
+    cursor.execute(f"ANALYZE z_{stage.name}")  # the joins below are planned from real row counts
 
 
-def _customers(source: ReferenceDatabase, result: ZnunyImport) -> None:
-    existing = {c.customer_id: c for c in Customer.objects.all()}
-    new, changed = [], []
-    for row in source.rows(
-        f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM customer_company ORDER BY customer_id"
-    ):
-        values = dict(zip(CUSTOMER_COLUMNS, row, strict=True))
-        fields = {k: _text(values[k]) for k in CUSTOMER_COLUMNS[1:-1]}
-        fields["validity"] = int(values["valid_id"] or 1)
-        current = existing.get(values["customer_id"])
-        if current is None:
-            new.append(Customer(customer_id=values["customer_id"], **fields))
-        elif any(getattr(current, k) != v for k, v in fields.items()):
-            for k, v in fields.items():
-                setattr(current, k, v)
-            changed.append(current)
-    Customer.objects.bulk_create(new, batch_size=BATCH)
-    Customer.objects.bulk_update(changed, [*CUSTOMER_COLUMNS[1:-1], "validity"], batch_size=BATCH)
-    result.add("customers added", len(new))
-    result.add("customers updated", len(changed))
-
-
-def _customer_users(source: ReferenceDatabase, result: ZnunyImport) -> None:
-    attnames = {"pw": "password", "valid_id": "validity"}
-    existing = dict(CustomerUser.objects.annotate(key=Lower("login")).values_list("key", "pk"))
-    new, changed = [], []
-    for row in source.rows(f"SELECT {', '.join(USER_COLUMNS)} FROM customer_user ORDER BY login"):
-        values = {attnames.get(k, k): v for k, v in zip(USER_COLUMNS, row, strict=True)}
-        values = {k: (int(v or 1) if k == "validity" else _text(v)) for k, v in values.items()}
-        pk = existing.get(values["login"].lower())
-        if pk is None:
-            new.append(CustomerUser(**values))
-            existing[values["login"].lower()] = -1
-        else:
-            changed.append(CustomerUser(pk=pk, **values))
-    CustomerUser.objects.bulk_create(new, batch_size=BATCH)
-    fields = [attnames.get(k, k) for k in USER_COLUMNS]
-    CustomerUser.objects.bulk_update(changed, fields, batch_size=BATCH)
-    result.add("customer users added", len(new))
-    result.add("customer users updated", len(changed))
-
-
-def _groups(source: ReferenceDatabase, tables: set[str], result: ZnunyImport) -> dict[int, str]:
-    table = "permission_groups" if "permission_groups" in tables else "groups" if "groups" in tables else None
-    if table is None:
-        return {}
-    names: dict[int, str] = {}
-    existing = set(Group.objects.values_list("name", flat=True))
-    new = []
-    for group_id, name, comments, valid_id in source.rows(
-        f"SELECT id, name, comments, valid_id FROM {table}"
-    ):
-        names[group_id] = name
-        if name not in existing:
-            new.append(Group(name=name, comments=_text(comments)[:250], validity=int(valid_id or 1)))
-    Group.objects.bulk_create(new)
-    result.add("groups added", len(new))
-    return names
-
-
-def _services(source: ReferenceDatabase, tables: set[str], result: ZnunyImport) -> dict[int, str]:
-    if "service" not in tables:
-        return {}
-    names: dict[int, str] = {}
-    existing = set(Service.objects.values_list("name", flat=True))
-    new = []
-    for service_id, name, comments, valid_id in source.rows(
-        "SELECT id, name, comments, valid_id FROM service"
-    ):
-        names[service_id] = name
-        if name not in existing:
-            new.append(Service(name=name, comments=_text(comments)[:250], validity=int(valid_id or 1)))
-    Service.objects.bulk_create(new)
-    result.add("services added", len(new))
-    return names
-
-
-def _preferences(source: ReferenceDatabase, tables: set[str], result: ZnunyImport) -> None:
-    if "customer_preferences" not in tables:
-        return
-    logins = dict(CustomerUser.objects.annotate(key=Lower("login")).values_list("key", "login"))
-    rows = []
-    for login, key, value in source.rows(
-        "SELECT user_id, preferences_key, preferences_value FROM customer_preferences"
-    ):
-        stored = logins.get(_text(login).lower())
-        if stored is None or key in RESERVED_ATTRIBUTES:  # R136: such keys were never meant to be stored
-            result.skipped.append(f"preference {key!r} of {login!r}")
-            continue
-        rows.append(CustomerUserPreference(login=stored, key=key, value=_text(value)[:250]))
-    CustomerUserPreference.objects.bulk_create(
-        rows, batch_size=BATCH, update_conflicts=True, unique_fields=["login", "key"], update_fields=["value"]
-    )
-    result.add("preferences", len(rows))
-
-
-def _relations(
-    source: ReferenceDatabase,
-    tables: set[str],
-    group_names: dict[int, str],
-    service_names: dict[int, str],
-    result: ZnunyImport,
-) -> None:
-    logins = dict(CustomerUser.objects.annotate(key=Lower("login")).values_list("key", "login"))
-    customers = set(Customer.objects.values_list("customer_id", flat=True))
-    groups = dict(Group.objects.values_list("name", "pk"))
-    services = dict(Service.objects.values_list("name", "pk"))
-    if "customer_user_customer" in tables:
-        rows = [
-            CustomerUserCustomer(login=logins[_text(u).lower()], customer_id=c)
-            for u, c in source.rows("SELECT user_id, customer_id FROM customer_user_customer")
-            if _text(u).lower() in logins and c in customers
-        ]
-        CustomerUserCustomer.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-        result.add("customer user ↔ customer", len(rows))
-    if "group_customer_user" in tables:
-        rows = [
-            CustomerUserGroup(login=logins[_text(u).lower()], group_id=groups[group_names[g]], permission=k)
-            for u, g, k in source.rows(
-                "SELECT user_id, group_id, permission_key FROM group_customer_user WHERE permission_value = 1"
+def _refuse_values_that_do_not_fit(cursor) -> None:
+    """A value longer than our column holds stops the import before anything is written, naming the row,
+    the column and the value (the database would only say that some value was too long)."""
+    for stage, model, key in (("customer", Customer, "customer_id"), ("user", CustomerUser, "login")):
+        fields = {f.column: f.max_length for f in model._meta.concrete_fields if f.max_length}
+        columns = [c for c in (CUSTOMER_COLUMNS if stage == "customer" else USER_COLUMNS) if c in fields]
+        checks = " UNION ALL ".join(
+            f"(SELECT {key}, %s, {column} FROM z_{stage} WHERE length({column}) > {fields[column]} LIMIT 1)"
+            for column in columns
+        )
+        cursor.execute(f"{checks} LIMIT 1", columns)
+        row = cursor.fetchone()
+        if row is not None:
+            which, column, value = row
+            raise ValueError(
+                f"{model._meta.db_table} {which!r}: {column} holds {len(value)} characters, at most"
+                f" {fields[column]} fit here: {value[:60]!r}…"
             )
-            if _text(u).lower() in logins and g in group_names
-        ]
-        CustomerUserGroup.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-        result.add("customer user ↔ group", len(rows))
-    if "group_customer" in tables:
-        rows = [
-            CustomerGroup(customer_id=c, group_id=groups[group_names[g]], permission=k, context=ctx)
-            for c, g, k, ctx in source.rows(
-                "SELECT customer_id, group_id, permission_key, permission_context"
-                " FROM group_customer WHERE permission_value = 1"
-            )
-            if c in customers and g in group_names
-        ]
-        CustomerGroup.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-        result.add("customer ↔ group", len(rows))
-    if "service_customer_user" in tables:
-        users, defaults = [], []
-        for login, service_id in source.rows(
-            "SELECT customer_user_login, service_id FROM service_customer_user"
-        ):
-            if service_id not in service_names:
-                continue
-            if login == "<DEFAULT>":  # R130
-                defaults.append(DefaultService(service_id=services[service_names[service_id]]))
-            elif _text(login).lower() in logins:
-                users.append(
-                    CustomerUserService(
-                        login=logins[_text(login).lower()], service_id=services[service_names[service_id]]
-                    )
-                )
-        CustomerUserService.objects.bulk_create(users, batch_size=BATCH, ignore_conflicts=True)
-        DefaultService.objects.bulk_create(defaults, ignore_conflicts=True)
-        result.add("customer user ↔ service", len(users))
-        result.add("default services", len(defaults))
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):  # MySQL returns binary-collated text as bytes
+        value = value.decode("utf-8", "replace")
+    return str(value).replace("\x00", "").translate(COPY_ESCAPES)
+
+
+def _text(column: str) -> str:
+    return f"coalesce(z.{column}, '')"
+
+
+VALIDITY = "CASE WHEN coalesce(z.valid_id, 0) = 0 THEN 1 ELSE z.valid_id END"  # unset means valid
+
+
+class _Writer:
+    """The set-based statements, from the staging tables into ours; each counts what it wrote."""
+
+    def __init__(self, cursor, result: ZnunyImport, progress: Progress | None) -> None:
+        self.cursor, self.result, self.progress = cursor, result, progress
+
+    def _step(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress.set_description(f"writing {what}")
+
+    def _upsert(self, sql: str, params: tuple = ()) -> tuple[int, int]:
+        """(added, updated) by an `INSERT … ON CONFLICT DO UPDATE … WHERE` changed `RETURNING`."""
+        self.cursor.execute(
+            f"WITH written AS ({sql} RETURNING (xmax = 0) AS added)"
+            " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM written",
+            params,
+        )
+        return self.cursor.fetchone()
+
+    def _insert_new(self, what: str, sql: str, params: tuple = ()) -> None:
+        self.cursor.execute(sql, params)
+        self.result.add(what, self.cursor.rowcount)
+
+    def _skipped(self, what: str, sql: str, params: tuple = ()) -> None:
+        """Count the staged rows `sql` selects as not copied (a label each), and name the first few."""
+        self.cursor.execute(f"SELECT count(*) OVER (), label FROM ({sql}) s LIMIT {EXAMPLES}", params)
+        rows = self.cursor.fetchall()
+        if rows:
+            self.result.add(f"{what} skipped", rows[0][0])
+            self.result.skipped += [label for _, label in rows]
+
+    def customers(self) -> None:
+        self._step("customers")
+        columns = CUSTOMER_COLUMNS[1:-1]
+        added, updated = self._upsert(
+            f"INSERT INTO customer_company AS c (customer_id, {', '.join(columns)}, valid_id, create_time,"
+            f" change_time) SELECT z.customer_id, {', '.join(map(_text, columns))}, {VALIDITY}, now(), now()"
+            " FROM z_customer z WHERE z.customer_id IS NOT NULL"
+            f" ON CONFLICT (customer_id) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
+            f" WHERE {_differs('c', (*columns, 'valid_id'))}"
+        )
+        self.result.add("customers added", added)
+        self.result.add("customers updated", updated)
+
+    def customer_users(self) -> None:
+        """One row per login, case-blind (R55): the first by login wins, the others are named."""
+        self._step("customer users")
+        self._skipped(
+            "customer users",
+            "SELECT format('customer user %%L: the login %%L came first', z.login, first.login) AS label"
+            " FROM z_user z JOIN (SELECT DISTINCT ON (lower(login)) n, login FROM z_user"
+            " ORDER BY lower(login), login, n) first"
+            " ON lower(first.login) = lower(z.login) AND first.n <> z.n",
+        )
+        columns = USER_COLUMNS[:-1]
+        added, updated = self._upsert(
+            f"INSERT INTO customer_user AS u ({', '.join(columns)}, valid_id, extra_attributes, create_time,"
+            f" change_time) SELECT DISTINCT ON (lower(z.login)) {', '.join(map(_text, columns))}, {VALIDITY},"
+            " '{}', now(), now() FROM z_user z WHERE coalesce(z.login, '') <> ''"
+            " ORDER BY lower(z.login), z.login, z.n"
+            f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
+            f" WHERE {_differs('u', (*columns, 'valid_id'))}"
+        )
+        self.result.add("customer users added", added)
+        self.result.add("customer users updated", updated)
+
+    def _named(self, what: str, model, stage: str) -> None:
+        """Groups and services by name: new names are added, existing ones left as they are."""
+        self._step(what)
+        table = model._meta.db_table
+        self._insert_new(
+            f"{what} added",
+            f"INSERT INTO {table} (name, comments, valid_id, create_time, change_time)"
+            f" SELECT DISTINCT ON (z.name) z.name, left({_text('comments')}, 250), {VALIDITY}, now(), now()"
+            f" FROM z_{stage} z WHERE z.name IS NOT NULL ORDER BY z.name, z.n ON CONFLICT DO NOTHING",
+        )
+
+    def groups(self) -> None:
+        self._named("groups", Group, "group")
+
+    def services(self) -> None:
+        self._named("services", Service, "service")
+
+    def preferences(self) -> None:
+        """Of each login's key the last row read wins; reserved keys (R136) and unknown logins are named."""
+        self._step("preferences")
+        reserved = sorted(RESERVED_ATTRIBUTES)
+        self._skipped(
+            "preferences",
+            "SELECT format('preference %%L of %%L', z.preferences_key, z.user_id) AS label"
+            " FROM z_preference z WHERE z.preferences_key = ANY(%s)"
+            " OR NOT EXISTS (SELECT 1 FROM customer_user u WHERE lower(u.login) = lower(z.user_id))",
+            (reserved,),
+        )
+        added, updated = self._upsert(
+            "INSERT INTO customer_preferences AS p (login, key, value)"
+            " SELECT DISTINCT ON (u.login, z.preferences_key) u.login, z.preferences_key,"
+            " left(coalesce(z.preferences_value, ''), 250) FROM z_preference z"
+            " JOIN customer_user u ON lower(u.login) = lower(z.user_id)"
+            " WHERE z.preferences_key <> ALL(%s) ORDER BY u.login, z.preferences_key, z.n DESC"
+            " ON CONFLICT (login, key) DO UPDATE SET value = EXCLUDED.value WHERE p.value <> EXCLUDED.value",
+            (reserved,),
+        )
+        self.result.add("preferences added", added)
+        self.result.add("preferences updated", updated)
+
+    def user_customers(self) -> None:
+        self._step("customer users' customers")
+        self._insert_new(
+            "customer user ↔ customer added",
+            "INSERT INTO customer_user_customer (login, customer_id, create_time)"
+            " SELECT DISTINCT u.login, c.customer_id, now() FROM z_user_customer z"
+            " JOIN customer_user u ON lower(u.login) = lower(z.user_id)"
+            " JOIN customer_company c ON c.customer_id = z.customer_id ON CONFLICT DO NOTHING",
+        )
+
+    def user_groups(self) -> None:
+        self._step("customer users' groups")
+        self._insert_new(
+            "customer user ↔ group added",
+            f"INSERT INTO group_customer_user (login, group_id, permission_key, create_time)"
+            f" SELECT DISTINCT u.login, g.id, z.permission_key, now() FROM z_user_group z"
+            f" JOIN z_group zg ON zg.id = z.group_id JOIN {Group._meta.db_table} g ON g.name = zg.name"
+            f" JOIN customer_user u ON lower(u.login) = lower(z.user_id) ON CONFLICT DO NOTHING",
+        )
+
+    def customer_groups(self) -> None:
+        self._step("customers' groups")
+        self._insert_new(
+            "customer ↔ group added",
+            f"INSERT INTO group_customer (customer_id, group_id, permission_key, permission_context,"
+            f" create_time) SELECT DISTINCT c.customer_id, g.id, z.permission_key, z.permission_context,"
+            f" now()"
+            f" FROM z_customer_group z JOIN z_group zg ON zg.id = z.group_id"
+            f" JOIN {Group._meta.db_table} g ON g.name = zg.name"
+            f" JOIN customer_company c ON c.customer_id = z.customer_id ON CONFLICT DO NOTHING",
+        )
+
+    def user_services(self) -> None:
+        """Services of customer users, and the `<DEFAULT>` pseudo-login's as default services (R130)."""
+        self._step("customer users' services")
+        services = Service._meta.db_table
+        self._insert_new(
+            "customer user ↔ service added",
+            f"INSERT INTO service_customer_user (login, service_id, create_time)"
+            f" SELECT DISTINCT u.login, s.id, now() FROM z_user_service z"
+            f" JOIN z_service zs ON zs.id = z.service_id JOIN {services} s ON s.name = zs.name"
+            f" JOIN customer_user u ON lower(u.login) = lower(z.customer_user_login) ON CONFLICT DO NOTHING",
+        )
+        self._insert_new(
+            "default services added",
+            f"INSERT INTO {DefaultService._meta.db_table} (service_id, created_at)"
+            f" SELECT DISTINCT s.id, now() FROM z_user_service z"
+            f" JOIN z_service zs ON zs.id = z.service_id JOIN {services} s ON s.name = zs.name"
+            f" WHERE z.customer_user_login = '<DEFAULT>' ON CONFLICT DO NOTHING",
+        )
+
+
+def _set(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+
+
+def _differs(alias: str, columns: tuple[str, ...]) -> str:
+    """Some column differs: rows whose values are all equal are not written again."""
+    mine = ", ".join(f"{alias}.{c}" for c in columns)
+    theirs = ", ".join(f"EXCLUDED.{c}" for c in columns)
+    return f"({mine}) IS DISTINCT FROM ({theirs})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -62,6 +63,19 @@ class DirectoryServer(slapdtest.SlapdObject):
     def start(self) -> None:
         super().start()
         self.ldapadd(base_ldif())
+
+    def _write_config(self) -> None:
+        """The configuration, then the indexes a directory in production has (equality and substrings of
+        what searches compare): they name schema attributes, so they come after the schema is loaded."""
+        super()._write_config()
+        indexes = (
+            "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcDbIndex\n"
+            "olcDbIndex: objectClass eq\nolcDbIndex: uid,givenName,sn,mail,departmentNumber eq,sub\n"
+        )
+        subprocess.run(
+            ["slapmodify", "-F", self._slapd_conf, "-n0"], input=indexes.encode(), check=True,
+            capture_output=True,
+        )  # fmt: skip
 
     def load(self, ldif: str) -> None:
         path = Path(self.testrundir) / "load.ldif"

@@ -1,5 +1,6 @@
 """import_from_znuny against a second, real PostgreSQL database laid out like Znuny's."""
 
+import io
 import os
 
 import psycopg2
@@ -17,29 +18,13 @@ from customers.models import (
     CustomerUserService,
     DefaultService,
 )
+from tests.znuny_reference import TABLES
 
 pytestmark = [pytest.mark.django_db]
 
-SCHEMA = """
-CREATE TABLE customer_company (customer_id varchar(150) PRIMARY KEY, name varchar(200) NOT NULL, street varchar(200),
-  zip varchar(200), city varchar(200), country varchar(200), url varchar(200), comments varchar(250),
-  valid_id smallint NOT NULL);
-CREATE TABLE customer_user (id serial PRIMARY KEY, login varchar(200) NOT NULL, email varchar(150) NOT NULL,
-  customer_id varchar(150) NOT NULL, pw varchar(128), title varchar(50), first_name varchar(100) NOT NULL,
-  last_name varchar(100) NOT NULL, phone varchar(150), fax varchar(150), mobile varchar(150), street varchar(150),
-  zip varchar(200), city varchar(200), country varchar(200), comments varchar(250), valid_id smallint NOT NULL);
-CREATE TABLE customer_preferences (user_id varchar(250) NOT NULL, preferences_key varchar(150) NOT NULL,
-  preferences_value varchar(250));
-CREATE TABLE customer_user_customer (user_id varchar(100) NOT NULL, customer_id varchar(150) NOT NULL);
-CREATE TABLE permission_groups (id serial PRIMARY KEY, name varchar(200) NOT NULL, comments varchar(250),
-  valid_id smallint NOT NULL);
-CREATE TABLE group_customer_user (user_id varchar(100) NOT NULL, group_id integer NOT NULL,
-  permission_key varchar(20) NOT NULL, permission_value smallint NOT NULL);
-CREATE TABLE group_customer (customer_id varchar(150) NOT NULL, group_id integer NOT NULL,
-  permission_key varchar(20) NOT NULL, permission_value smallint NOT NULL, permission_context varchar(100) NOT NULL);
-CREATE TABLE service (id serial PRIMARY KEY, name varchar(200) NOT NULL, comments varchar(250), valid_id smallint NOT NULL);
-CREATE TABLE service_customer_user (customer_user_login varchar(200) NOT NULL, service_id integer NOT NULL);
-
+SCHEMA = (
+    TABLES
+    + """
 INSERT INTO customer_company VALUES ('ACME', 'Acme Corp', 'Main St 1', '10115', 'Berlin', 'Germany', '', '', 1),
   ('OLD', 'Old Ltd', '', '', 'Leeds', 'UK', '', '', 2);
 INSERT INTO customer_user (login, email, customer_id, pw, first_name, last_name, valid_id) VALUES
@@ -54,6 +39,7 @@ INSERT INTO group_customer VALUES ('ACME', 2, 'ro', 1, 'Ticket::CustomerID::Same
 INSERT INTO service (name, comments, valid_id) VALUES ('IT', '', 1), ('IT::VPN', '', 1);
 INSERT INTO service_customer_user VALUES ('jdoe', 2), ('<DEFAULT>', 1);
 """
+)
 
 
 @pytest.fixture
@@ -113,3 +99,66 @@ def test_a_database_that_is_not_a_reference_one_is_refused(znuny_dsn):
     with pytest.raises(CommandError, match="Nothing was imported"):
         call_command("import_from_znuny", "--dsn", znuny_dsn.rsplit("/", 1)[0] + "/postgres", verbosity=0)
     assert not Customer.objects.exists()
+
+
+def reference(dsn: str, sql: str) -> None:
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def run_import(dsn: str, *args: str) -> str:
+    out = io.StringIO()
+    call_command("import_from_znuny", "--dsn", dsn, *args, verbosity=0, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_a_second_run_writes_only_what_changed(znuny_dsn):
+    run_import(znuny_dsn)
+    untouched = CustomerUser.objects.get(login="mmüller").changed_at
+    reference(znuny_dsn, "UPDATE customer_user SET last_name = 'Doe-Smith' WHERE login = 'jdoe';"
+                         "UPDATE customer_company SET city = 'Hamburg' WHERE customer_id = 'ACME';"
+                         "UPDATE customer_preferences SET preferences_value = 'fr' WHERE user_id = 'jdoe'")  # fmt: skip
+    output = run_import(znuny_dsn)
+    for line in ("customer users added: 0", "customer users updated: 1", "customers updated: 1",
+                 "customers added: 0", "preferences updated: 1", "customer user ↔ customer added: 0",
+                 "customer user ↔ group added: 0"):  # fmt: skip
+        assert f"copied: {line.split(': ')[1]} {line.split(': ')[0]}" in output
+    assert CustomerUser.objects.get(login="jdoe").last_name == "Doe-Smith"
+    assert CustomerUser.objects.get(login="mmüller").changed_at == untouched  # not written again
+    assert Customer.objects.get(customer_id="ACME").city == "Hamburg"
+    assert CustomerUserPreference.objects.get(login="jdoe", key="UserLanguage").value == "fr"
+
+
+def test_logins_that_differ_only_in_case_become_one_customer_user_and_the_others_are_named(znuny_dsn):
+    reference(znuny_dsn, "INSERT INTO customer_user (login, email, customer_id, first_name, last_name, valid_id)"
+                         " VALUES ('JDoe', 'other@acme.example', 'ACME', 'Jane', 'Doe', 1)")  # fmt: skip
+    output = run_import(znuny_dsn)
+    assert list(CustomerUser.objects.filter(login__iexact="jdoe").values_list("login", "email")) == [
+        ("JDoe", "other@acme.example")  # R55: one per login case-blind; the first by login wins
+    ]
+    assert "skipped customer user 'jdoe': the login 'JDoe' came first" in output
+
+
+def test_a_value_too_long_for_our_column_stops_the_import_naming_row_column_and_value(znuny_dsn):
+    reference(znuny_dsn, f"UPDATE customer_company SET name = '{'N' * 192}' WHERE customer_id = 'OLD'")
+    with pytest.raises(CommandError, match=r"customer_company 'OLD': name holds 192 characters, at most 191"):
+        run_import(znuny_dsn)
+    assert not Customer.objects.exists()
+    assert not CustomerUser.objects.exists()
+
+
+def test_an_error_late_in_the_import_leaves_nothing_behind(znuny_dsn):
+    reference(
+        znuny_dsn, "INSERT INTO customer_company VALUES ('TWIN', 'Acme Corp', '', '', '', '', '', '', 1)"
+    )
+    with pytest.raises(CommandError, match=r"(?s)Nothing was imported.*Acme Corp"):
+        run_import(znuny_dsn)  # two customers of one name: our names are unique
+    assert not Customer.objects.exists()
+    assert not CustomerUser.objects.exists()
+
+
+def test_a_dry_run_reads_and_checks_everything_and_writes_nothing(znuny_dsn):
+    output = run_import(znuny_dsn, "--dry-run")
+    assert "would copy: 2 customer users added" in output
+    assert not CustomerUser.objects.exists()
+    assert not CustomerUserPreference.objects.exists()
