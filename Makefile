@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -85,6 +85,11 @@ bench: system-deps-test $(VENV)/.installed-dev
 # Import speed of 1,000,000 customer users (and 100,000 customers) from CSV into PostgreSQL.
 bench-import: system-deps-test $(VENV)/.installed-dev
 	$(PY) -m tests.stack $(PY) -m tests.bench_import
+
+# import_from_znuny of BENCH_MIGRATE_USERS (default 1,000,000) generated customer users, their customers,
+# relations and preferences from a throwaway reference database; writes var/bench/migrate.json.
+bench-migrate: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench_migrate
 
 # Server time of the customer panel's company-tickets list with 10,000 tickets, on PostgreSQL.
 bench-tickets: system-deps-test $(VENV)/.installed-dev

@@ -1,7 +1,8 @@
 """Copy customers, customer users and their relations from an OTRS, Znuny or OTOBO database.
 
-Everything is read from the reference's own tables (R1–R9) through a database URL, streamed in batches
-(a server-side cursor) into temporary staging tables by COPY, then written by one set-based statement per
+Everything is read from the reference's own tables (R1–R9) through a database URL and streamed into
+temporary staging tables by COPY (from a PostgreSQL reference its own `COPY … TO STDOUT` through a pipe,
+from MySQL a server-side cursor in batches), then written by one set-based statement per
 table: new rows are inserted, existing ones (customer users by login, case-blind: R55) are updated only
 where a value differs, relations are resolved by joins in the database. Memory stays flat whatever the
 size, and a second run writes only what changed.
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,6 +98,32 @@ class ReferenceDatabase:
             cursor.execute(f"SELECT count(*) FROM {table}")
             return cursor.fetchone()[0]
 
+    def copy_out(self, sql: str, copy_in: Callable[[io.RawIOBase], Any], progress: Progress | None) -> None:
+        """Stream `COPY (sql) TO STDOUT` of a PostgreSQL reference into `copy_in` (the target's COPY FROM)
+        through a pipe: no row passes through Python, and memory holds one pipe buffer."""
+        self.connection.ensure_connection()
+        read_end, write_end = os.pipe()
+        failed: list[BaseException] = []
+
+        def produce() -> None:
+            with os.fdopen(write_end, "wb") as sink:
+                try:
+                    with self.connection.connection.cursor() as cursor:
+                        cursor.copy_expert(f"COPY ({sql}) TO STDOUT", sink)
+                except BaseException as exc:  # re-raised below, in the importing thread
+                    failed.append(exc)
+
+        producer = threading.Thread(target=produce, name="reference-copy", daemon=True)
+        producer.start()
+        rows = _Rows(read_end, progress)
+        try:
+            copy_in(rows)
+        finally:
+            rows.close()  # a producer still writing gets a broken pipe and ends
+            producer.join()
+        if failed and not isinstance(failed[0], BrokenPipeError):
+            raise failed[0]
+
     def batches(self, sql: str) -> Iterator[list[tuple]]:
         """The rows of `sql` in lists of BATCH, never all at once: a named cursor on PostgreSQL, an
         unbuffered one on MySQL (whose default cursor reads the whole result first)."""
@@ -160,6 +189,9 @@ def import_from_reference(
         stages = reference_stages(tables)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")  # as the CSV import (bulk merge)
+            cursor.execute(
+                "SET LOCAL work_mem = '64MB'"
+            )  # the one-per-login sort of a million rows in memory
             for stage in stages:
                 _stage(source, stage, cursor, progress)
             _refuse_values_that_do_not_fit(cursor)
@@ -195,17 +227,43 @@ def import_from_reference(
 
 
 def _stage(source: ReferenceDatabase, stage: Stage, cursor, progress: Progress | None) -> None:
-    """The reference table into `z_<name>` (temporary, dropped at the end) by COPY, a batch at a time."""
+    """The reference table into `z_<name>` (temporary, dropped at the end) by COPY."""
     types = ", ".join(f"{c} {'integer' if c in INTEGER_COLUMNS else 'text'}" for c in stage.columns)
     cursor.execute(f"CREATE TEMPORARY TABLE z_{stage.name} (n bigserial, {types}) ON COMMIT DROP")
     if progress is not None:
         progress.set_description(f"reading {stage.table}")
-    for batch in source.batches(stage.select()):
-        buffer = io.StringIO("".join("\t".join(map(_copy_field, row)) + "\n" for row in batch))
-        cursor.cursor.copy_expert(f"COPY z_{stage.name} ({', '.join(stage.columns)}) FROM STDIN", buffer)
-        if progress is not None:
-            progress.update(len(batch))
+    copy_in = f"COPY z_{stage.name} ({', '.join(stage.columns)}) FROM STDIN"
+    if source.connection.vendor == "postgresql":
+        source.copy_out(
+            stage.select(), lambda rows: cursor.cursor.copy_expert(copy_in, rows, size=1 << 16), progress
+        )
+    else:
+        for batch in source.batches(stage.select()):
+            buffer = io.StringIO("".join("\t".join(map(_copy_field, row)) + "\n" for row in batch))
+            cursor.cursor.copy_expert(copy_in, buffer)
+            if progress is not None:
+                progress.update(len(batch))
     cursor.execute(f"ANALYZE z_{stage.name}")  # the joins below are planned from real row counts
+
+
+class _Rows(io.RawIOBase):
+    """The read end of the pipe a reference's COPY writes to, counting rows (lines) for the progress."""
+
+    def __init__(self, fd: int, progress: Progress | None) -> None:
+        self.pipe, self.progress = os.fdopen(fd, "rb", buffering=1 << 20), progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.pipe.read(size if size > 0 else 1 << 20)
+        if self.progress is not None and data:
+            self.progress.update(data.count(b"\n"))
+        return data
+
+    def close(self) -> None:
+        self.pipe.close()
+        super().close()
 
 
 def _refuse_values_that_do_not_fit(cursor) -> None:
@@ -292,10 +350,9 @@ class _Writer:
         self._step("customer users")
         self._skipped(
             "customer users",
-            "SELECT format('customer user %%L: the login %%L came first', z.login, first.login) AS label"
-            " FROM z_user z JOIN (SELECT DISTINCT ON (lower(login)) n, login FROM z_user"
-            " ORDER BY lower(login), login, n) first"
-            " ON lower(first.login) = lower(z.login) AND first.n <> z.n",
+            "SELECT format('customer user %%L: the login %%L came first', login, first) AS label"
+            " FROM (SELECT login, first_value(login) OVER w AS first, row_number() OVER w AS rank"
+            " FROM z_user WINDOW w AS (PARTITION BY lower(login) ORDER BY login, n)) ranked WHERE rank > 1",
         )
         columns = USER_COLUMNS[:-1]
         added, updated = self._upsert(
