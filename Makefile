@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
-TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server
+TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server gettext
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: messages bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -47,6 +47,12 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+
+# The translation catalogues (helpdesk/locale): gather the marked texts, then compile them (needs gettext).
+MESSAGES_IGNORE := --ignore 'tests/*' --ignore 'var/*' --ignore 'benchmarks/*' --ignore 'docs/*'
+messages: $(VENV)/.installed-dev
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l de $(MESSAGES_IGNORE)
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l de --ignore '.venv'
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

@@ -21,6 +21,7 @@ from django.contrib.auth.hashers import check_password, get_hasher, make_passwor
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
@@ -29,7 +30,7 @@ from customers.selectors import get_customer_user
 
 logger = logging.getLogger("helpdesk.customer_login")
 
-FAILED = "Login failed: the login or the password is wrong."
+FAILED = gettext_noop("Login failed: the login or the password is wrong.")
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,11 @@ class LoginOutcome:
             case "ok":
                 return ""
             case "locked":
-                return "Too many failed logins: try again later."
+                return gettext("Too many failed logins: try again later.")
             case "unavailable":
-                return "The login service is unavailable; please try again in a few minutes."
+                return gettext("The login service is unavailable; please try again in a few minutes.")
             case _:
-                return FAILED
+                return gettext(FAILED)
 
 
 def auth_sources(registry: SourceHandler) -> list[str]:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
@@ -19,7 +20,7 @@ from backends.base import CustomerUserRecord
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
 from core.validity import Validity
-from customers.selectors import get_customer_user, search_customer_users, session_version
+from customers.selectors import get_customer_user, preferred_language, search_customer_users, session_version
 from customers.services import set_customer_user_password
 
 logger = logging.getLogger(__name__)
@@ -63,16 +64,18 @@ def request_password_reset(
         return
     source = registry[record.source]
     context = {"name": record.full_name or record.login, "login": record.login, "source": source.config.name}
-    if source.read_only or source.config.row("UserPassword") is None:
-        body = render_to_string("portal/mail/password_elsewhere.txt", context)
-    else:
-        uid = urlsafe_base64_encode(force_bytes(record.login))
-        context |= {
-            "link": link(uid, tokens.make_token(record)),
-            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-        }
-        body = render_to_string("portal/mail/password_reset.txt", context)
-    send_mail("Your helpdesk password", body, None, [record.email])
+    with translation.override(preferred_language(record.login) or translation.get_language()):
+        if source.read_only or source.config.row("UserPassword") is None:
+            body = render_to_string("portal/mail/password_elsewhere.txt", context)
+        else:
+            uid = urlsafe_base64_encode(force_bytes(record.login))
+            context |= {
+                "link": link(uid, tokens.make_token(record)),
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+            }
+            body = render_to_string("portal/mail/password_reset.txt", context)
+        subject = translation.gettext("Your helpdesk password")
+    send_mail(subject, body, None, [record.email])
     logger.info("password reset mail sent to customer user %s", record.login)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceStatus, split_customer_ids
@@ -338,6 +339,13 @@ def session_version(login: str) -> str:
 def get_preference(login: str, key: str) -> str | None:
     """One stored preference of a customer user (R65), or None."""
     return CustomerUserPreference.objects.filter(login=login, key=key).values_list("value", flat=True).first()
+
+
+def preferred_language(login: str) -> str | None:
+    """The customer user's UserLanguage preference when the product speaks it (settings.LANGUAGES), else
+    None: the browser's language applies."""
+    language = get_preference(login, "UserLanguage")
+    return language if language in dict(settings.LANGUAGES) else None
 
 
 def valid_customers(*, limit: int = 1000) -> list[Customer]:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from backends.base import BaseSource, CustomerUserRecord
 from backends.config import MapRow
@@ -70,9 +71,9 @@ def request_signup(
     errors = value_errors(source.config, values)
     for attribute, row in fields.items():
         if row.required and attribute != "UserLogin" and not values.get(attribute):
-            errors.setdefault(attribute, []).append(f"{row.label} is required.")
+            errors.setdefault(attribute, []).append(_("%(field)s is required.") % {"field": _(row.label)})
     if not errors and not email_allowed(email):
-        errors["UserEmail"] = ["This e-mail address cannot sign up here."]
+        errors["UserEmail"] = [_("This e-mail address cannot sign up here.")]
     elif not errors and (problem := email_problem(email)):
         errors["UserEmail"] = [problem]
     if errors:
@@ -82,7 +83,7 @@ def request_signup(
     )
     if existing is not None:
         body = render_to_string("portal/mail/signup_exists.txt", {"login": existing.login})
-        send_mail("Your helpdesk account", body, None, [email])
+        send_mail(_("Your helpdesk account"), body, None, [email])
         logger.info("sign-up for an existing account (%s): told so by mail", existing.login)
         return {}
     problems = source.validate(
@@ -95,7 +96,7 @@ def request_signup(
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
     context = {"link": link(token), "login": values["UserLogin"], "minutes": minutes}
     body = render_to_string("portal/mail/signup_confirm.txt", context)
-    send_mail("Confirm your helpdesk account", body, None, [email])
+    send_mail(_("Confirm your helpdesk account"), body, None, [email])
     return {}
 
 

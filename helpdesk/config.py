@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 
 SETTINGS_TABLE = "Settings"
 
@@ -41,22 +42,22 @@ DEFAULT_CUSTOMER_USER_SOURCE: dict[str, Any] = {
     "CustomerGroupSupport": 1,
     "CacheTTL": 86400,
     "Map": [
-        ["UserTitle", "Title or salutation", "title", 1, 0, "var", "", 0],
-        ["UserFirstname", "Firstname", "first_name", 1, 1, "var", "", 0],
-        ["UserLastname", "Lastname", "last_name", 1, 1, "var", "", 0],
-        ["UserLogin", "Username", "login", 1, 1, "var", "", 0],
-        ["UserPassword", "Password", "pw", 0, 0, "var", "", 0],
-        ["UserEmail", "Email", "email", 1, 1, "var", "", 0],
-        ["UserCustomerID", "CustomerID", "customer_id", 0, 1, "var", "", 0],
-        ["UserPhone", "Phone", "phone", 1, 0, "var", "", 0],
-        ["UserFax", "Fax", "fax", 1, 0, "var", "", 0],
-        ["UserMobile", "Mobile", "mobile", 1, 0, "var", "", 0],
-        ["UserStreet", "Street", "street", 1, 0, "var", "", 0],
-        ["UserZip", "Zip", "zip", 1, 0, "var", "", 0],
-        ["UserCity", "City", "city", 1, 0, "var", "", 0],
-        ["UserCountry", "Country", "country", 1, 0, "var", "", 0],
-        ["UserComment", "Comment", "comments", 1, 0, "var", "", 0],
-        ["ValidID", "Valid", "valid_id", 0, 1, "int", "", 0],
+        ["UserTitle", gettext_noop("Title or salutation"), "title", 1, 0, "var", "", 0],
+        ["UserFirstname", gettext_noop("Firstname"), "first_name", 1, 1, "var", "", 0],
+        ["UserLastname", gettext_noop("Lastname"), "last_name", 1, 1, "var", "", 0],
+        ["UserLogin", gettext_noop("Username"), "login", 1, 1, "var", "", 0],
+        ["UserPassword", gettext_noop("Password"), "pw", 0, 0, "var", "", 0],
+        ["UserEmail", gettext_noop("Email"), "email", 1, 1, "var", "", 0],
+        ["UserCustomerID", gettext_noop("CustomerID"), "customer_id", 0, 1, "var", "", 0],
+        ["UserPhone", gettext_noop("Phone"), "phone", 1, 0, "var", "", 0],
+        ["UserFax", gettext_noop("Fax"), "fax", 1, 0, "var", "", 0],
+        ["UserMobile", gettext_noop("Mobile"), "mobile", 1, 0, "var", "", 0],
+        ["UserStreet", gettext_noop("Street"), "street", 1, 0, "var", "", 0],
+        ["UserZip", gettext_noop("Zip"), "zip", 1, 0, "var", "", 0],
+        ["UserCity", gettext_noop("City"), "city", 1, 0, "var", "", 0],
+        ["UserCountry", gettext_noop("Country"), "country", 1, 0, "var", "", 0],
+        ["UserComment", gettext_noop("Comment"), "comments", 1, 0, "var", "", 0],
+        ["ValidID", gettext_noop("Valid"), "valid_id", 0, 1, "int", "", 0],
     ],
     "Selections": {},
 }

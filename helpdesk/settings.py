@@ -184,7 +184,11 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("HELPDESK_PASSWORD_RESET_SECONDS", "3600"))  # a reset link's life
 
-LANGUAGE_CODE = "en-us"
+# The languages with a catalogue (helpdesk/locale): a customer's UserLanguage preference (R65) picks one
+# in the panel, otherwise the browser's Accept-Language does, as it does for staff.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "helpdesk" / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -120,23 +120,25 @@ def counted(output: str, what: str) -> int:
 
 
 def check_copy(reference_url: str, target_url: str) -> None:
-    with psycopg2.connect(reference_url) as ref, psycopg2.connect(target_url) as ours:
-        with ref.cursor() as theirs, ours.cursor() as mine:
-            for table, sql in CHECKSUMS.items():
-                theirs.execute(sql)
-                mine.execute(sql)
-                expected, got = theirs.fetchone(), mine.fetchone()
-                if expected != got:
-                    raise SystemExit(
-                        f"{table}: the copy differs from the reference ({got} against {expected})"
-                    )
-            for table in RELATIONS:
-                theirs.execute(f"SELECT count(*) FROM {table} WHERE customer_user_login IS DISTINCT FROM '<DEFAULT>'"
-                               if table == "service_customer_user" else f"SELECT count(*) FROM {table}")  # fmt: skip
-                mine.execute(f"SELECT count(*) FROM {table}")
-                expected, got = theirs.fetchone()[0], mine.fetchone()[0]
-                if expected != got:
-                    raise SystemExit(f"{table}: {got} rows copied, the reference holds {expected}")
+    with (
+        psycopg2.connect(reference_url) as ref,
+        psycopg2.connect(target_url) as ours,
+        ref.cursor() as theirs,
+        ours.cursor() as mine,
+    ):
+        for table, sql in CHECKSUMS.items():
+            theirs.execute(sql)
+            mine.execute(sql)
+            expected, got = theirs.fetchone(), mine.fetchone()
+            if expected != got:
+                raise SystemExit(f"{table}: the copy differs from the reference ({got} against {expected})")
+        for table in RELATIONS:
+            theirs.execute(f"SELECT count(*) FROM {table} WHERE customer_user_login IS DISTINCT FROM '<DEFAULT>'"
+                           if table == "service_customer_user" else f"SELECT count(*) FROM {table}")  # fmt: skip
+            mine.execute(f"SELECT count(*) FROM {table}")
+            expected, got = theirs.fetchone()[0], mine.fetchone()[0]
+            if expected != got:
+                raise SystemExit(f"{table}: {got} rows copied, the reference holds {expected}")
 
 
 def check_old_hash_logs_in(env: dict[str, str]) -> None:

@@ -66,11 +66,13 @@ class DirectoryServer(slapdtest.SlapdObject):
 
     def _write_config(self) -> None:
         """The configuration, then the indexes a directory in production has (equality and substrings of
-        what searches compare): they name schema attributes, so they come after the schema is loaded."""
+        what searches compare): they name schema attributes, so they come after the schema is loaded.
+        Writes are not synced to disk (a throwaway directory, as the test PostgreSQL runs with fsync off)."""
         super()._write_config()
         indexes = (
             "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcDbIndex\n"
             "olcDbIndex: objectClass eq\nolcDbIndex: uid,givenName,sn,mail,departmentNumber eq,sub\n"
+            "-\nadd: olcDbNoSync\nolcDbNoSync: TRUE\n"
         )
         subprocess.run(
             ["slapmodify", "-F", self._slapd_conf, "-n0"], input=indexes.encode(), check=True,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backends.registry import SourceHandler, sources
 from core.errors import NotFound, ValidationFailed
@@ -41,13 +42,16 @@ def copy_customer_user_fields(ticket: Ticket, *, registry: SourceHandler = sourc
 def _check_text(errors: dict[str, list[str]], field: str, value: str, label: str, maximum: int) -> str:
     text = (value or "").strip()
     if not text:
-        errors.setdefault(field, []).append(f"{label} is required.")
+        errors.setdefault(field, []).append(_("%(field)s is required.") % {"field": label})
     elif len(text) > maximum:
         errors.setdefault(field, []).append(
-            f"{label} has {len(text)} characters; at most {maximum} are allowed."
+            _("%(field)s has %(length)d characters; at most %(maximum)d are allowed.")
+            % {"field": label, "length": len(text), "maximum": maximum}
         )
     elif "\x00" in text:
-        errors.setdefault(field, []).append(f"{label} must not contain NUL characters.")
+        errors.setdefault(field, []).append(
+            _("%(field)s must not contain NUL characters.") % {"field": label}
+        )
     return text
 
 
@@ -61,23 +65,27 @@ def create_customer_ticket(
     if record is None:
         raise NotFound(detail=f"There is no customer user {login!r}.")
     errors: dict[str, list[str]] = {}
-    title = _check_text(errors, "title", title, "The title", TITLE_MAX)
-    body = _check_text(errors, "body", body, "The text", BODY_MAX)
+    title = _check_text(errors, "title", title, _("The title"), TITLE_MAX)
+    body = _check_text(errors, "body", body, _("The text"), BODY_MAX)
     queue = list_creatable_queues(login, registry=registry).filter(pk=_int_or_none(queue_id)).first()
     if queue is None:
-        errors.setdefault("queue", []).append("You cannot open tickets in this queue.")
+        errors.setdefault("queue", []).append(_("You cannot open tickets in this queue."))
     service_obj = None
     if service:
         allowed = list_customer_user_services(record.login, registry=registry)
         if service not in allowed:
-            errors.setdefault("service", []).append(f"You cannot use the service {service!r}.")
+            errors.setdefault("service", []).append(
+                _("You cannot use the service %(service)r.") % {"service": service}
+            )
         else:
             from customers.models import Service
 
             service_obj = Service.objects.get(name=service)
     if errors:
         raise ValidationFailed(
-            errors, detail="The ticket was not opened: " + " ".join(m for v in errors.values() for m in v)
+            errors,
+            detail=_("The ticket was not opened: %(reasons)s")
+            % {"reasons": " ".join(m for v in errors.values() for m in v)},
         )
     ticket = Ticket.objects.create(
         number=f"tmp-{timezone.now().timestamp()}",
@@ -108,8 +116,8 @@ def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHan
         raise NotFound(detail=f"There is no ticket {number!r}.")
     if not can_reply(login, ticket, registry=registry):
         raise ValidationFailed(
-            {"body": ["You may read this ticket but not answer it."]},
-            detail="You may read this ticket but not answer it.",
+            {"body": [_("You may read this ticket but not answer it.")]},
+            detail=_("You may read this ticket but not answer it."),
         )
     errors: dict[str, list[str]] = {}
     text = _check_text(errors, "body", body, "The text", BODY_MAX)

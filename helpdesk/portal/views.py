@@ -11,10 +11,12 @@ from __future__ import annotations
 from functools import wraps
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -25,7 +27,7 @@ from core.validity import Validity
 from customers import two_factor
 from customers.authentication import authenticate_customer_user
 from customers.password_reset import record_for_link, request_password_reset, reset_password
-from customers.selectors import get_customer_user, get_preference, session_version
+from customers.selectors import get_customer_user, get_preference, preferred_language, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
 from customers.signup import (
     complete_signup,
@@ -43,7 +45,6 @@ SESSION_KEY = "customer_user_login"
 SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
 PENDING_KEY, PENDING_TRIES = "customer_user_pending_second_factor", "customer_user_code_tries"
 MAX_CODE_TRIES = 5  # wrong codes before the login starts again with the password
-LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
 
 
 def customer_required(view):
@@ -65,6 +66,9 @@ def customer_required(view):
                 request.session.flush()
             return redirect("portal:login")
         request.customer = record
+        if language := preferred_language(record.login):  # else LocaleMiddleware's Accept-Language
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         if (
             not getattr(view, "before_second_factor", False)
             and two_factor.is_required(record)
@@ -320,10 +324,11 @@ def preferences(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST" and request.POST.get("form") == "language":
         language = request.POST.get("language", "")
-        if language not in dict(LANGUAGES):
+        if language not in dict(settings.LANGUAGES):
             errors["language"] = [_("Choose one of the languages offered.")]
         else:
             set_customer_user_preference(login=record.login, key="UserLanguage", value=language)
+            translation.activate(language)  # the confirmation in the language chosen
             messages.success(request, _("Your language was saved."))
             return redirect("portal:preferences")
     if request.method == "POST" and request.POST.get("form") == "password" and can_change_password:
@@ -351,8 +356,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
         request,
         "portal/preferences.html",
         {
-            "languages": LANGUAGES,
-            "language": language or "en",
+            "languages": settings.LANGUAGES,
+            "language": language or translation.get_language(),
             "can_change_password": can_change_password,
             "source_name": source.config.name,
             "second_factor": two_factor.is_enabled(record.login),

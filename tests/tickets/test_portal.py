@@ -131,7 +131,7 @@ def test_preferences_language_and_password(client, world):
     assert CustomerUserPreference.objects.get(login="dana", key="UserLanguage").value == "de"
     wrong = client.post(reverse("portal:preferences"), {"form": "password", "old_password": "bad",
                                                         "new_password": "n1", "new_password_again": "n1"})  # fmt: skip
-    assert wrong.context["errors"] == {"old_password": ["The current password is not right."]}
+    assert wrong.context["errors"] == {"old_password": ["Das aktuelle Passwort stimmt nicht."]}  # in de now
     client.post(reverse("portal:preferences"), {"form": "password", "old_password": "Orchid-4-anad",
                                                 "new_password": "fresh one", "new_password_again": "fresh one"})  # fmt: skip
     client.post(reverse("portal:logout"))

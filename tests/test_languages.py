@@ -1,0 +1,120 @@
+"""Languages: the catalogue is complete and compiled, the panel speaks the customer's UserLanguage (else the
+browser's), mails the recipient's, and staff screens the browser's."""
+
+import gettext
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.urls import reverse
+
+from customers.models import CustomerUserGroup, CustomerUserPreference, Group
+from tickets.models import Queue, Ticket
+
+CATALOGUE = Path(django_settings.BASE_DIR) / "helpdesk" / "locale" / "de" / "LC_MESSAGES"
+
+
+def test_every_marked_text_has_a_german_translation(settings, tmp_path):
+    """makemessages into a copy of the catalogue (not into ours: its directory is left out of the walk)
+    finds nothing new, untranslated or fuzzy (`make messages`)."""
+    copy = tmp_path / "locale" / "de" / "LC_MESSAGES"
+    copy.mkdir(parents=True)
+    shutil.copy(CATALOGUE / "django.po", copy / "django.po")
+    settings.LOCALE_PATHS = [tmp_path / "locale"]
+    call_command(
+        "makemessages", locale=["de"], verbosity=0,
+        ignore_patterns=["tests/*", "var/*", "benchmarks/*", "docs/*", ".venv/*", "helpdesk/locale"],
+    )  # fmt: skip
+    checked = subprocess.run(
+        ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(copy / "django.po")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert re.fullmatch(r"\d+ translated messages\.", checked.stderr.strip()), checked.stderr
+
+
+def test_the_compiled_catalogue_is_the_one_written(tmp_path):
+    subprocess.run(["msgfmt", "-o", str(tmp_path / "django.mo"), str(CATALOGUE / "django.po")], check=True)
+    with open(tmp_path / "django.mo", "rb") as fresh, open(CATALOGUE / "django.mo", "rb") as shipped:
+        assert gettext.GNUTranslations(shipped)._catalog == gettext.GNUTranslations(fresh)._catalog
+
+
+@pytest.mark.django_db
+@pytest.mark.sqlite
+class TestPanel:
+    @pytest.fixture
+    def dana(self, panel_customer_user):
+        panel_customer_user("dana", "Dana", "Deutsch", "Orchid-4-anad")
+
+    def log_in(self, client, **headers):
+        return client.post(reverse("portal:login"), {"login": "dana", "password": "Orchid-4-anad"}, **headers)
+
+    def test_the_login_page_speaks_the_browser_language(self, client):
+        german = client.get(reverse("portal:login"), headers={"accept-language": "de-DE,de;q=0.9,en;q=0.5"})
+        assert '<html lang="de">' in german.text
+        assert "Passwort vergessen?" in german.text
+        english = client.get(reverse("portal:login"), headers={"accept-language": "en-GB"})
+        assert "Forgot your password?" in english.text
+        unknown = client.get(reverse("portal:login"), headers={"accept-language": "tlh"})
+        assert "Forgot your password?" in unknown.text  # LANGUAGE_CODE when none is offered
+
+    def test_a_failed_login_is_told_in_the_browser_language(self, client, dana):
+        page = client.post(
+            reverse("portal:login"), {"login": "dana", "password": "wrong"}, headers={"accept-language": "de"}
+        )
+        assert "Anmeldung fehlgeschlagen" in page.text
+
+    def test_the_preference_wins_over_the_browser(self, client, dana, settings):
+        group = Group.objects.create(name="support")
+        CustomerUserGroup.objects.create(login="dana", group=group, permission="rw")
+        queue = Queue.objects.create(name="Support", group=group)
+        ticket = Ticket.objects.create(number="2001", title="Drucker", queue=queue, customer_id="ACME",
+                                       customer_user_login="dana")  # fmt: skip
+        Ticket.objects.filter(pk=ticket.pk).update(created_at=datetime(2026, 3, 14, 15, 9, tzinfo=UTC))
+        self.log_in(client)
+        english = {"headers": {"accept-language": "en"}}
+        saved = client.post(reverse("portal:preferences"), {"form": "language", "language": "de"}, follow=True,
+                            **english)  # fmt: skip
+        assert "Ihre Sprache wurde gespeichert." in saved.text
+        assert CustomerUserPreference.objects.get(login="dana", key="UserLanguage").value == "de"
+        page = client.get(reverse("portal:tickets") + "?scope=mine", **english)
+        assert '<html lang="de">' in page.text
+        assert "Meine Tickets" in page.text
+        assert "1 Ticket" in page.text
+        assert "14.03.2026 15:09" in page.text  # the date as German writes it
+        assert page.headers["Content-Language"] == "de"
+        client.post(reverse("portal:preferences"), {"form": "language", "language": "en"})
+        assert "My tickets" in client.get(reverse("portal:tickets"), headers={"accept-language": "de"}).text
+
+    def test_an_unknown_language_is_refused_naming_the_field(self, client, dana):
+        self.log_in(client)
+        page = client.post(reverse("portal:preferences"), {"form": "language", "language": "xx"})
+        assert page.context["errors"] == {"language": ["Choose one of the languages offered."]}
+        assert not CustomerUserPreference.objects.filter(login="dana", key="UserLanguage").exists()
+
+    def test_form_errors_follow_the_language(self, client, dana):
+        CustomerUserPreference.objects.create(login="dana", key="UserLanguage", value="de")
+        self.log_in(client)
+        page = client.post(reverse("portal:preferences"), {"form": "password", "old_password": "bad",
+                                                           "new_password": "n1", "new_password_again": "n1"})  # fmt: skip
+        assert page.context["errors"] == {"old_password": ["Das aktuelle Passwort stimmt nicht."]}
+
+    def test_the_reset_mail_is_in_the_recipients_language(self, client, dana, mailbox):
+        CustomerUserPreference.objects.create(login="dana", key="UserLanguage", value="de")
+        client.post(reverse("portal:password_reset"), {"login": "dana"}, headers={"accept-language": "en"})
+        [mail] = mailbox.messages
+        assert mail["Subject"] == "Ihr Helpdesk-Passwort"
+        assert "öffnen Sie diesen Link innerhalb von 60 Minuten" in mail.get_content()
+
+
+@pytest.mark.django_db
+def test_staff_screens_speak_the_browser_language(admin_client):
+    page = admin_client.get(reverse("admin:index"), headers={"accept-language": "de"})
+    assert '<html lang="de"' in page.text
+    assert "Abmelden" in page.text  # Django's own admin catalogue
+    center = admin_client.get(reverse("admin:information_center"), headers={"accept-language": "de"})
+    assert "Kunden-Informationszentrale" in center.text  # ours
