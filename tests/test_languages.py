@@ -118,3 +118,6 @@ def test_staff_screens_speak_the_browser_language(admin_client):
     assert "Abmelden" in page.text  # Django's own admin catalogue
     center = admin_client.get(reverse("admin:information_center"), headers={"accept-language": "de"})
     assert "Kunden-Informationszentrale" in center.text  # ours
+    users = admin_client.get(reverse("admin:customer_user_list"), headers={"accept-language": "de"})
+    assert "Kundenbenutzer anlegen" in users.text
+    assert "Alle Quellen" in users.text
