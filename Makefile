@@ -58,7 +58,13 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test-postgresql: $(VENV)/.installed-dev
+# What the browser tests inject into pages (axe-core), from the npm registry as the lock file pins it.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-postgresql: $(VENV)/.installed-dev node_modules/.installed
 	DJANGO_DEBUG=1 $(PY) -m tests.stack $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-sqlite: $(VENV)/.installed-dev
@@ -103,9 +109,9 @@ bench-tickets: system-deps-test $(VENV)/.installed-dev
 	  '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_company_tickets'
 
 # Screenshots of the main admin screens, taken by the browser test, into docs/screenshots/.
-screenshots: system-deps-test $(VENV)/.installed-dev
+screenshots: system-deps-test $(VENV)/.installed-dev node_modules/.installed
 	HELPDESK_SCREENSHOTS=$(CURDIR)/docs/screenshots DJANGO_DEBUG=1 $(PY) -m tests.stack \
-	  $(PY) -m pytest -q tests/browser -k "end_to_end or uses_the_panel or forgotten_password or two_factor_login"
+	  $(PY) -m pytest -q tests/browser -k "end_to_end or uses_the_panel or forgotten_password or two_factor_login or signing_up or in_german"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules
