@@ -23,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import EmailValidator, ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backends.config import MapRow, SourceConfig
 from core.validity import Validity
@@ -30,7 +32,12 @@ from core.validity import Validity
 KEY_ATTRIBUTES = ("UserLogin", "UserEmail", "UserCustomerID", "UserCustomerIDs")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
-VALIDITY_PROBLEM = "ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily)."
+VALIDITY_PROBLEM = gettext_lazy("ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily).")
+
+
+def label_in_language(label: str) -> str:
+    """A Map label as the active language has it (the shipped Map's labels are in the catalogue)."""
+    return _(label) if label else label
 
 
 def value_errors(config: SourceConfig, values: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -47,25 +54,36 @@ def _problem(config: SourceConfig, attribute: str, value: Any) -> str | None:
     if value is None:
         return None
     row = config.row(attribute)
-    label = row.label if row is not None else attribute
+    label = label_in_language(row.label) if row is not None else attribute
     whole_number = row is not None and row.storage_type == "int"
     if (
         isinstance(value, bool)
         or not isinstance(value, str | int)
         or (isinstance(value, int) and not whole_number)
     ):
-        expected = "a whole number" if whole_number else "text"
-        return f"{label} must be {expected}, not {_json_type(value)} {_shown(value)}."
+        shown = {"field": label, "type": _json_type(value), "value": _shown(value)}
+        if whole_number:
+            return _("%(field)s must be a whole number, not %(type)s %(value)s.") % shown
+        return _("%(field)s must be text, not %(type)s %(value)s.") % shown
     if not isinstance(value, str):
         return None
     if "\x00" in value:
-        return f"{label} must not contain NUL characters ({_shown(value)})."
+        return _("%(field)s must not contain NUL characters (%(value)s).") % {
+            "field": label,
+            "value": _shown(value),
+        }
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return f"{label} holds a lone UTF-16 surrogate, which is not a character ({_shown(value)})."
+        return _("%(field)s holds a lone UTF-16 surrogate, which is not a character (%(value)s).") % {
+            "field": label,
+            "value": _shown(value),
+        }
     if attribute in KEY_ATTRIBUTES and has_control_characters(value):
-        return f"{label} must not contain control characters or line breaks ({_shown(value)})."
+        return _("%(field)s must not contain control characters or line breaks (%(value)s).") % {
+            "field": label,
+            "value": _shown(value),
+        }
     return None
 
 
@@ -113,7 +131,7 @@ def email_problem(email: str) -> str | None:
     try:
         _email(email)
     except ValidationError:
-        return f"{_shown(email)} is not a valid e-mail address."
+        return _("%(value)s is not a valid e-mail address.") % {"value": _shown(email)}
     return None
 
 
@@ -128,21 +146,29 @@ class ValueRule:
     max_length: int | None
 
     def problem(self, text: str) -> str | None:
+        field = label_in_language(self.label)
         if "\x00" in text:
-            return f"{self.label} must not contain NUL characters."
+            return _("%(field)s must not contain NUL characters.") % {"field": field}
         stripped = text.strip()
         if not stripped:
-            return f"{self.label} is required." if self.required else None
+            return _("%(field)s is required.") % {"field": field} if self.required else None
         if self.whole_number and not _INT_RE.match(stripped):
-            return f"{self.label} must be a whole number, not {_shown(stripped)}."
+            return _("%(field)s must be a whole number, not %(value)s.") % {
+                "field": field,
+                "value": _shown(stripped),
+            }
         if self.max_length and len(text) > self.max_length:
-            return f"{self.label} has {len(text)} characters; at most {self.max_length} are allowed."
+            return _("%(field)s has %(length)d characters; at most %(maximum)d are allowed.") % {
+                "field": field,
+                "length": len(text),
+                "maximum": self.max_length,
+            }
         return None
 
 
 def validity_problem(value: Any) -> str | None:
     text = "" if value is None else str(value).strip()
-    return None if text in ("", *map(str, Validity.values)) else VALIDITY_PROBLEM
+    return None if text in ("", *map(str, Validity.values)) else str(VALIDITY_PROBLEM)
 
 
 class MapRules:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from backends.base import BaseSource, CustomerUserRecord
 from backends.config import MapRow
 from backends.registry import SourceHandler, sources
-from backends.values import email_problem, value_errors
+from backends.values import email_problem, label_in_language, value_errors
 from core.validity import Validity
 from customers.selectors import get_customer_user, search_customer_users
 from customers.services import create_customer_user
@@ -71,7 +71,8 @@ def request_signup(
     errors = value_errors(source.config, values)
     for attribute, row in fields.items():
         if row.required and attribute != "UserLogin" and not values.get(attribute):
-            errors.setdefault(attribute, []).append(_("%(field)s is required.") % {"field": _(row.label)})
+            field = label_in_language(row.label)
+            errors.setdefault(attribute, []).append(_("%(field)s is required.") % {"field": field})
     if not errors and not email_allowed(email):
         errors["UserEmail"] = [_("This e-mail address cannot sign up here.")]
     elif not errors and (problem := email_problem(email)):

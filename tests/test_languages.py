@@ -103,6 +103,14 @@ class TestPanel:
                                                            "new_password": "n1", "new_password_again": "n1"})  # fmt: skip
         assert page.context["errors"] == {"old_password": ["Das aktuelle Passwort stimmt nicht."]}
 
+    def test_the_maps_checks_speak_the_language(self, client, dana, settings):
+        settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccount": 1}
+        form = {"UserFirstname": "", "UserLastname": "Neu", "UserEmail": "not-an-address"}
+        page = client.post(reverse("portal:signup"), form, headers={"accept-language": "de"})
+        assert page.status_code == 400
+        assert "Vorname" in page.text  # the Map's label
+        assert "Vorname ist erforderlich." in page.text
+
     def test_the_reset_mail_is_in_the_recipients_language(self, client, dana, mailbox):
         CustomerUserPreference.objects.create(login="dana", key="UserLanguage", value="de")
         client.post(reverse("portal:password_reset"), {"login": "dana"}, headers={"accept-language": "en"})
