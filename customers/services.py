@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
@@ -162,7 +163,11 @@ def _check_values(
     if not errors and person is not None and isinstance(password, str) and password:
         problems = password_errors(password, dict(person))
         if problems:
-            errors = {"UserPassword": [f"The password is refused: {' '.join(problems)}"]}
+            errors = {
+                "UserPassword": [
+                    _("The password is refused: %(problems)s") % {"problems": " ".join(problems)}
+                ]
+            }
     if errors:
         raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
@@ -182,13 +187,13 @@ def _check_customer_exists(
         return
     shown = customer_id if len(customer_id) <= 60 else f"{customer_id[:60]}…"
     errors = backend.validate(values if current else {"ValidID": Validity.VALID, **values}, current)
-    errors.setdefault("UserCustomerID", []).append(f"There is no customer {shown!r}.")
+    errors.setdefault("UserCustomerID", []).append(_("There is no customer %(id)r.") % {"id": shown})
     raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
 
 def forget_preferences(login: str) -> int:
     """Remove every preference of a customer user (their anonymisation); return how many."""
-    removed, _ = CustomerUserPreference.objects.filter(login=login).delete()
+    removed, _by_model = CustomerUserPreference.objects.filter(login=login).delete()
     if removed:
         history.record("customer_user.preferences_removed", "customer_user", login, count=removed)
     return removed
@@ -270,7 +275,12 @@ def set_customer_user_preference(*, login: str, key: str, value: str | None) -> 
     text = "" if value is None else str(value)
     if len(text) > 250:
         raise ValidationFailed(
-            {"value": [f"A preference value has at most 250 characters, not {len(text)}."]},
+            {
+                "value": [
+                    _("A preference value has at most 250 characters, not %(length)d.")
+                    % {"length": len(text)}
+                ]
+            },
             detail="Preference value too long.",
         )
     old = CustomerUserPreference.objects.filter(login=login, key=key).values_list("value", flat=True).first()
@@ -358,7 +368,7 @@ def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ValidationFailed(
-            {name: ["Unknown field."] for name in sorted(unknown)},
+            {name: [_("Unknown field.")] for name in sorted(unknown)},
             detail=f"Unknown customer fields: {', '.join(sorted(unknown))}.",
         )
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
@@ -375,14 +385,21 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
     )
     if has_control_characters(customer.customer_id):
         raise CustomerInvalid(
-            {"customer_id": [f"Customer ID {customer.customer_id!r} must not contain control characters."]},
+            {
+                "customer_id": [
+                    _("Customer ID %(id)r must not contain control characters.")
+                    % {"id": customer.customer_id}
+                ]
+            },
             customer_id=customer.customer_id,
             summary="control characters",
         )
     if taken is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
         raise CustomerInvalid(
-            {"customer_id": [f"Customer ID {customer.customer_id!r} is taken by customer {taken!r}; "
-                             "IDs are compared case-blind."]},
+            {"customer_id": [
+                _("Customer ID %(id)r is taken by customer %(taken)r; IDs are compared case-blind.")
+                % {"id": customer.customer_id, "taken": taken}
+            ]},
             customer_id=customer.customer_id,
             summary=f"customer ID taken by {taken!r}",
         )  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backends.errors import SourceUnavailable
@@ -80,7 +81,8 @@ def _check_types(permissions: Iterable[str], field: str = "permission", *, on: s
     allowed = permission_types()
     where = f" (on {on!r})" if on else ""
     if isinstance(permissions, str | bytes) or not all(isinstance(p, str) for p in permissions):
-        raise ValidationFailed({field: [f"Must be a list of permission types{where}, not {permissions!r}."]},
+        problem = _("Must be a list of permission types%(where)s, not %(value)r.")
+        raise ValidationFailed({field: [problem % {"where": where, "value": permissions}]},
                                detail=f"{field}: not a list of permission types{where}.")  # fmt: skip
     permissions = list(dict.fromkeys(permissions))
     for permission in permissions:
@@ -107,8 +109,8 @@ def _stored_logins(logins: Iterable[str]) -> dict[str, str]:
         raise SourceUnavailable(alias=", ".join(unavailable), operation="get",
                                 detail=f"cannot tell whether {', '.join(missing)} exist")  # fmt: skip
     if missing:
-        raise UnknownRelated({"login": [f"No customer user {login!r}." for login in missing]},
-                             kind="customer users", names=", ".join(missing))  # fmt: skip
+        problems = [_("No customer user %(login)r.") % {"login": login} for login in missing]
+        raise UnknownRelated({"login": problems}, kind="customer users", names=", ".join(missing))
     return {login: found[login.casefold()].login for login in logins}
 
 
@@ -119,7 +121,9 @@ def _groups(names: Iterable[str]) -> dict[str, Group]:
     missing = [n for n in names if n.lower() not in found]
     if missing:
         raise UnknownRelated(
-            {"group": [f"No group {n!r}." for n in missing]}, kind="groups", names=", ".join(missing)
+            {"group": [_("No group %(name)r.") % {"name": n} for n in missing]},
+            kind="groups",
+            names=", ".join(missing),
         )
     return {n: found[n.lower()] for n in names}
 
@@ -133,8 +137,8 @@ def _customers(customer_ids: Iterable[str]) -> list[str]:
     }
     missing = [c for c in ids if c.lower() not in found]
     if missing:
-        raise UnknownRelated({"customer_id": [f"No customer {c!r}." for c in missing]}, kind="customers",
-                             names=", ".join(missing))  # fmt: skip
+        problems = [_("No customer %(id)r.") % {"id": c} for c in missing]
+        raise UnknownRelated({"customer_id": problems}, kind="customers", names=", ".join(missing))
     return list(dict.fromkeys(found[c.lower()] for c in ids))
 
 
@@ -143,8 +147,8 @@ def _services(names: Iterable[str]) -> dict[str, Service]:
     found = {s.name.lower(): s for s in Service.objects.filter(name__ci_in=names)}
     missing = [n for n in names if n.lower() not in found]
     if missing:
-        raise UnknownRelated({"service": [f"No service {n!r}." for n in missing]}, kind="services",
-                             names=", ".join(missing))  # fmt: skip
+        problems = [_("No service %(name)r.") % {"name": n} for n in missing]
+        raise UnknownRelated({"service": problems}, kind="services", names=", ".join(missing))
     return {n: found[n.lower()] for n in names}
 
 
@@ -186,7 +190,7 @@ def revoke_group_permissions(
     permissions = list(dict.fromkeys(permissions))
     _check_types(permissions)
     found = _groups(groups)
-    removed, _ = CustomerUserGroup.objects.filter(
+    removed, _by_model = CustomerUserGroup.objects.filter(
         login__in=list(logins), group__in=found.values(), permission__in=permissions
     ).delete()
     _audit(acting_user, "group_permission.revoked", "customer_user", logins, groups=sorted(found),
@@ -249,7 +253,9 @@ def set_customer_groups(
     """R102: replace the customer's permissions in one context; only configured types are stored."""
     (customer_id,) = _customers([customer_id])
     if context not in (CustomerGroup.SAME, CustomerGroup.OTHER):
-        raise ValidationFailed({"context": [f"Unknown context {context!r}."]}, detail="Unknown context.")
+        raise ValidationFailed(
+            {"context": [_("Unknown context %(context)r.") % {"context": context}]}, detail="Unknown context."
+        )
     found = _groups(permissions)
     wanted = {(name, t) for name, types in permissions.items() for t in _check_types(types, name, on=name)}
     _serialise("customer_groups", f"{customer_id}:{context}")
@@ -318,7 +324,9 @@ def remove_customer_users_from_customer(*, logins: Iterable[str], customer_id: s
     """Remove `customer_id` from the additional customers of many users; return rows removed."""
     (customer_id,) = _customers([customer_id])
     logins = list(dict.fromkeys(logins))
-    removed, _ = CustomerUserCustomer.objects.filter(login__in=logins, customer_id=customer_id).delete()
+    removed, _by_model = CustomerUserCustomer.objects.filter(
+        login__in=logins, customer_id=customer_id
+    ).delete()
     _audit(acting_user, "customer_user_customer.removed", "customer_user", logins, customer_id=customer_id)
     forget_permission_answers()
     return removed
@@ -365,7 +373,7 @@ def remove_customer_users_from_service(*, logins: Iterable[str], service: str, a
     """R130 (Active=0) for many users at once; return rows removed (the reference returns false)."""
     found = _services([service])[service]
     logins = list(dict.fromkeys(logins))
-    removed, _ = CustomerUserService.objects.filter(login__in=logins, service=found).delete()
+    removed, _by_model = CustomerUserService.objects.filter(login__in=logins, service=found).delete()
     _audit(acting_user, "customer_user_service.removed", "customer_user", logins, service=service)
     return removed
 
@@ -391,7 +399,8 @@ def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
     if key == "CustomerDisableCompanyTicketAccess":
         if value not in (0, 1, True, False):
             raise ValidationFailed(
-                {key: [f"Must be 0 or 1, not {value!r}."]}, detail=f"{key} must be 0 or 1."
+                {key: [_("Must be 0 or 1, not %(value)r.") % {"value": value}]},
+                detail=f"{key} must be 0 or 1.",
             )
         value = int(value)
     elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -442,7 +451,7 @@ def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user:
     unknown = sorted(set(values) - set(NAMED_FIELDS))
     if unknown:
         raise ValidationFailed(
-            {f: ["Unknown field."] for f in unknown}, detail=f"Unknown {kind} fields: {unknown}."
+            {f: [_("Unknown field.")] for f in unknown}, detail=f"Unknown {kind} fields: {unknown}."
         )
     before = {f: getattr(obj, f) for f in NAMED_FIELDS} if obj.pk else {}
     for field, value in values.items():

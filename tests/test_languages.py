@@ -129,3 +129,14 @@ def test_staff_screens_speak_the_browser_language(admin_client):
     users = admin_client.get(reverse("admin:customer_user_list"), headers={"accept-language": "de"})
     assert "Kundenbenutzer anlegen" in users.text
     assert "Alle Quellen" in users.text
+
+
+@pytest.mark.django_db
+def test_the_api_answers_in_the_clients_language(admin_client, settings, db_source_settings):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    body = {"UserLogin": "neu", "UserFirstname": "Nina", "UserLastname": "Neu", "UserEmail": "nina@example.com",
+            "UserCustomerID": "NOPE"}  # fmt: skip
+    answer = admin_client.post("/api/v1/customer-users/", body, content_type="application/json",
+                               headers={"accept-language": "de"})  # fmt: skip
+    assert answer.status_code == 400
+    assert "Es gibt keinen Kunden 'NOPE'." in answer.json()["fields"]["UserCustomerID"]
