@@ -118,7 +118,7 @@ def test_the_panel_in_german(browser, live_server, wren):
 
 def test_the_panel_by_keyboard_alone(page, live_server, wren):
     page.goto(live_server.url + "/")
-    page.mouse.click(1, 1)  # Tab from the top of the page (the header), not from the autofocus
+    page.focus("a.brand")  # from the top of the page, not from the autofocus: back once, then forward
     page.keyboard.press("Shift+Tab")
     focused = [page.evaluate("document.activeElement.textContent.trim()")]
     for _ in range(6):
