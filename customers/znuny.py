@@ -311,14 +311,16 @@ class _Writer:
         if self.progress is not None:
             self.progress.set_description(f"writing {what}")
 
-    def _upsert(self, sql: str, params: tuple = ()) -> tuple[int, int]:
-        """(added, updated) by an `INSERT … ON CONFLICT DO UPDATE … WHERE` changed `RETURNING`."""
+    def _upsert(self, what: str, sql: str, params: tuple = ()) -> None:
+        """Count `what` added and updated by an `INSERT … ON CONFLICT DO UPDATE … WHERE` changed."""
         self.cursor.execute(
             f"WITH written AS ({sql} RETURNING (xmax = 0) AS added)"
             " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM written",
             params,
         )
-        return self.cursor.fetchone()
+        added, updated = self.cursor.fetchone()
+        self.result.add(f"{what} added", added)
+        self.result.add(f"{what} updated", updated)
 
     def _insert_new(self, what: str, sql: str, params: tuple = ()) -> None:
         self.cursor.execute(sql, params)
@@ -335,15 +337,14 @@ class _Writer:
     def customers(self) -> None:
         self._step("customers")
         columns = CUSTOMER_COLUMNS[1:-1]
-        added, updated = self._upsert(
+        self._upsert(
+            "customers",
             f"INSERT INTO customer_company AS c (customer_id, {', '.join(columns)}, valid_id, create_time,"
             f" change_time) SELECT z.customer_id, {', '.join(map(_text, columns))}, {VALIDITY}, now(), now()"
             " FROM z_customer z WHERE z.customer_id IS NOT NULL"
             f" ON CONFLICT (customer_id) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
-            f" WHERE {_differs('c', (*columns, 'valid_id'))}"
+            f" WHERE {_differs('c', (*columns, 'valid_id'))}",
         )
-        self.result.add("customers added", added)
-        self.result.add("customers updated", updated)
 
     def customer_users(self) -> None:
         """One row per login, case-blind (R55): the first by login wins, the others are named."""
@@ -355,16 +356,15 @@ class _Writer:
             " FROM z_user WINDOW w AS (PARTITION BY lower(login) ORDER BY login, n)) ranked WHERE rank > 1",
         )
         columns = USER_COLUMNS[:-1]
-        added, updated = self._upsert(
+        self._upsert(
+            "customer users",
             f"INSERT INTO customer_user AS u ({', '.join(columns)}, valid_id, extra_attributes, create_time,"
             f" change_time) SELECT DISTINCT ON (lower(z.login)) {', '.join(map(_text, columns))}, {VALIDITY},"
             " '{}', now(), now() FROM z_user z WHERE coalesce(z.login, '') <> ''"
             " ORDER BY lower(z.login), z.login, z.n"
             f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
-            f" WHERE {_differs('u', (*columns, 'valid_id'))}"
+            f" WHERE {_differs('u', (*columns, 'valid_id'))}",
         )
-        self.result.add("customer users added", added)
-        self.result.add("customer users updated", updated)
 
     def _named(self, what: str, model, stage: str) -> None:
         """Groups and services by name: new names are added, existing ones left as they are."""
@@ -394,7 +394,8 @@ class _Writer:
             " OR NOT EXISTS (SELECT 1 FROM customer_user u WHERE lower(u.login) = lower(z.user_id))",
             (reserved,),
         )
-        added, updated = self._upsert(
+        self._upsert(
+            "preferences",
             "INSERT INTO customer_preferences AS p (login, key, value)"
             " SELECT DISTINCT ON (u.login, z.preferences_key) u.login, z.preferences_key,"
             " left(coalesce(z.preferences_value, ''), 250) FROM z_preference z"
@@ -403,8 +404,6 @@ class _Writer:
             " ON CONFLICT (login, key) DO UPDATE SET value = EXCLUDED.value WHERE p.value <> EXCLUDED.value",
             (reserved,),
         )
-        self.result.add("preferences added", added)
-        self.result.add("preferences updated", updated)
 
     def user_customers(self) -> None:
         self._step("customer users' customers")

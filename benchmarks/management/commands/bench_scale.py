@@ -93,12 +93,17 @@ class Command(BaseCommand):
             return len(answer.rows)
 
         prefix_sql = prefix_floor_sql()
-        operations = [
-            Operation(
-                "search_prefix", "prefix search (mül*)", PAGE, lambda: f"{rng.choice(stems)}*",
+
+        def prefix_search(key: str, label: str, make_term) -> Operation:
+            """A term `x*` through the service, against the union of the prefix indexes' ranges."""
+            return Operation(
+                key, label, PAGE, make_term,
                 lambda term: search_customer_users(term=term, limit=PAGE, registry=db),
                 lambda term: sql(prefix_sql, pattern=term[:-1] + "%"), page,
-            ),
+            )  # fmt: skip
+
+        operations = [
+            prefix_search("search_prefix", "prefix search (mül*)", lambda: f"{rng.choice(stems)}*"),
             Operation(
                 "search_infix", "infix search (*ller*)", PAGE, lambda: f"*{rng.choice(middles)}*",
                 lambda term: search_customer_users(term=term, limit=PAGE, registry=infix),
@@ -107,16 +112,8 @@ class Command(BaseCommand):
                     f" LIMIT {PAGE}", p=f"%{term.strip('*')}%",
                 ), page,
             ),
-            Operation(
-                "search_rare", "rare term (cu000123*)", PAGE, lambda: f"{login()[:-1]}*",
-                lambda term: search_customer_users(term=term, limit=PAGE, registry=db),
-                lambda term: sql(prefix_sql, pattern=term[:-1] + "%"), page,
-            ),
-            Operation(
-                "search_miss", "missing term (zq123x*)", PAGE, lambda: f"zq{rng.randrange(1000):03d}x*",
-                lambda term: search_customer_users(term=term, limit=PAGE, registry=db),
-                lambda term: sql(prefix_sql, pattern=term[:-1] + "%"), page,
-            ),
+            prefix_search("search_rare", "rare term (cu000123*)", lambda: f"{login()[:-1]}*"),
+            prefix_search("search_miss", "missing term (zq123x*)", lambda: f"zq{rng.randrange(1000):03d}x*"),
             Operation(
                 "search_postmaster", "postmaster search (exact e-mail)", PAGE,
                 lambda: f"{login()}@import.example",
