@@ -1,5 +1,6 @@
 """Errors raised by sources and the registry; all are HelpdeskErrors with a stable code."""
 
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import HelpdeskError, NotFound, ValidationFailed
@@ -38,11 +39,33 @@ def summarize(field_errors: dict[str, list[str]]) -> str:
     return "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in field_errors.items())
 
 
+def login_taken_message(login: str) -> str:
+    return _("Customer user %(login)r already exists.") % {"login": login}
+
+
+def login_taken(login: str, *, taken: str | None = None) -> CustomerUserInvalid:
+    """A write of `login` refused because another customer user holds `taken` (by default the same)."""
+    return CustomerUserInvalid(
+        {"UserLogin": [login_taken_message(login if taken is None else taken)]},
+        login=login,
+        summary=_("the login is taken"),
+    )
+
+
+def empty_password(login: str) -> CustomerUserInvalid:
+    return CustomerUserInvalid(
+        {"UserPassword": [_("A password must not be empty.")]}, login=login, summary=_("empty password")
+    )
+
+
 __all__ = [
     "CustomerUserInvalid",
     "CustomerUserNotFound",
     "SourceReadOnly",
     "SourceUnavailable",
     "UnknownSource",
+    "empty_password",
+    "login_taken",
+    "login_taken_message",
     "summarize",
 ]

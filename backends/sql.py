@@ -29,6 +29,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.db.models.lookups import Lookup
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
 from backends.config import LIST_KEYS, ConfigProblem, MapRow, SourceConfig
@@ -38,6 +39,9 @@ from backends.errors import (
     CustomerUserNotFound,
     SourceReadOnly,
     SourceUnavailable,
+    empty_password,
+    login_taken,
+    login_taken_message,
     summarize,
 )
 from backends.hashers import as_django_encoded
@@ -753,14 +757,16 @@ class DBSource(BaseSource):
         row = self.config.row("UserPassword")
         if row is None:
             raise CustomerUserInvalid(
-                {"UserPassword": [f"Source {self.alias} has no UserPassword row in its Map."]},
+                {
+                    "UserPassword": [
+                        _("Source %(alias)s has no UserPassword row in its Map.") % {"alias": self.alias}
+                    ]
+                },
                 login=login,
-                summary="this source stores no passwords",
+                summary=_("this source stores no passwords"),
             )
         if not password:
-            raise CustomerUserInvalid(
-                {"UserPassword": ["A password must not be empty."]}, login=login, summary="empty password"
-            )
+            raise empty_password(login)
         self._check_columns()
         encoded = self._hash_for_storage(password, login)
         with transaction.atomic(using=self.using):
@@ -824,12 +830,14 @@ class DBSource(BaseSource):
         encoded = self._fitting_hash(password)
         if encoded is None:
             room = self._password_field().max_length
-            why = "bcrypt takes at most 72 bytes" if room >= 60 else "widen the column to at least 128"
-            message = f"No password hash fits the {room}-character password column of this source ({why})."
+            why = _("bcrypt takes at most 72 bytes") if room >= 60 else _("widen the column to at least 128")
+            message = _(
+                "No password hash fits the %(room)d-character password column of this source (%(why)s)."
+            ) % {"room": room, "why": why}
             raise CustomerUserInvalid(
                 {"UserPassword": [message]},
                 login=login,
-                summary="the password column is too short",
+                summary=_("the password column is too short"),
             )
         return encoded
 
@@ -838,16 +846,7 @@ class DBSource(BaseSource):
             with transaction.atomic(using=self.using):
                 queryset.update(**columns)
         except IntegrityError as exc:
-            raise CustomerUserInvalid(
-                {
-                    "UserLogin": [
-                        f"Customer user {columns.get(self._field_name(self.config.customer_key))!r} "
-                        "already exists."
-                    ]
-                },
-                login=login,
-                summary="the login is taken",
-            ) from exc
+            raise login_taken(login, taken=columns.get(self._field_name(self.config.customer_key))) from exc
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation="write", detail=str(exc).strip()) from exc
 
@@ -856,11 +855,7 @@ class DBSource(BaseSource):
             with transaction.atomic(using=self.using):
                 row.save(using=self.using, force_insert=force_insert)
         except IntegrityError as exc:
-            raise CustomerUserInvalid(
-                {"UserLogin": [f"Customer user {login!r} already exists."]},
-                login=login,
-                summary="the login is taken",
-            ) from exc
+            raise login_taken(login) from exc
         except DatabaseError as exc:
             raise SourceUnavailable(alias=self.alias, operation="write", detail=str(exc).strip()) from exc
 
@@ -924,7 +919,7 @@ class DBSource(BaseSource):
         login = str(values.get("UserLogin") or "")
         login_changed = existing is None or login.casefold() != existing.login.casefold()
         if login_changed and self.get(login) is not None:
-            add("UserLogin", f"Customer user {login!r} already exists.")
+            add("UserLogin", login_taken_message(login))
         if (
             email
             and "UserEmail" not in errors
@@ -935,7 +930,8 @@ class DBSource(BaseSource):
             if self._email_taken(email, exclude_login=existing.login if existing else None):
                 add(
                     "UserEmail",
-                    f"The e-mail address {_short(email)!r} is already in use for another customer user.",
+                    _("The e-mail address %(email)r is already in use for another customer user.")
+                    % {"email": _short(email)},
                 )
         return errors
 

@@ -39,3 +39,8 @@ class DeletionRefused(HelpdeskError):
     template = gettext_lazy(
         "{kind} are never deleted; set their validity to invalid or invalid-temporarily instead."
     )
+
+    @classmethod
+    def of(cls, model: type) -> DeletionRefused:
+        """The refusal to delete rows of `model`, named in the reader's language."""
+        return cls(kind=model._meta.verbose_name_plural.capitalize())

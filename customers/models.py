@@ -17,7 +17,7 @@ from core.validity import Validity
 
 class NeverDeletedQuerySet(models.QuerySet):
     def delete(self):
-        raise DeletionRefused(kind=self.model._meta.verbose_name_plural.capitalize())
+        raise DeletionRefused.of(self.model)
 
 
 class NeverDeleted(models.Model):
@@ -29,7 +29,7 @@ class NeverDeleted(models.Model):
         abstract = True
 
     def delete(self, *args, **kwargs):
-        raise DeletionRefused(kind=self._meta.verbose_name_plural.capitalize())
+        raise DeletionRefused.of(type(self))
 
 
 class Audited(models.Model):

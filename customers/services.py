@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backends.base import RESERVED_ATTRIBUTES, CustomerUserRecord
-from backends.errors import CustomerUserInvalid, CustomerUserNotFound, summarize
+from backends.errors import CustomerUserInvalid, CustomerUserNotFound, login_taken, summarize
 from backends.registry import SourceHandler, sources
 from backends.values import has_control_characters, value_errors
 from core import history
@@ -69,11 +69,7 @@ def create_customer_user(
     login = str(values.get("UserLogin") or "").strip()
     _check_customer_exists(backend, values, login=login)
     if login and get_customer_user(login, registry=registry) is not None:
-        raise CustomerUserInvalid(
-            {"UserLogin": [f'Customer user "{login}" already exists.']},
-            login=login,
-            summary="duplicate login",
-        )
+        raise login_taken(login)
     password = str(attributes.get("UserPassword") or "")
     generated = None
     if not password and backend.config.row("UserPassword") is not None and not backend.read_only:
@@ -129,11 +125,7 @@ def update_customer_user(
     new_login = str(values.get("UserLogin") or "").strip()
     renamed = new_login.casefold() != current.login.casefold()
     if renamed and get_customer_user(new_login, registry=registry) is not None:
-        raise CustomerUserInvalid(
-            {"UserLogin": [f'Customer user "{new_login}" already exists.']},
-            login=current.login,
-            summary="duplicate login",
-        )
+        raise login_taken(current.login, taken=new_login)
     with transaction.atomic():
         record = backend.update(current.login, values, acting_user=acting_user)
         if record.login != current.login:
@@ -223,8 +215,8 @@ def invalidate_customer_user(
     """Invalidation replaces deletion (R59): set the validity; the row, relations and preferences stay."""
     if validity == Validity.VALID:
         raise ValidationFailed(
-            {"ValidID": ["Invalidation needs an invalid validity (2 or 3)."]},
-            detail="Invalidation needs an invalid validity.",
+            {"ValidID": [_("Invalidation needs an invalid validity (2 or 3).")]},
+            detail=_("Invalidation needs an invalid validity (2 or 3)."),
         )
     return update_customer_user(
         login=login, changes={"ValidID": int(validity)}, acting_user=acting_user, registry=registry
@@ -281,7 +273,7 @@ def set_customer_user_preference(*, login: str, key: str, value: str | None) -> 
                     % {"length": len(text)}
                 ]
             },
-            detail="Preference value too long.",
+            detail=_("The preference value is too long."),
         )
     old = CustomerUserPreference.objects.filter(login=login, key=key).values_list("value", flat=True).first()
     CustomerUserPreference.objects.update_or_create(login=login, key=key, defaults={"value": text})
@@ -317,7 +309,7 @@ def update_customer(*, customer_id: str, changes: Mapping[str, Any], acting_user
     with transaction.atomic():
         customer = Customer.objects.select_for_update().filter(customer_id__ci=customer_id).first()
         if customer is None:
-            raise NotFound(detail=f"There is no customer {customer_id!r}.")
+            raise NotFound(detail=_("There is no customer %(id)r.") % {"id": customer_id})
         old_id = customer.customer_id
         before = _customer_fields(customer)
         for name, value in _customer_values(changes).items():
@@ -369,7 +361,7 @@ def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed(
             {name: [_("Unknown field.")] for name in sorted(unknown)},
-            detail=f"Unknown customer fields: {', '.join(sorted(unknown))}.",
+            detail=_("Unknown customer fields: %(names)s.") % {"names": ", ".join(sorted(unknown))},
         )
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
 
@@ -392,7 +384,7 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
                 ]
             },
             customer_id=customer.customer_id,
-            summary="control characters",
+            summary=_("control characters"),
         )
     if taken is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
         raise CustomerInvalid(
@@ -401,19 +393,18 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
                 % {"id": customer.customer_id, "taken": taken}
             ]},
             customer_id=customer.customer_id,
-            summary=f"customer ID taken by {taken!r}",
+            summary=_("customer ID taken by %(taken)r") % {"taken": taken},
         )  # fmt: skip
     try:
         customer.full_clean(validate_unique=True)
     except ValidationError as exc:
         errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
-        summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        raise CustomerInvalid(errors, customer_id=customer.customer_id, summary=summary) from exc
+        raise CustomerInvalid(errors, customer_id=customer.customer_id, summary=summarize(errors)) from exc
     if "\x00" in "".join(str(getattr(customer, f) or "") for f in CUSTOMER_FIELDS):
         raise CustomerInvalid(
-            {"name": ["Values must not contain NUL characters."]},
+            {"name": [_("Values must not contain NUL characters.")]},
             customer_id=customer.customer_id,
-            summary="NUL character",
+            summary=_("NUL character"),
         )
 
 
@@ -424,9 +415,9 @@ def _save_customer(customer: Customer, *, is_new: bool) -> None:
             customer.save()
     except IntegrityError as exc:
         raise CustomerInvalid(
-            {"customer_id": ["A customer with this customer ID or name already exists."]},
+            {"customer_id": [_("A customer with this customer ID or name already exists.")]},
             customer_id=customer.customer_id,
-            summary="duplicate",
+            summary=_("the customer ID or name is taken"),
         ) from exc
 
 

@@ -7,6 +7,7 @@ it in a query). API answers keep the API's error shape; pages get Django's 400 p
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.translation import gettext as _
 
 from core.errors import HelpdeskError
 from core.history import acting
@@ -70,8 +71,8 @@ class RefuseNulMiddleware:
         places = ["path"] if NUL in request.path else []
         if not places:
             return self.get_response(request)
-        message = f"NUL characters in {', '.join(places)}."
+        message = _("NUL characters in %(places)s.") % {"places": ", ".join(places)}
         if request.path.startswith("/api/"):
-            fields = {name: ["Must not contain NUL characters."] for name in places}
+            fields = {name: [_("Must not contain NUL characters.")] for name in places}
             return JsonResponse({"error": "validation", "message": message, "fields": fields}, status=400)
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

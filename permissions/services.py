@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from backends.errors import SourceUnavailable
+from backends.errors import SourceUnavailable, summarize
 from backends.values import has_control_characters
 from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
@@ -79,15 +79,19 @@ def _lock_key(relation: str, key: str) -> int:
 def _check_types(permissions: Iterable[str], field: str = "permission", *, on: str = "") -> list[str]:
     """The configured types among `permissions` (`on` names the group or login they are for)."""
     allowed = permission_types()
-    where = f" (on {on!r})" if on else ""
+    where = _(" (on %(name)r)") % {"name": on} if on else ""
     if isinstance(permissions, str | bytes) or not all(isinstance(p, str) for p in permissions):
         problem = _("Must be a list of permission types%(where)s, not %(value)r.")
         raise ValidationFailed({field: [problem % {"where": where, "value": permissions}]},
-                               detail=f"{field}: not a list of permission types{where}.")  # fmt: skip
+                               detail=problem % {"where": where, "value": permissions})  # fmt: skip
     permissions = list(dict.fromkeys(permissions))
     for permission in permissions:
         if permission not in allowed:
-            message = f"{permission!r}{where} is not one of {', '.join(allowed)}."
+            message = _("%(permission)r%(where)s is not one of %(allowed)s.") % {
+                "permission": permission,
+                "where": where,
+                "allowed": ", ".join(allowed),
+            }
             raise UnknownPermissionType({field: [message]}, permission=permission, allowed=", ".join(allowed))
     return ["rw"] if "rw" in permissions else permissions  # R101/R102: rw stands for every type
 
@@ -106,11 +110,11 @@ def _stored_logins(logins: Iterable[str]) -> dict[str, str]:
     found, unavailable = get_customer_users(logins)
     missing = [login for login in logins if login.casefold() not in found]
     if missing and unavailable:
-        raise SourceUnavailable(alias=", ".join(unavailable), operation="get",
-                                detail=f"cannot tell whether {', '.join(missing)} exist")  # fmt: skip
+        detail = _("cannot tell whether %(logins)s exist") % {"logins": ", ".join(missing)}
+        raise SourceUnavailable(alias=", ".join(unavailable), operation="get", detail=detail)
     if missing:
         problems = [_("No customer user %(login)r.") % {"login": login} for login in missing]
-        raise UnknownRelated({"login": problems}, kind="customer users", names=", ".join(missing))
+        raise UnknownRelated({"login": problems}, kind=_("customer users"), names=", ".join(missing))
     return {login: found[login.casefold()].login for login in logins}
 
 
@@ -122,7 +126,7 @@ def _groups(names: Iterable[str]) -> dict[str, Group]:
     if missing:
         raise UnknownRelated(
             {"group": [_("No group %(name)r.") % {"name": n} for n in missing]},
-            kind="groups",
+            kind=_("groups"),
             names=", ".join(missing),
         )
     return {n: found[n.lower()] for n in names}
@@ -138,7 +142,7 @@ def _customers(customer_ids: Iterable[str]) -> list[str]:
     missing = [c for c in ids if c.lower() not in found]
     if missing:
         problems = [_("No customer %(id)r.") % {"id": c} for c in missing]
-        raise UnknownRelated({"customer_id": problems}, kind="customers", names=", ".join(missing))
+        raise UnknownRelated({"customer_id": problems}, kind=_("customers"), names=", ".join(missing))
     return list(dict.fromkeys(found[c.lower()] for c in ids))
 
 
@@ -148,7 +152,7 @@ def _services(names: Iterable[str]) -> dict[str, Service]:
     missing = [n for n in names if n.lower() not in found]
     if missing:
         problems = [_("No service %(name)r.") % {"name": n} for n in missing]
-        raise UnknownRelated({"service": problems}, kind="services", names=", ".join(missing))
+        raise UnknownRelated({"service": problems}, kind=_("services"), names=", ".join(missing))
     return {n: found[n.lower()] for n in names}
 
 
@@ -394,19 +398,27 @@ def set_default_services(*, services: Iterable[str], acting_user: Any) -> None:
 def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
     """Change a global option at run time (stored, logged, and effective at once)."""
     if key not in SETTING_KEYS:
-        raise ValidationFailed({"key": [f"Unknown setting {key!r}; one of {', '.join(SETTING_KEYS)}."]},
-                               detail=f"Unknown setting {key!r}.")  # fmt: skip
+        problem = _("Unknown setting %(key)r; one of %(keys)s.") % {
+            "key": key,
+            "keys": ", ".join(SETTING_KEYS),
+        }
+        raise ValidationFailed({"key": [problem]}, detail=problem)
     if key == "CustomerDisableCompanyTicketAccess":
         if value not in (0, 1, True, False):
             raise ValidationFailed(
                 {key: [_("Must be 0 or 1, not %(value)r.") % {"value": value}]},
-                detail=f"{key} must be 0 or 1.",
+                detail=_("%(key)s must be 0 or 1.") % {"key": key},
             )
         value = int(value)
     elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValidationFailed({key: ["Must be a list of non-empty names."]}, detail=f"{key} must be a list.")
+        raise ValidationFailed(
+            {key: [_("Must be a list of non-empty names.")]},
+            detail=_("%(key)s must be a list of non-empty names.") % {"key": key},
+        )
     elif key == "CustomerPermissionTypes" and ("ro" not in value or "rw" not in value):
-        raise ValidationFailed({key: ["Must contain ro and rw."]}, detail="Permission types need ro and rw.")
+        raise ValidationFailed(
+            {key: [_("Must contain ro and rw.")]}, detail=_("Permission types need ro and rw.")
+        )
     old = PermissionSetting.objects.filter(key=key).values_list("value", flat=True).first()
     PermissionSetting.objects.update_or_create(
         key=key, defaults={"value": value, "changed_by": user_or_none(acting_user)}
@@ -417,6 +429,20 @@ def set_permission_setting(*, key: str, value: Any, acting_user: Any) -> None:
 
 # ------------------------------------------------------------------------------ groups and services
 NAMED_FIELDS = ("name", "comments", "validity")
+NAMED_MESSAGES = {
+    "group": {
+        "missing": gettext_lazy("There is no group %(name)r."),
+        "unknown": gettext_lazy("Unknown group fields: %(names)s."),
+        "control": gettext_lazy("The group name %(name)r must not contain control characters."),
+        "taken": gettext_lazy("A group %(clash)r exists already; names are compared case-blind."),
+    },
+    "service": {
+        "missing": gettext_lazy("There is no service %(name)r."),
+        "unknown": gettext_lazy("Unknown service fields: %(names)s."),
+        "control": gettext_lazy("The service name %(name)r must not contain control characters."),
+        "taken": gettext_lazy("A service %(clash)r exists already; names are compared case-blind."),
+    },
+}
 
 
 def create_group(*, acting_user: Any, **values: Any) -> Group:
@@ -441,41 +467,37 @@ def update_service(*, name: str, changes: Mapping[str, Any], acting_user: Any) -
 def _named(model: type[Group] | type[Service], name: str) -> Group | Service:
     found = model.objects.select_for_update().filter(name__ci=name).first()
     if found is None:
-        raise NotFound(detail=f"There is no {model._meta.verbose_name} {name!r}.")
+        raise NotFound(detail=NAMED_MESSAGES[model._meta.model_name]["missing"] % {"name": name})
     return found
 
 
 @transaction.atomic
 def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user: Any) -> Group | Service:
     kind = obj._meta.model_name
+    messages = NAMED_MESSAGES[kind]
     unknown = sorted(set(values) - set(NAMED_FIELDS))
     if unknown:
         raise ValidationFailed(
-            {f: [_("Unknown field.")] for f in unknown}, detail=f"Unknown {kind} fields: {unknown}."
+            {f: [_("Unknown field.")] for f in unknown},
+            detail=messages["unknown"] % {"names": ", ".join(unknown)},
         )
     before = {f: getattr(obj, f) for f in NAMED_FIELDS} if obj.pk else {}
     for field, value in values.items():
         setattr(obj, field, value.strip() if isinstance(value, str) else value)
     if has_control_characters(str(obj.name)):
-        raise ValidationFailed(
-            {"name": [f"The {kind} name {obj.name!r} must not contain control characters."]},
-            detail=f"The {kind} name {obj.name!r} holds control characters.",
-        )
+        problem = messages["control"] % {"name": obj.name}
+        raise ValidationFailed({"name": [problem]}, detail=problem)
     clash = (
         type(obj).objects.filter(name__ci=obj.name).exclude(pk=obj.pk).values_list("name", flat=True).first()
     )
     if clash is not None:
-        raise ValidationFailed(
-            {"name": [f"A {kind} {clash!r} exists already; names are compared case-blind."]},
-            detail=f"The {kind} name {obj.name!r} is taken by {clash!r}.",
-        )
+        problem = messages["taken"] % {"clash": clash}
+        raise ValidationFailed({"name": [problem]}, detail=problem)
     try:
         obj.full_clean(validate_unique=False, validate_constraints=False)
     except DjangoValidationError as exc:
         errors = {f: [str(m) for m in ms] for f, ms in exc.message_dict.items()}
-        raise ValidationFailed(
-            errors, detail="; ".join(f"{f}: {' '.join(ms)}" for f, ms in errors.items())
-        ) from exc
+        raise ValidationFailed(errors, detail=summarize(errors)) from exc
     user = user_or_none(acting_user)
     if not obj.pk:
         obj.created_by = user

@@ -140,3 +140,47 @@ def test_the_api_answers_in_the_clients_language(admin_client, settings, db_sour
                                headers={"accept-language": "de"})  # fmt: skip
     assert answer.status_code == 400
     assert "Es gibt keinen Kunden 'NOPE'." in answer.json()["fields"]["UserCustomerID"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "german"),
+    [
+        ("get", "/api/v1/customer-users/?search=a&limit=0", None, "limit",
+         "Muss eine ganze Zahl von 1 bis"),
+        ("get", "/api/v1/customer-users/?search=a&source=Nope", None, "source", "Es gibt keine Quelle 'Nope'."),
+        ("get", "/api/v1/customer-users/", None, "search", "Geben Sie search, postmaster"),
+        ("get", "/api/v1/customer-users/?search=a&valid=2", None, "valid", "Muss 0 oder 1 sein, nicht '2'."),
+        ("post", "/api/v1/customer-users/", "[1]", "body", "Muss ein Objekt mit Attributen der Map sein."),
+        ("post", "/api/v1/customer-users/", "{", "body", "Kein gültiges JSON"),
+        ("get", "/api/v1/groups/nope/", None, None, "Es gibt keine Gruppe 'nope'."),
+        ("get", "/api/v1/customers/NOPE/", None, None, "Es gibt keinen Kunden 'NOPE'."),
+        ("delete", "/api/v1/customers/NOPE/", None, None, "Kunden werden nie gelöscht"),
+    ],
+)  # fmt: skip
+def test_the_apis_own_refusals_are_in_the_clients_language(admin_client, method, path, body, field, german):
+    """The API views' own checks (parameters, bodies, unknown names) answer in the Accept-Language."""
+    answer = getattr(admin_client, method)(
+        path, body or "", content_type="application/json", headers={"accept-language": "de"}
+    )
+    assert 400 <= answer.status_code < 500
+    refusal = answer.json()
+    told = refusal["fields"][field] if field is not None else [refusal["message"]]
+    assert any(german in message for message in told), refusal
+
+
+@pytest.mark.django_db
+def test_a_taken_login_is_refused_in_the_clients_language(
+    admin_client, settings, db_source_settings, customer_factory
+):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    customer_factory(customer_id="ACME", name="Acme")
+    body = {"UserLogin": "neu", "UserFirstname": "Nina", "UserLastname": "Neu", "UserEmail": "nina@example.com",
+            "UserCustomerID": "ACME"}  # fmt: skip
+    first = admin_client.post("/api/v1/customer-users/", body, content_type="application/json")
+    assert first.status_code == 201
+    again = admin_client.post("/api/v1/customer-users/", {**body, "UserEmail": "n2@example.com"},
+                              content_type="application/json", headers={"accept-language": "de"})  # fmt: skip
+    assert again.status_code == 400, again.json()
+    assert again.json()["fields"].get("UserLogin") == ["Der Kundenbenutzer 'neu' existiert bereits."]
+    assert again.json()["message"].startswith("Der Kundenbenutzer 'neu' wurde nicht gespeichert: der Login")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 
 from backends.registry import SourceHandler, sources
 from core.errors import NotFound
@@ -58,7 +59,7 @@ def list_customer_tickets(
 ) -> TicketPage:
     """My tickets (`mine`), my company's (`company`: visible, not mine) or both, paged and sorted."""
     if scope not in SCOPES:
-        raise NotFound(detail=f"There is no ticket list {scope!r}.")
+        raise NotFound(detail=_("There is no ticket list %(scope)r.") % {"scope": scope})
     order = order if order in ORDERINGS else "-created"
     tickets = customer_tickets(login, registry=registry)
     if scope != "all":
@@ -82,7 +83,7 @@ def get_customer_ticket(
     """The ticket and its articles a customer may see; anything else is "not found", never the ticket."""
     ticket = customer_tickets(login, registry=registry).filter(number=number).first()
     if ticket is None:
-        raise NotFound(detail=f"There is no ticket {number!r}.")
+        raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
     return ticket, list(ticket.articles.filter(visible_to_customer=True))
 
 

@@ -63,7 +63,7 @@ def create_customer_ticket(
     they may use (R116, R130); anything else is refused naming the field, and nothing is written."""
     record = get_customer_user(login, registry=registry, enrich=False)
     if record is None:
-        raise NotFound(detail=f"There is no customer user {login!r}.")
+        raise NotFound(detail=_("There is no customer user %(login)r.") % {"login": login})
     errors: dict[str, list[str]] = {}
     title = _check_text(errors, "title", title, _("The title"), TITLE_MAX)
     body = _check_text(errors, "body", body, _("The text"), BODY_MAX)
@@ -113,14 +113,14 @@ def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHan
         .first()
     )
     if ticket is None:
-        raise NotFound(detail=f"There is no ticket {number!r}.")
+        raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
     if not can_reply(login, ticket, registry=registry):
         raise ValidationFailed(
             {"body": [_("You may read this ticket but not answer it.")]},
             detail=_("You may read this ticket but not answer it."),
         )
     errors: dict[str, list[str]] = {}
-    text = _check_text(errors, "body", body, "The text", BODY_MAX)
+    text = _check_text(errors, "body", body, _("The text"), BODY_MAX)
     if errors:
         raise ValidationFailed(errors, detail=" ".join(errors["body"]))
     article = Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=login, body=text)
@@ -138,7 +138,8 @@ def set_ticket_customer(
     record = get_customer_user(login, registry=registry, enrich=False)
     if record is None:
         raise ValidationFailed(
-            {"customer_user_login": [f"No customer user {login!r}."]}, detail="Unknown customer user."
+            {"customer_user_login": [_("No customer user %(login)r.") % {"login": login}]},
+            detail=_("No customer user %(login)r.") % {"login": login},
         )
     ticket.customer_user_login = record.login
     ticket.customer_id = customer_id if customer_id is not None else record.customer_id

@@ -34,6 +34,8 @@ from backends.errors import (
     CustomerUserNotFound,
     SourceReadOnly,
     SourceUnavailable,
+    empty_password,
+    login_taken_message,
     summarize,
 )
 from backends.ldap.writes import directory_model, write_entry
@@ -502,9 +504,7 @@ class LDAPSource(BaseSource):
         """The server hashes it: the Password Modify extended operation (RFC 3062)."""
         self._refuse_if_read_only(login)
         if not password:
-            raise CustomerUserInvalid(
-                {"UserPassword": ["A password must not be empty."]}, login=login, summary="empty password"
-            )
+            raise empty_password(login)
         record = self.get(login)
         if record is None:
             raise CustomerUserNotFound(login=login)
@@ -564,7 +564,7 @@ class LDAPSource(BaseSource):
             return errors
         login = str(values.get("UserLogin") or "")
         if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
-            errors.setdefault("UserLogin", []).append(f"Customer user {login!r} already exists.")
+            errors.setdefault("UserLogin", []).append(login_taken_message(login))
         return errors
 
 

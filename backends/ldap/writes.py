@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import ldap
 from django.apps.registry import Apps
+from django.utils.translation import gettext as _
 
 from backends.compat import ldapdb
 from backends.config import MULTI_VALUED_ATTRIBUTES
@@ -80,8 +81,10 @@ def write_entry(source: LDAPSource, model: type, dn: str | None, values: dict[st
             ldap.ALREADY_EXISTS, ldap.UNDEFINED_TYPE, ldap.NAMING_VIOLATION) as exc:  # fmt: skip
         info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
         detail = " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip()
-        raise CustomerUserInvalid({"__all__": [f"The directory refused the entry: {detail}."]},
-                                  login=values.get(source.config.customer_key, [""])[0],
-                                  summary=f"the directory refused it ({detail})") from exc  # fmt: skip
+        raise CustomerUserInvalid(
+            {"__all__": [_("The directory refused the entry: %(detail)s.") % {"detail": detail}]},
+            login=values.get(source.config.customer_key, [""])[0],
+            summary=_("the directory refused it (%(detail)s)") % {"detail": detail},
+        ) from exc
     except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.INSUFFICIENT_ACCESS) as exc:
         raise SourceUnavailable(alias=source.alias, operation="write", detail=str(exc)) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -59,15 +59,3 @@ def _flatten(messages) -> list:
     if isinstance(messages, list):
         return [m for item in messages for m in _flatten(item)]
     return [messages]
-
-
-def method_not_allowed_for_delete(kind: str) -> Response:
-    return Response(
-        {
-            "error": "deletion_refused",
-            "fields": {},
-            "message": f"{kind} are never deleted; set ValidID to 2 (invalid) or 3 (invalid-temporarily)"
-            " instead.",
-        },
-        status=status.HTTP_405_METHOD_NOT_ALLOWED,
-    )

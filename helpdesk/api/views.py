@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import run_checks
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -22,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backends.base import CustomerUserRecord
-from backends.errors import CustomerUserNotFound
-from core.errors import HelpdeskError, NotFound, ValidationFailed
+from backends.errors import CustomerUserNotFound, summarize
+from core.errors import DeletionRefused, HelpdeskError, NotFound, ValidationFailed
 from core.history import audit_log
 from customers.selectors import (
     additional_customer_ids,
@@ -52,11 +53,11 @@ from customers.services import (
 from helpdesk import access
 from helpdesk.access import needs
 from helpdesk.api import serializers as api
-from helpdesk.api.errors import method_not_allowed_for_delete
 from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix
 from permissions.selectors import OTHER, SAME, get_permission_settings, stored_group_permissions
 from permissions.services import (
+    NAMED_MESSAGES,
     create_group,
     create_service,
     set_additional_customers,
@@ -102,7 +103,7 @@ def check_if_match(request: Request, current: Any) -> None:
     """An edit based on an older read is refused (409) instead of overwriting what changed meanwhile."""
     expected = request.headers.get("If-Match")
     if expected and expected != "*" and expected != etag_of(current):
-        raise EditConflict(field_errors={}, detail="It changed since you read it; read it again and retry.")
+        raise EditConflict(detail=_("It changed since you read it; read it again and retry."))
 
 
 class EditConflict(HelpdeskError):
@@ -134,8 +135,8 @@ class AtomicMixin:
         bad = [name for name, value in places if _has_nul(value)]
         if bad:
             raise ValidationFailed(
-                {name: ["Must not contain NUL characters."] for name in bad},
-                detail=f"NUL characters in {', '.join(bad)}.",
+                {name: [_("Must not contain NUL characters.")] for name in bad},
+                detail=_("NUL characters in %(places)s.") % {"places": ", ".join(bad)},
             )
 
 
@@ -156,7 +157,8 @@ class ApiView(AtomicMixin, APIView):
 def _valid_only(request: Request) -> bool:
     value = request.query_params.get("valid", "1")
     if value not in ("0", "1"):
-        raise ValidationFailed({"valid": [f"Must be 0 or 1, not {value!r}."]}, detail="valid must be 0 or 1.")
+        problem = _("Must be 0 or 1, not %(value)r.") % {"value": value}
+        raise ValidationFailed({"valid": [problem]}, detail=f"valid: {problem}")
     return value == "1"
 
 
@@ -172,15 +174,32 @@ def _record(login: str) -> CustomerUserRecord:
 
 
 def _body(request: Request, kind: type, what: str) -> Any:
+    """The request's body if it is a `kind`; `what` says in words what it must be."""
     if not isinstance(request.data, kind) or (
         kind is list and not all(isinstance(v, str) for v in request.data)
     ):
-        raise ValidationFailed({"body": [f"Must be {what}."]}, detail=f"The body must be {what}.")
+        raise ValidationFailed(
+            {"body": [_("Must be %(what)s.") % {"what": what}]},
+            detail=_("The body must be %(what)s.") % {"what": what},
+        )
     return request.data
 
 
+def _customer(customer_id: str):
+    customer = get_customer(customer_id)
+    if customer is None:
+        raise NotFound(detail=_("There is no customer %(id)r.") % {"id": customer_id})
+    return customer
+
+
+def _check_source(source: str) -> None:
+    if source not in {info.alias for info in list_sources()}:
+        problem = _("There is no source %(alias)r.") % {"alias": source}
+        raise ValidationFailed({"source": [problem]}, detail=problem)
+
+
 def _group_permissions(request: Request) -> dict[str, list[str]]:
-    body = _body(request, dict, 'an object of group → list of permission types, e.g. {"support": ["ro"]}')
+    body = _body(request, dict, _('an object of group → list of permission types, e.g. {"support": ["ro"]}'))
     bad = [
         name
         for name, types in body.items()
@@ -188,8 +207,8 @@ def _group_permissions(request: Request) -> dict[str, list[str]]:
     ]
     if bad:
         raise ValidationFailed(
-            {name: ["Must be a list of permission types."] for name in bad},
-            detail="Each group needs a list of permission types.",
+            {name: [_("Must be a list of permission types.")] for name in bad},
+            detail=_("Each group needs a list of permission types."),
         )
     return body
 
@@ -233,10 +252,7 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_object(self):
-        customer = get_customer(self.kwargs["customer_id"])
-        if customer is None:
-            raise NotFound(detail=f"There is no customer {self.kwargs['customer_id']!r}.")
-        return customer
+        return _customer(self.kwargs["customer_id"])
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
@@ -259,7 +275,7 @@ class CustomerDetail(AtomicMixin, CustomerWrites, generics.RetrieveUpdateAPIView
 
     @DELETE_REFUSED
     def delete(self, request, *args, **kwargs):
-        return method_not_allowed_for_delete("Customers")
+        raise DeletionRefused(kind=_("Customers"))
 
 
 # ------------------------------------------------------------------------------ groups, services
@@ -284,8 +300,8 @@ class NamedDetail(AtomicMixin, generics.RetrieveUpdateAPIView):
     def get_object(self):
         found = type(self).get_named(self.kwargs["name"])
         if found is None:
-            kind = self.serializer_class.Meta.model._meta.verbose_name
-            raise NotFound(detail=f"There is no {kind} {self.kwargs['name']!r}.")
+            kind = self.serializer_class.Meta.model._meta.model_name
+            raise NotFound(detail=NAMED_MESSAGES[kind]["missing"] % {"name": self.kwargs["name"]})
         return found
 
     def perform_update(self, serializer):
@@ -356,15 +372,13 @@ class CustomerUserList(ApiView):
         listing = params.get("all") in ("1", "true")
         if not (params.get("search") or selectors or listing):
             raise ValidationFailed(
-                {"search": ["Give search, postmaster, login or customer_id (or all=1 to list everyone)."]},
-                detail="A search needs a selector (R40).",
+                {"search": [_("Give search, postmaster, login or customer_id (or all=1 to list everyone).")]},
+                detail=_("A search needs a selector (R40)."),
             )
         term = params.get("search") or (None if selectors else "*")
         source = params.get("source") or None
-        if source is not None and source not in {info.alias for info in list_sources()}:
-            raise ValidationFailed(
-                {"source": [f"There is no source {source!r}."]}, detail=f"Unknown source {source!r}."
-            )
+        if source is not None:
+            _check_source(source)
         page = search_customer_users(  # a search stops at the sources' limits (R42); a listing is paged
             term=term,
             **selectors,
@@ -390,12 +404,9 @@ class CustomerUserList(ApiView):
         request=api.NewCustomerUserSerializer, responses={201: api.CreatedCustomerUserSerializer, **ERRORS}
     )
     def post(self, request: Request) -> Response:
-        body = dict(_body(request, dict, "an object of Map attributes"))
+        body = dict(_body(request, dict, _("an object of Map attributes")))
         source = str(body.pop("source", "CustomerUser") or "CustomerUser")
-        if source not in {info.alias for info in list_sources()}:
-            raise ValidationFailed(
-                {"source": [f"There is no source {source!r}."]}, detail=f"Unknown source {source!r}."
-            )
+        _check_source(source)
         record, generated = create_customer_user(attributes=body, acting_user=request.user, source=source)
         return Response(
             {**_record_json(record), "generated_password": generated}, status=status.HTTP_201_CREATED
@@ -407,10 +418,12 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
     if value in (None, ""):
         return default
     if not value.isdigit() or not low <= int(value) <= high:
-        raise ValidationFailed(
-            {name: [f"Must be a whole number from {low} to {high}, not {value!r}."]},
-            detail=f"{name} must be from {low} to {high}.",
-        )
+        problem = _("Must be a whole number from %(low)d to %(high)d, not %(value)r.") % {
+            "low": low,
+            "high": high,
+            "value": value,
+        }
+        raise ValidationFailed({name: [problem]}, detail=f"{name}: {problem}")
     return int(value)
 
 
@@ -442,7 +455,7 @@ class CustomerUserDetail(ApiView):
         return self._update(request, login, replace=True)
 
     def _update(self, request: Request, login: str, *, replace: bool) -> Response:
-        changes = _body(request, dict, "an object of Map attributes")
+        changes = _body(request, dict, _("an object of Map attributes"))
         check_if_match(request, _record_json(_record(login)))
         record = update_customer_user(login=login, changes=changes, acting_user=request.user, replace=replace)
         data = _record_json(record)
@@ -450,7 +463,7 @@ class CustomerUserDetail(ApiView):
 
     @DELETE_REFUSED
     def delete(self, request: Request, login: str) -> Response:
-        return method_not_allowed_for_delete("Customer users")
+        raise DeletionRefused(kind=_("Customer users"))
 
 
 class CustomerUserPassword(ApiView):
@@ -551,16 +564,13 @@ class CustomerGroups(ApiView):
         value = request.query_params.get("context", "same")
         contexts = {"same": SAME, "other": OTHER}
         if value not in contexts:
-            raise ValidationFailed(
-                {"context": [f"Must be same or other, not {value!r}."]}, detail="Unknown context."
-            )
+            problem = _("Must be same or other, not %(value)r.") % {"value": value}
+            raise ValidationFailed({"context": [problem]}, detail=f"context: {problem}")
         return contexts[value]
 
     @extend_schema(parameters=[CONTEXT_PARAM], responses={200: GROUP_PERMISSIONS, **ERRORS})
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = get_customer(customer_id)
-        if customer is None:
-            raise NotFound(detail=f"There is no customer {customer_id!r}.")
+        customer = _customer(customer_id)
         return Response(
             stored_group_permissions(customer_id=customer.customer_id, context=self._context(request))
         )
@@ -595,10 +605,12 @@ class DefaultGroups(ApiView):
         serializer.is_valid(raise_exception=True)
         known = set(group_names())
         unknown = {
-            k: [f"No group {g!r}." for g in v if g not in known] for k, v in serializer.validated_data.items()
+            k: [_("No group %(name)r.") % {"name": g} for g in v if g not in known]
+            for k, v in serializer.validated_data.items()
         }
         if any(unknown.values()):
-            raise ValidationFailed({k: v for k, v in unknown.items() if v}, detail="Unknown groups.")
+            errors = {k: v for k, v in unknown.items() if v}
+            raise ValidationFailed(errors, detail=summarize(errors))
         for key, value in serializer.validated_data.items():
             set_permission_setting(key=key, value=value, acting_user=request.user)
         return self.get(request)
@@ -672,9 +684,8 @@ def _moment(request: Request, name: str):
         moment = make_aware(moment) if is_naive(moment) else moment
         return moment.astimezone(UTC)  # the database takes offsets up to ±15:59 only
     except (ValueError, OverflowError):
-        raise ValidationFailed(
-            {name: [f"Must be a date or an ISO 8601 time, not {text!r}."]}, detail=f"Bad {name}."
-        ) from None
+        problem = _("Must be a date or an ISO 8601 time, not %(value)r.") % {"value": text}
+        raise ValidationFailed({name: [problem]}, detail=f"{name}: {problem}") from None
 
 
 def _history(request: Request, **filters: str):
@@ -698,9 +709,7 @@ class CustomerUserHistory(HistoryList):
 @extend_schema(parameters=SINCE_UNTIL)
 class CustomerHistory(HistoryList):
     def get_queryset(self):
-        customer = get_customer(self.kwargs["customer_id"])
-        if customer is None:
-            raise NotFound(detail=f"There is no customer {self.kwargs['customer_id']!r}.")
+        customer = _customer(self.kwargs["customer_id"])
         return _history(self.request, object_type="customer", object_key=customer.customer_id)
 
 

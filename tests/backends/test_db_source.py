@@ -362,7 +362,7 @@ def test_add_refuses_a_duplicate_login_in_any_case(registry, people, acting_user
         create_customer_user(
             attributes=valid_attributes(UserLogin="JDoe"), acting_user=acting_user, registry=registry
         )
-    assert caught.value.field_errors == {"UserLogin": ['Customer user "JDoe" already exists.']}
+    assert caught.value.field_errors == {"UserLogin": ["Customer user 'JDoe' already exists."]}
 
 
 def test_add_needs_an_existing_customer_with_company_support(registry, people, acting_user):
@@ -496,7 +496,7 @@ def test_rename_to_an_existing_login_is_refused(registry, people, acting_user):
         update_customer_user(
             login="jdoe", changes={"UserLogin": "JOANNA"}, acting_user=acting_user, registry=registry
         )
-    assert caught.value.field_errors == {"UserLogin": ['Customer user "JOANNA" already exists.']}
+    assert caught.value.field_errors == {"UserLogin": ["Customer user 'JOANNA' already exists."]}
 
 
 def test_invalidate_replaces_delete(registry, people, acting_user):
