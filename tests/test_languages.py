@@ -90,6 +90,22 @@ class TestPanel:
         client.post(reverse("portal:preferences"), {"form": "language", "language": "en"})
         assert "My tickets" in client.get(reverse("portal:tickets"), headers={"accept-language": "de"}).text
 
+    def test_numbers_are_grouped_as_the_language_writes_them(self, client, dana):
+        group = Group.objects.create(name="support")
+        CustomerUserGroup.objects.create(login="dana", group=group, permission="ro")
+        queue = Queue.objects.create(name="Support", group=group)
+        Ticket.objects.bulk_create(
+            Ticket(number=str(5000 + n), title=f"Anfrage {n}", queue=queue, customer_id="ACME",
+                   customer_user_login="dana")
+            for n in range(1234)
+        )  # fmt: skip
+        self.log_in(client)
+        german = client.get(reverse("portal:tickets") + "?scope=mine", headers={"accept-language": "de"})
+        assert "1.234 Tickets" in german.text
+        assert "Seite 1 von 50" in german.text
+        english = client.get(reverse("portal:tickets") + "?scope=mine", headers={"accept-language": "en"})
+        assert "1,234 tickets" in english.text
+
     def test_an_unknown_language_is_refused_naming_the_field(self, client, dana):
         self.log_in(client)
         page = client.post(reverse("portal:preferences"), {"form": "language", "language": "xx"})
