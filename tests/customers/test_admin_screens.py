@@ -136,7 +136,8 @@ def test_the_customer_list_shows_the_first_1000_and_counts_the_rest(admin_client
     response = admin_client.get(reverse("admin:customers_customer_changelist"))
     assert len(response.context["cl"].result_list) == 1000
     assert (
-        "Showing the first 1000 of 1005 customers; 5 more are on the next pages" in response.content.decode()
+        "Showing the first 1,000 of 1,005 customers; 5 more are on the next pages"
+        in response.content.decode()
     )
 
 
