@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
 from django.db import connections
+from django.utils.translation import gettext as _
 
 from backends.base import BaseSource
 from backends.connections import close_source_connections
@@ -86,7 +87,8 @@ def _wait(registry: SourceHandler, alias: str, future: Future, started: float, o
         return future.result(timeout=max(0.0, started + timeout - time.monotonic()))
     except FutureTimeout:
         future.cancel()
-        error = SourceUnavailable(alias=alias, operation=operation, detail=f"no answer within {timeout:g} s")
+        detail = _("no answer within %(seconds)s s") % {"seconds": f"{timeout:g}"}
+        error = SourceUnavailable(alias=alias, operation=operation, detail=detail)
         return Answer(alias, error=error)
 
 
@@ -117,7 +119,10 @@ class _Breaker:
                 probing.add(alias)
             else:
                 retry = time.strftime("%H:%M:%S", time.localtime(state["until"]))
-                skipped[alias] = f"skipped since it failed ({state['detail']}); retried after {retry}"
+                skipped[alias] = _("skipped since it failed (%(detail)s); retried after %(time)s") % {
+                    "detail": state["detail"],
+                    "time": retry,
+                }
         return skipped, probing
 
     def record(self, registry: SourceHandler, answer: Answer, *, probing: bool) -> Answer:

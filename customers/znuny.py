@@ -214,6 +214,8 @@ def import_from_reference(
             if "user_service" in staged and "service" in staged:
                 writer.user_services()
             cursor.execute(f"DROP TABLE {', '.join(f'z_{stage.name}' for stage in stages)}")
+            for model in (Customer, CustomerUser):  # searched at once: planned from the rows just written
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
             history.record(
                 "migration.imported", "system", dsn.split("@")[-1], counts=dict(result.counts), by=MIGRATION
             )
