@@ -383,42 +383,57 @@ class LDAPSource(BaseSource):
 
     def _first(self, attrs: Mapping[str, list[bytes]], name: str) -> str:
         """R78: the first value of a (possibly multi-valued) attribute; attribute names are case-blind."""
-        values = _values(attrs, name)
+        return self._first_of(_values(attrs, name), name)
+
+    def _first_of(self, values: list[bytes] | tuple[()], name: str) -> str:
         value = self._decode(values[0]) if values else ""
         if name.lower() == "targetaddress" and value.upper().startswith("SMTP:"):
             value = value[5:]
         return value
 
+    @cached_property
+    def _record_plan(self) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]]:
+        """Each readable Map row as (attribute, lower-cased storage, `multi`, `int` or `text`), and the
+        lower-cased list and name fields outside the Map, looked up once."""
+        rows = tuple(
+            (row.attribute, row.storage.lower(),
+             "multi" if row.attribute in MULTI_VALUED_ATTRIBUTES else row.storage_type)
+            for row in self.config.map_rows
+            if not row.is_password
+        )  # fmt: skip
+        return rows, tuple(name.lower() for name in self.config.unmapped_shown_fields)
+
     def _records(self, entries: list[tuple[str, dict[str, list[bytes]]]]) -> list[CustomerUserRecord]:
+        rows, unmapped = self._record_plan
+        config = self.config
+        key, customer_id = config.customer_key.lower(), config.customer_id.lower()
+        valid = config.customer_valid.lower() if config.customer_valid else ""
         records = []
-        for dn, attrs in entries:
-            attributes: dict[str, Any] = {}
-            for row in self.config.map_rows:
-                if row.is_password:
-                    continue
-                if row.attribute in MULTI_VALUED_ATTRIBUTES:
-                    attributes[row.attribute] = ";".join(self._decode(v) for v in _values(attrs, row.storage))
-                    continue
-                value = self._first(attrs, row.storage)
-                if row.storage_type == "int":
-                    value = int(value) if value.strip().lstrip("+-").isdigit() else 0
-                attributes[row.attribute] = value
-            login = self._first(attrs, self.config.customer_key)
+        for dn, entry in entries:
+            attrs = {name.lower(): values for name, values in entry.items()}  # names are case-blind (R78)
+            login = self._first_of(attrs.get(key, ()), key)
             if not login:
                 continue
+            attributes: dict[str, Any] = {}
+            for attribute, storage, kind in rows:
+                if kind == "multi":
+                    attributes[attribute] = ";".join(self._decode(v) for v in attrs.get(storage, ()))
+                    continue
+                value = self._first_of(attrs.get(storage, ()), storage)
+                if kind == "int":
+                    value = int(value) if value.strip().lstrip("+-").isdigit() else 0
+                attributes[attribute] = value
             attributes["UserLogin"] = attributes.get("UserLogin") or login
             attributes["UserID"] = login
-            attributes["UserCustomerID"] = self._first(attrs, self.config.customer_id)
-            if self.config.customer_valid:
-                value = self._first(attrs, self.config.customer_valid)
+            attributes["UserCustomerID"] = self._first_of(attrs.get(customer_id, ()), customer_id)
+            if valid:
+                value = self._first_of(attrs.get(valid, ()), valid)
                 attributes["ValidID"] = int(value) if value.isdigit() else 1
             attributes["DN"] = dn
-            for name in (
-                self.config.unmapped_shown_fields
-            ):  # list and name fields outside the Map, read by their own name
-                attributes.setdefault(name, self._first(attrs, name))
+            for name, lowered in zip(config.unmapped_shown_fields, unmapped, strict=True):
+                attributes.setdefault(name, self._first_of(attrs.get(lowered, ()), lowered))
             records.append(self.make_record(login, attributes))
-        if self.config.raw.get("TranslateManagerTo"):
+        if config.raw.get("TranslateManagerTo"):
             records = [self._translate_manager(r) for r in records]
         return records
 
