@@ -26,14 +26,47 @@ RESERVED_ATTRIBUTES = frozenset({
 
 
 @dataclass(frozen=True, slots=True)
+class ShownFields:
+    """How a source shows its records: the attributes behind the list fields (R44; the e-mail one apart
+    when it comes last) and the name fields (R64) with their join. Plain data, so cached records keep it."""
+
+    listed: tuple[str, ...] = ()
+    email: str | None = None
+    named: tuple[str, ...] = ()
+    join: str = " "
+
+    def display(self, attributes: Mapping[str, Any]) -> str:
+        """R44, without the reference's e-mail regex (W15): the e-mail field, if last, goes in <…>."""
+        rest = " ".join([v for a in self.listed if (v := _text(attributes.get(a)))])
+        email = _text(attributes.get(self.email)) if self.email else ""
+        if email:
+            return f'"{rest}" <{email}>' if rest else f"<{email}>"
+        return rest
+
+    def full_name(self, attributes: Mapping[str, Any]) -> str:
+        """R64: the non-empty name fields joined by CustomerUserNameFieldsJoin."""
+        return self.join.join([v for a in self.named if (v := _text(attributes.get(a)))])
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerUserRecord:
-    """One customer user as a source returned it, with the attributes of that source's Map."""
+    """One customer user as a source returned it, with the attributes of that source's Map.
+
+    Its display string and full name are built when asked for: a search page builds hundreds of records
+    and shows a few of them."""
 
     source: str
     login: str
     attributes: Mapping[str, Any]
-    display: str = ""  # R44: built from CustomerUserListFields
-    full_name: str = ""  # R64: built from CustomerUserNameFields
+    shown: ShownFields = field(default=ShownFields(), compare=False, repr=False)
+
+    @property
+    def display(self) -> str:
+        return self.shown.display(self.attributes)
+
+    @property
+    def full_name(self) -> str:
+        return self.shown.full_name(self.attributes)
 
     def __getitem__(self, attribute: str) -> Any:
         return self.attributes[attribute]
@@ -76,9 +109,15 @@ class SearchQuery:
         raise ValueError("A search needs a term, postmaster e-mail, login or customer ID (R40).")
 
 
+def login_order(record: CustomerUserRecord) -> tuple[str, str]:
+    """The order records are listed in: by login, case-blind, then exactly."""
+    return record.login.casefold(), record.login
+
+
 @dataclass(frozen=True)
 class SourceResult:
-    """What one source found; `has_more` says it stopped at its limit (never cut silently, W6)."""
+    """What one source found, in `login_order`; `has_more` says it stopped at its limit (never cut
+    silently, W6)."""
 
     records: list[CustomerUserRecord]
     has_more: bool = False
@@ -184,18 +223,11 @@ class BaseSource(ABC):
 
     # Helpers shared by all sources: the Map turns stored values into a record.
     def make_record(self, login: str, attributes: dict[str, Any]) -> CustomerUserRecord:
-        return CustomerUserRecord(
-            source=self.alias,
-            login=login,
-            attributes=attributes,
-            display=self.display_string(attributes),
-            full_name=self.full_name(attributes),
-        )
+        return CustomerUserRecord(self.alias, login, attributes, self.shown_fields)
 
     @cached_property
-    def _shown_attributes(self) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
-        """The attributes behind the list fields (R44; the e-mail one apart when it comes last) and the
-        name fields (R64), looked up in the Map once."""
+    def shown_fields(self) -> ShownFields:
+        """The list and name fields of this source's records, looked up in the Map once."""
 
         def attribute(storage: str) -> str | None:
             """The Map attribute of a storage name; a field outside the Map by its own name (the source
@@ -217,21 +249,9 @@ class BaseSource(ABC):
         ):
             listed, email = listed[:-1], listed[-1]
         named = tuple(attribute(s) for s in self.config.name_fields)
-        return tuple(a for a in listed if a), email, tuple(a for a in named if a)
-
-    def display_string(self, attributes: Mapping[str, Any]) -> str:
-        """R44, without the reference's e-mail regex (W15): the e-mail field, if last, goes in <…>."""
-        listed, email_attribute, _ = self._shown_attributes
-        rest = " ".join([v for a in listed if (v := _text(attributes.get(a)))])
-        email = _text(attributes.get(email_attribute)) if email_attribute else ""
-        if email:
-            return f'"{rest}" <{email}>' if rest else f"<{email}>"
-        return rest
-
-    def full_name(self, attributes: Mapping[str, Any]) -> str:
-        """R64: the non-empty name fields joined by CustomerUserNameFieldsJoin."""
-        _, _, named = self._shown_attributes
-        return self.config.name_fields_join.join([v for a in named if (v := _text(attributes.get(a)))])
+        return ShownFields(
+            tuple(a for a in listed if a), email, tuple(a for a in named if a), self.config.name_fields_join
+        )
 
 
 def _text(value: Any) -> str:

@@ -14,6 +14,9 @@ from typing import Any
 from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult
 from core.generations import forget_source_reads, remember, source_reads
 
+FORMAT = 2  # of the pickled answers: bumped when CustomerUserRecord or SourceResult change shape, so workers
+# of the previous release and of this one never read each other's entries during a rolling deploy
+
 
 class CachingSource:
     """A source whose reads are cached for CacheTTL seconds; everything else passes through."""
@@ -27,7 +30,7 @@ class CachingSource:
     def _cached(self, operation: str, arguments: tuple, compute: Callable[[], Any]) -> Any:
         digest = hashlib.sha256(repr(arguments).encode()).hexdigest()[:32]
         config = self._source.config
-        key = f"customer-user-source:{config.alias}:{config.fingerprint}:{operation}:{digest}"
+        key = f"customer-user-source:{FORMAT}:{config.alias}:{config.fingerprint}:{operation}:{digest}"
         return remember([source_reads(config.alias)], key, compute, config.cache_ttl)
 
     def search(self, query: SearchQuery) -> SourceResult:

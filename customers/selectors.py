@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceStatus, split_customer_ids
+from backends.base import (
+    BaseSource,
+    CustomerUserRecord,
+    SearchQuery,
+    SourceStatus,
+    login_order,
+    split_customer_ids,
+)
 from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
@@ -116,7 +123,7 @@ def search_customer_users(
             totals.append((answer.alias, answer.value.total))
         for record in answer.value.records:
             merged.setdefault(record.login.casefold(), record)  # the earliest source wins (R20)
-    rows = sorted(merged.values(), key=lambda r: (r.login.casefold(), r.login))
+    rows = sorted(merged.values(), key=login_order)
     effective_limit = limit or min((registry.configs[a].search_list_limit for a in selected), default=250)
     if len(rows) > effective_limit:
         rows = rows[:effective_limit]
@@ -175,7 +182,7 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
     preferences = CustomerUserPreference.objects.filter(login=record.login).exclude(key=SESSION_VERSION)
     for key, value in preferences.values_list("key", "value"):
         attributes[key] = value  # R137: preferences are merged after the record (reserved keys never stored)
-    return CustomerUserRecord(record.source, record.login, attributes, record.display, record.full_name)
+    return CustomerUserRecord(record.source, record.login, attributes, record.shown)
 
 
 def get_customer_users(

@@ -27,7 +27,14 @@ import ldap
 from ldap.controls import SimplePagedResultsControl
 from ldap.filter import escape_filter_chars
 
-from backends.base import BaseSource, CustomerUserRecord, SearchQuery, SourceResult, SourceStatus
+from backends.base import (
+    BaseSource,
+    CustomerUserRecord,
+    SearchQuery,
+    SourceResult,
+    SourceStatus,
+    login_order,
+)
 from backends.config import MULTI_VALUED_ATTRIBUTES, ConfigProblem, SourceConfig, truthy
 from backends.errors import (
     CustomerUserInvalid,
@@ -300,7 +307,7 @@ class LDAPSource(BaseSource):
         entries, complete = self._search(self._with_fixed_filters(selector, valid=True), limit)
         records = self._records(entries)
         records = self._only_group_members(records)
-        records.sort(key=lambda r: (r.login.casefold(), r.login))
+        records.sort(key=login_order)
         return SourceResult(records=records[:limit], has_more=len(entries) > limit or not complete)
 
     def get(self, login: str) -> CustomerUserRecord | None:
@@ -344,7 +351,7 @@ class LDAPSource(BaseSource):
     def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
         condition = self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=valid_only)
         entries, _ = self._search(condition, None)
-        yield from sorted(self._records(entries), key=lambda r: (r.login.casefold(), r.login))
+        yield from sorted(self._records(entries), key=login_order)
 
     def iter_logins(self) -> Iterator[str]:
         entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
@@ -553,7 +560,7 @@ class LDAPSource(BaseSource):
         """
         entry: dict[str, list[str]] = {}
         if self.config.row_for_storage("cn") is None:
-            entry["cn"] = [self.full_name(values) or str(values.get("UserLogin") or "")]
+            entry["cn"] = [self.shown_fields.full_name(values) or str(values.get("UserLogin") or "")]
         for row in self.config.map_rows:
             if row.is_password or row.storage in entry:
                 continue
