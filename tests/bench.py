@@ -86,6 +86,8 @@ def main() -> int:
             output = subprocess.run([*manage, "bench_scale", "--size", str(size), "--runs", str(args.runs)],
                                     env=env, check=True, stdout=subprocess.PIPE, text=True).stdout  # fmt: skip
             results += [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+            if "PLANS\n" in output:
+                (args.out / f"plans-{size}.txt").write_text(output.split("PLANS\n", 1)[1], encoding="utf-8")
     finally:
         server.stop()
 

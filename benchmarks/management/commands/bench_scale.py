@@ -22,6 +22,7 @@ import psycopg2
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backends.registry import SourceHandler
 from benchmarks.data import LAST_NAMES
@@ -172,8 +173,28 @@ class Command(BaseCommand):
         try:
             for operation in operations:
                 self.stdout.write(json.dumps(_measure(operation, size, runs)))
+            plans = [
+                _plan(
+                    f"search {term}",
+                    lambda t=term, r=registry: search_customer_users(term=t, limit=PAGE, registry=r),
+                )
+                for term, registry in (("mül*", db), ("*ller*", infix))
+            ]
+            self.stdout.write("\n".join(["PLANS", *plans]))
         finally:
             floor_db.close()
+
+
+def _plan(label: str, run: Callable[[], object]) -> str:
+    """EXPLAIN ANALYZE of the statement the service ran last for `run` (after a warm run)."""
+    run()
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    statement = queries.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return f"-- {label}\n{statement}\n{plan}\n"
 
 
 def _measure(operation: Operation, size: int, runs: int) -> dict:
