@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from backends.base import (
@@ -229,9 +230,7 @@ def customer_ids_of(
         ids.append(record.customer_id)
     ids = list(dict.fromkeys(ids))
     if additional is None:
-        additional = CustomerUserCustomer.objects.filter(login=record.login).values_list(
-            "customer_id", flat=True
-        )
+        additional = additional_customer_ids(record.login)
     return ids + [c for c in sorted(additional) if c not in ids]
 
 
@@ -361,12 +360,18 @@ def valid_customers(*, limit: int = 1000) -> list[Customer]:
 
 
 def additional_customer_ids(login: str) -> list[str]:
-    """The customer IDs linked to a customer user beside the primary one (R23), as stored, by ID."""
-    return list(
-        CustomerUserCustomer.objects.filter(login=login)
-        .order_by("customer_id")
-        .values_list("customer_id", flat=True)
-    )
+    """The customer IDs linked to a customer user beside the primary one (R23), as stored, by ID.
+
+    A hand-written statement: every permission answer asks it, and the ORM took longer to compile its
+    query than the index takes to answer."""
+    quote, meta = connection.ops.quote_name, CustomerUserCustomer._meta
+    customer_id, user = (quote(meta.get_field(name).column) for name in ("customer_id", "login"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {customer_id} FROM {quote(meta.db_table)} WHERE {user} = %s ORDER BY {customer_id}",
+            [login],
+        )
+        return [customer for (customer,) in cursor.fetchall()]
 
 
 def customer_user_service_names(login: str) -> list[str]:

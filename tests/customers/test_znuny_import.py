@@ -18,6 +18,8 @@ from customers.models import (
     CustomerUserService,
     DefaultService,
 )
+from tests.mariadb_server import PASSWORD as MARIADB_PASSWORD
+from tests.mariadb_server import USER as MARIADB_USER
 from tests.znuny_reference import TABLES
 
 pytestmark = [pytest.mark.django_db]
@@ -61,6 +63,18 @@ def znuny_dsn(settings, db_source_settings):
     admin.close()
 
 
+IMPORTED = {
+    "customers": [("ACME", "Berlin", 1), ("OLD", "Leeds", 2)],
+    "users": [("jdoe", "ACME", "Doe"), ("mmüller", "ACME", "Müller")],
+    "prefs": [("jdoe", "UserLanguage", "de")],  # reserved keys (R136) and unknown logins are left out
+    "extra": [("jdoe", "OLD")],
+    "groups": [("jdoe", "support", "rw"), ("jdoe", "users", "ro")],
+    "customer_groups": [("ACME", "support", "ro")],
+    "services": [("jdoe", "IT::VPN")],
+    "defaults": ["IT"],
+}
+
+
 def snapshot():
     return {
         "customers": sorted(Customer.objects.values_list("customer_id", "city", "validity")),
@@ -79,20 +93,33 @@ def snapshot():
 def test_copies_everything_once_and_the_old_passwords_work(znuny_dsn):
     call_command("import_from_znuny", "--dsn", znuny_dsn, verbosity=0)
     first = snapshot()
-    assert first == {
-        "customers": [("ACME", "Berlin", 1), ("OLD", "Leeds", 2)],
-        "users": [("jdoe", "ACME", "Doe"), ("mmüller", "ACME", "Müller")],
-        "prefs": [("jdoe", "UserLanguage", "de")],  # reserved keys (R136) and unknown logins are left out
-        "extra": [("jdoe", "OLD")],
-        "groups": [("jdoe", "support", "rw"), ("jdoe", "users", "ro")],
-        "customer_groups": [("ACME", "support", "ro")],
-        "services": [("jdoe", "IT::VPN")],
-        "defaults": ["IT"],
-    }
+    assert first == IMPORTED
     call_command("import_from_znuny", "--dsn", znuny_dsn, verbosity=0)
     assert snapshot() == first  # idempotent
     assert authenticate_customer_user("jdoe", "secret").ok  # unsalted SHA-256 from the reference
     assert authenticate_customer_user("mmüller", "secret").ok  # the reference's bcrypt layout
+
+
+@pytest.fixture
+def mariadb_znuny_dsn(settings, db_source_settings, mariadb):
+    """The same reference tables and rows in MariaDB, as a Znuny on MySQL/MariaDB keeps them."""
+    if not os.environ.get("HELPDESK_PG_URL"):
+        pytest.skip("the import writes to PostgreSQL (make test-postgresql)")
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    mariadb.create_database("znuny")
+    with mariadb.cursor("znuny") as cursor:
+        for statement in filter(str.strip, SCHEMA.split(";\n")):
+            cursor.execute(statement)
+    return f"mysql://{MARIADB_USER}:{MARIADB_PASSWORD}@127.0.0.1:{mariadb.port}/znuny"
+
+
+def test_a_mariadb_reference_is_read_in_batches_with_the_same_result(mariadb_znuny_dsn):
+    """The MySQL/MariaDB path (an unbuffered cursor in batches, not COPY) copies the same rows."""
+    call_command("import_from_znuny", "--dsn", mariadb_znuny_dsn, verbosity=0)
+    assert snapshot() == IMPORTED
+    call_command("import_from_znuny", "--dsn", mariadb_znuny_dsn, verbosity=0)
+    assert snapshot() == IMPORTED
+    assert authenticate_customer_user("mmüller", "secret").ok
 
 
 def test_a_database_that_is_not_a_reference_one_is_refused(znuny_dsn):
