@@ -35,7 +35,7 @@ from backends.base import (
     SourceStatus,
     login_order,
 )
-from backends.config import MULTI_VALUED_ATTRIBUTES, ConfigProblem, SourceConfig, truthy
+from backends.config import MULTI_VALUED_ATTRIBUTES, ConfigProblem, MapRow, SourceConfig, truthy
 from backends.errors import (
     CustomerUserInvalid,
     CustomerUserNotFound,
@@ -400,14 +400,19 @@ class LDAPSource(BaseSource):
 
     @cached_property
     def _record_plan(self) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]]:
-        """Each readable Map row as (attribute, lower-cased storage, `multi`, `int` or `text`), and the
-        lower-cased list and name fields outside the Map, looked up once."""
-        rows = tuple(
-            (row.attribute, row.storage.lower(),
-             "multi" if row.attribute in MULTI_VALUED_ATTRIBUTES else row.storage_type)
-            for row in self.config.map_rows
-            if not row.is_password
-        )  # fmt: skip
+        """Each readable Map row as (attribute, lower-cased storage, how it is read: `multi`, `int`,
+        `address` (targetAddress, R78) or `text`), and the lower-cased list and name fields outside the Map,
+        looked up once."""
+
+        def how(row: MapRow) -> str:
+            if row.attribute in MULTI_VALUED_ATTRIBUTES:
+                return "multi"
+            if row.storage_type == "int":
+                return "int"
+            return "address" if row.storage.lower() == "targetaddress" else "text"
+
+        rows = tuple((row.attribute, row.storage.lower(), how(row)) for row in self.config.map_rows
+                     if not row.is_password)  # fmt: skip
         return rows, tuple(name.lower() for name in self.config.unmapped_shown_fields)
 
     def _records(self, entries: list[tuple[str, dict[str, list[bytes]]]]) -> list[CustomerUserRecord]:
@@ -415,6 +420,7 @@ class LDAPSource(BaseSource):
         config = self.config
         key, customer_id = config.customer_key.lower(), config.customer_id.lower()
         valid = config.customer_valid.lower() if config.customer_valid else ""
+        charset = self.charset
         records = []
         for dn, entry in entries:
             attrs = {name.lower(): values for name, values in entry.items()}  # names are case-blind (R78)
@@ -423,13 +429,16 @@ class LDAPSource(BaseSource):
                 continue
             attributes: dict[str, Any] = {}
             for attribute, storage, kind in rows:
-                if kind == "multi":
-                    attributes[attribute] = ";".join(self._decode(v) for v in attrs.get(storage, ()))
-                    continue
-                value = self._first_of(attrs.get(storage, ()), storage)
-                if kind == "int":
-                    value = int(value) if value.strip().lstrip("+-").isdigit() else 0
-                attributes[attribute] = value
+                values = attrs.get(storage, ())
+                if kind == "text":  # the common case, inline: a page reads thousands of these
+                    attributes[attribute] = values[0].decode(charset, "replace") if values else ""
+                elif kind == "multi":
+                    attributes[attribute] = ";".join(self._decode(v) for v in values)
+                else:
+                    value = self._first_of(values, storage)
+                    if kind == "int":
+                        value = int(value) if value.strip().lstrip("+-").isdigit() else 0
+                    attributes[attribute] = value
             attributes["UserLogin"] = attributes.get("UserLogin") or login
             attributes["UserID"] = login
             attributes["UserCustomerID"] = self._first_of(attrs.get(customer_id, ()), customer_id)
