@@ -32,6 +32,11 @@ class ValidationFailed(HelpdeskError):
     status = 400
     template = gettext_lazy("{detail}")
 
+    @classmethod
+    def on(cls, field: str, problem: str) -> ValidationFailed:
+        """One field refused: `problem` names the value and the rule it breaks."""
+        return cls({field: [problem]}, detail=f"{field}: {problem}")
+
 
 class DeletionRefused(HelpdeskError):
     code = "deletion_refused"

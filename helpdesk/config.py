@@ -21,13 +21,13 @@ from django.core.exceptions import ImproperlyConfigured
 SETTINGS_TABLE = "Settings"
 
 
-# The reference's shipped DB source (Kernel/Config/Defaults.pm), over our own `customer_user` table.
 def gettext_noop(text: str) -> str:
     """Mark a Map label for the catalogue (makemessages); the screens translate it. Not Django's, which
     reads the settings this module is loaded by."""
     return text
 
 
+# The reference's shipped DB source (Kernel/Config/Defaults.pm), over our own `customer_user` table.
 DEFAULT_CUSTOMER_USER_SOURCE: dict[str, Any] = {
     "Name": "Database Backend",
     "Module": "DB",

@@ -34,9 +34,9 @@ class BoundedJSONParser(JSONParser):
         try:
             data = json.loads(raw.decode(encoding)) if raw else None
         except RecursionError as exc:
-            raise _refused("body", _too_deep(settings.API_MAX_JSON_DEPTH)) from exc
+            raise ValidationFailed.on("body", _too_deep(settings.API_MAX_JSON_DEPTH)) from exc
         except (UnicodeDecodeError, ValueError) as exc:
-            raise _refused("body", _("Not valid JSON: %(error)s.") % {"error": exc}) from exc
+            raise ValidationFailed.on("body", _("Not valid JSON: %(error)s.") % {"error": exc}) from exc
         check_json(data)
         return data
 
@@ -48,16 +48,16 @@ def check_json(data: Any) -> None:
     while pending:
         value, where, depth = pending.pop()
         if depth > maximum:
-            raise _refused(where, _too_deep(maximum))
+            raise ValidationFailed.on(where, _too_deep(maximum))
         if isinstance(value, str):
             if has_surrogates(value):
                 shown = value.encode("utf-8", "backslashreplace").decode()[:60]
                 problem = _("%(value)r holds a lone UTF-16 surrogate, which is not a character.")
-                raise _refused(where, problem % {"value": shown})
+                raise ValidationFailed.on(where, problem % {"value": shown})
         elif isinstance(value, dict):
             for key, item in value.items():
                 if has_surrogates(key):
-                    raise _refused(where, _("A key holds a lone UTF-16 surrogate."))
+                    raise ValidationFailed.on(where, _("A key holds a lone UTF-16 surrogate."))
                 pending.append((item, key if depth == 0 else f"{where}.{key}", depth + 1))
         elif isinstance(value, list):
             pending.extend((item, f"{where}[{n}]", depth + 1) for n, item in enumerate(value))
@@ -73,7 +73,3 @@ def has_surrogates(text: str) -> bool:
 
 def _too_deep(maximum: int) -> str:
     return _("JSON nested deeper than %(maximum)d levels.") % {"maximum": maximum}
-
-
-def _refused(where: str, message: str) -> ValidationFailed:
-    return ValidationFailed({where: [message]}, detail=f"{where}: {message}")

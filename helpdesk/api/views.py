@@ -158,7 +158,7 @@ def _valid_only(request: Request) -> bool:
     value = request.query_params.get("valid", "1")
     if value not in ("0", "1"):
         problem = _("Must be 0 or 1, not %(value)r.") % {"value": value}
-        raise ValidationFailed({"valid": [problem]}, detail=f"valid: {problem}")
+        raise ValidationFailed.on("valid", problem)
     return value == "1"
 
 
@@ -195,7 +195,7 @@ def _customer(customer_id: str):
 def _check_source(source: str) -> None:
     if source not in {info.alias for info in list_sources()}:
         problem = _("There is no source %(alias)r.") % {"alias": source}
-        raise ValidationFailed({"source": [problem]}, detail=problem)
+        raise ValidationFailed.on("source", problem)
 
 
 def _group_permissions(request: Request) -> dict[str, list[str]]:
@@ -423,7 +423,7 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
             "high": high,
             "value": value,
         }
-        raise ValidationFailed({name: [problem]}, detail=f"{name}: {problem}")
+        raise ValidationFailed.on(name, problem)
     return int(value)
 
 
@@ -565,7 +565,7 @@ class CustomerGroups(ApiView):
         contexts = {"same": SAME, "other": OTHER}
         if value not in contexts:
             problem = _("Must be same or other, not %(value)r.") % {"value": value}
-            raise ValidationFailed({"context": [problem]}, detail=f"context: {problem}")
+            raise ValidationFailed.on("context", problem)
         return contexts[value]
 
     @extend_schema(parameters=[CONTEXT_PARAM], responses={200: GROUP_PERMISSIONS, **ERRORS})
@@ -685,7 +685,7 @@ def _moment(request: Request, name: str):
         return moment.astimezone(UTC)  # the database takes offsets up to ±15:59 only
     except (ValueError, OverflowError):
         problem = _("Must be a date or an ISO 8601 time, not %(value)r.") % {"value": text}
-        raise ValidationFailed({name: [problem]}, detail=f"{name}: {problem}") from None
+        raise ValidationFailed.on(name, problem) from None
 
 
 def _history(request: Request, **filters: str):

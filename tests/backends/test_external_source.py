@@ -173,6 +173,8 @@ def test_reads_an_external_table_through_the_map(external_table, external_db):
         "Anna Ångström", "EXT-1", "+46 1", 1,
     )  # fmt: skip
     assert "UserPassword" not in anna.attributes
+    assert partner.get("ext.bjorn").get("UserPhone") == ""  # NULL reads as empty, in a get and a search
+    assert [r.get("UserPhone") for r in partner.search(SearchQuery(term="björn")).records] == [""]
     assert partner.list_customer_id_values(None) == ["EXT-1"]
 
 
