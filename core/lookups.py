@@ -10,6 +10,15 @@ from __future__ import annotations
 from django.db.models import CharField, Lookup, TextField
 
 
+def fold(key: str) -> str:
+    """The form a key is compared in, outside the database: what `LOWER()` makes of it there.
+
+    Customer IDs, logins, group and service names are compared through this (or `__ci`/`__ci_in`) on every
+    path: services, importers, the migration, the matrix and ticket access.
+    """
+    return key.lower()
+
+
 class CaseInsensitiveExact(Lookup):
     lookup_name = "ci"
 

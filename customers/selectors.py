@@ -24,6 +24,7 @@ from backends.base import (
 from backends.dispatch import ask_sources
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
+from core.lookups import fold
 from customers.models import (
     COMPANY_ATTRIBUTES,
     Customer,
@@ -228,10 +229,12 @@ def customer_ids_of(
     ids = split_customer_ids(record.get("UserCustomerIDs"))
     if not registry.configs[record.source].exclude_primary_customer_id and record.customer_id:
         ids.append(record.customer_id)
-    ids = list(dict.fromkeys(ids))
     if additional is None:
         additional = additional_customer_ids(record.login)
-    return ids + [c for c in sorted(additional) if c not in ids]
+    kept: dict[str, str] = {}
+    for customer_id in (*ids, *sorted(additional)):
+        kept.setdefault(fold(customer_id), customer_id)  # one customer whatever its case (core.lookups)
+    return list(kept.values())
 
 
 def list_customer_id_values(

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from backends.registry import SourceHandler, sources
+from core.lookups import fold
 from customers.models import Customer, CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
 from customers.selectors import customer_ids_of, get_customer_user, get_customer_users, search_customer_users
 from permissions.matrix import Grant
@@ -88,12 +89,12 @@ def list_group_members(group: str, permission: str, *, registry: SourceHandler =
             grants[record.login].append(Grant("direct", stored_permission))
     by_customer = defaultdict(list)
     for customer_id, stored_permission in customer_rows:
-        by_customer[customer_id].append(stored_permission)
+        by_customer[fold(customer_id)].append(stored_permission)
     for record in records.values():
         if record.valid_id != Validity.VALID or not _group_support(record, registry):
             continue
         for customer_id in customer_ids_of(record, registry=registry):
-            for stored_permission in by_customer.get(customer_id, ()):
+            for stored_permission in by_customer.get(fold(customer_id), ()):
                 grants[record.login].append(Grant("customer", stored_permission, customer_id))
     return GroupMembers(
         group,

@@ -24,7 +24,8 @@ from django.db import connection
 from backends.base import CustomerUserRecord, split_customer_ids
 from backends.registry import SourceHandler, sources
 from core.generations import PERMISSIONS, remember, source_reads
-from customers.models import CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
+from core.lookups import fold
+from customers.models import Customer, CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
 from customers.selectors import customer_ids_of, get_customer_user
 from permissions.cache import CACHE_TTL
 from permissions.selectors import get_permission_settings, permission_types
@@ -133,8 +134,9 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
         record, registry=registry, additional=[via for _, _, via in rows["additional"]]
     )
     if customer_ids:
+        keys = {fold(customer_id) for customer_id in customer_ids}  # one key rule, as R118's ticket access
         for name, stored, customer_id in rows["customer"]:
-            if customer_id in customer_ids:  # the candidates may include an excluded primary id (R61)
+            if fold(customer_id) in keys:  # the candidates may include an excluded primary id (R61)
                 grant(name, stored, "customer", customer_id)
         for name in options.get("CustomerGroupCompanyAlwaysGroups") or ():
             grant(name, "rw", "company_default", ", ".join(customer_ids))
@@ -151,7 +153,9 @@ def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[
     Hand-written SQL because this is the hot path: the ORM takes about 4 ms to compile this UNION, the
     database under 1 ms to run it (measured by bench_permissions).
     """
-    g, ug, uc, cg = (_sql_names(m) for m in (Group, CustomerUserGroup, CustomerUserCustomer, CustomerGroup))
+    g, ug, uc, cg, c = (
+        _sql_names(m) for m in (Group, CustomerUserGroup, CustomerUserCustomer, CustomerGroup, Customer)
+    )
     parts = [
         f"SELECT 'group', g.{g.name}, '', CAST(g.{g.id} AS VARCHAR(20)) FROM {g.table} g"
         f" WHERE g.{g.validity} = %s"
@@ -159,7 +163,7 @@ def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[
     params: list[object] = [Validity.VALID]
     if record is not None:
         primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id]
-        placeholders = ", ".join(["%s"] * len(primary))
+        placeholders = ", ".join(["LOWER(%s)"] * len(primary))  # stored as the customer spells it
         parts += [
             f"SELECT 'direct', g.{g.name}, ug.{ug.permission}, '' FROM {ug.table} ug"
             f" JOIN {g.table} g ON g.{g.id} = ug.{ug.group} WHERE ug.{ug.login} = %s AND g.{g.validity} = %s",
@@ -167,7 +171,8 @@ def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[
             f"SELECT 'customer', g.{g.name}, cg.{cg.permission}, cg.{cg.customer} FROM {cg.table} cg"
             f" JOIN {g.table} g ON g.{g.id} = cg.{cg.group}"
             f" WHERE g.{g.validity} = %s AND cg.{cg.context} = %s"
-            f" AND (cg.{cg.customer} IN ({placeholders})"
+            f" AND (cg.{cg.customer} IN (SELECT c.{c.customer_id} FROM {c.table} c"
+            f" WHERE LOWER(c.{c.customer_id}) IN ({placeholders}))"
             f" OR cg.{cg.customer} IN (SELECT uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s))",
         ]
         params += [login, Validity.VALID, login, Validity.VALID, CustomerGroup.SAME, *primary, login]

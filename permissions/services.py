@@ -194,9 +194,10 @@ def revoke_group_permissions(
     permissions = list(dict.fromkeys(permissions))
     _check_types(permissions)
     found = _groups(groups)
+    logins = list(dict.fromkeys(logins))
     removed, _by_model = CustomerUserGroup.objects.filter(
-        login__in=list(logins), group__in=found.values(), permission__in=permissions
-    ).delete()
+        login__ci_in=logins, group__in=found.values(), permission__in=permissions
+    ).delete()  # the key rule (core.lookups): `ALICE` revokes what granting `ALICE` stored as `alice`
     _audit(acting_user, "group_permission.revoked", "customer_user", logins, groups=sorted(found),
            permissions=permissions)  # fmt: skip
     forget_permission_answers()
@@ -329,7 +330,7 @@ def remove_customer_users_from_customer(*, logins: Iterable[str], customer_id: s
     (customer_id,) = _customers([customer_id])
     logins = list(dict.fromkeys(logins))
     removed, _by_model = CustomerUserCustomer.objects.filter(
-        login__in=logins, customer_id=customer_id
+        login__ci_in=logins, customer_id=customer_id
     ).delete()
     _audit(acting_user, "customer_user_customer.removed", "customer_user", logins, customer_id=customer_id)
     forget_permission_answers()
@@ -377,7 +378,7 @@ def remove_customer_users_from_service(*, logins: Iterable[str], service: str, a
     """R130 (Active=0) for many users at once; return rows removed (the reference returns false)."""
     found = _services([service])[service]
     logins = list(dict.fromkeys(logins))
-    removed, _by_model = CustomerUserService.objects.filter(login__in=logins, service=found).delete()
+    removed, _by_model = CustomerUserService.objects.filter(login__ci_in=logins, service=found).delete()
     _audit(acting_user, "customer_user_service.removed", "customer_user", logins, service=service)
     return removed
 
