@@ -146,6 +146,7 @@ class BaseSource(ABC):
     supports_write = True
     supports_password = True
     runs_inline = False  # True: asked in the caller's thread (it reads the project's own database)
+    reads_own_table = False  # True: its customer users are rows of our own table (the importer writes there)
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config

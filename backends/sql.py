@@ -130,6 +130,7 @@ class DBSource(BaseSource):
         self.case_sensitive = _case_sensitive(config.params)  # searches (R11)
         self.logins_case_sensitive = _truthy(config.params.get("CaseSensitive", 0))  # look-ups by login (R55)
         self.external = is_external(config.params)
+        self.reads_own_table = not self.external
         self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
         self._prefix_columns: frozenset[str] = frozenset()  # columns with a `lower(…) COLLATE "C"` index
         if self.external:

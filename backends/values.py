@@ -80,10 +80,7 @@ def _problem(config: SourceConfig, attribute: str, value: Any) -> str | None:
             "value": _shown(value),
         }
     if attribute in KEY_ATTRIBUTES and has_control_characters(value):
-        return _("%(field)s must not contain control characters or line breaks (%(value)s).") % {
-            "field": label,
-            "value": _shown(value),
-        }
+        return _control_problem(label, value)
     return None
 
 
@@ -137,7 +134,10 @@ def email_problem(email: str) -> str | None:
 
 @dataclass(frozen=True)
 class ValueRule:
-    """What one Map attribute's stored text must be (R12, R56)."""
+    """What one Map attribute's stored text must be (R12, R56): every check of `TEXT_CHECKS`, in order.
+
+    The DB source, the LDAP source, the importers, the migration and sign-up all ask `problem` for every
+    value they store, so a check added to `TEXT_CHECKS` reaches every path that writes."""
 
     attribute: str
     label: str
@@ -145,25 +145,71 @@ class ValueRule:
     whole_number: bool
     max_length: int | None
 
+    @property
+    def is_key(self) -> bool:
+        return self.attribute in KEY_ATTRIBUTES
+
     def problem(self, text: str) -> str | None:
-        field = label_in_language(self.label)
-        if "\x00" in text:
-            return _("%(field)s must not contain NUL characters.") % {"field": field}
-        stripped = text.strip()
-        if not stripped:
-            return _("%(field)s is required.") % {"field": field} if self.required else None
-        if self.whole_number and not _INT_RE.match(stripped):
-            return _("%(field)s must be a whole number, not %(value)s.") % {
-                "field": field,
-                "value": _shown(stripped),
-            }
-        if self.max_length and len(text) > self.max_length:
-            return _("%(field)s has %(length)d characters; at most %(maximum)d are allowed.") % {
-                "field": field,
-                "length": len(text),
-                "maximum": self.max_length,
-            }
+        for check in TEXT_CHECKS:
+            problem = check(self, text)
+            if problem:
+                return problem
         return None
+
+
+def _no_nul(rule: ValueRule, text: str) -> str | None:
+    if "\x00" in text:
+        return _("%(field)s must not contain NUL characters.") % {"field": label_in_language(rule.label)}
+    return None
+
+
+def _required(rule: ValueRule, text: str) -> str | None:
+    if rule.required and not text.strip():
+        return _("%(field)s is required.") % {"field": label_in_language(rule.label)}
+    return None
+
+
+def _whole_number(rule: ValueRule, text: str) -> str | None:
+    stripped = text.strip()
+    if rule.whole_number and stripped and not _INT_RE.match(stripped):
+        return _("%(field)s must be a whole number, not %(value)s.") % {
+            "field": label_in_language(rule.label),
+            "value": _shown(stripped),
+        }
+    return None
+
+
+def _length(rule: ValueRule, text: str) -> str | None:
+    if rule.max_length and len(text) > rule.max_length:
+        return _("%(field)s has %(length)d characters; at most %(maximum)d are allowed.") % {
+            "field": label_in_language(rule.label),
+            "length": len(text),
+            "maximum": rule.max_length,
+        }
+    return None
+
+
+def _no_control_characters_in_keys(rule: ValueRule, text: str) -> str | None:
+    """The keys people are found by hold no control characters or line separators."""
+    if rule.is_key and has_control_characters(text):
+        return _control_problem(label_in_language(rule.label), text)
+    return None
+
+
+TEXT_CHECKS: tuple[Callable[[ValueRule, str], str | None], ...] = (
+    _no_nul,
+    _required,
+    _whole_number,
+    _length,
+    _no_control_characters_in_keys,
+)
+
+
+def _control_problem(label: str, value: str) -> str:
+    return _("%(field)s must not contain control characters or line breaks (%(value)s).") % {
+        "field": label,
+        "value": _shown(value),
+    }
 
 
 def validity_problem(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -54,9 +55,14 @@ class CustomerUserForm(forms.Form):
             self.fields[row.attribute] = field
 
     def add_service_errors(self, field_errors: dict[str, list[str]]) -> None:
-        for attribute, messages in field_errors.items():
-            for message in messages:
-                self.add_error(attribute if attribute in self.fields else None, message)
+        add_service_errors(self, field_errors)
 
     def changes(self) -> dict[str, Any]:
         return {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+
+
+def add_service_errors(form: forms.BaseForm, field_errors: Mapping[str | None, list[str]]) -> None:
+    """A service's refusal on the fields it names (the form's own errors otherwise), what was typed kept."""
+    for name, messages in field_errors.items():
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)

@@ -39,11 +39,22 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from backends.config import SourceConfig
+from backends.errors import SourceUnavailable, login_taken_message
 from backends.hashers import as_django_encoded
+from backends.registry import SourceHandler, sources
 from backends.values import MapRules, email_problem, validity_problem
 from core.generations import forget_customer_user_answers
 from core.history import record_import
+from core.lookups import fold
 from customers.models import COMPANY_ATTRIBUTES, Customer, CustomerUser, Validity
+from customers.rules import (
+    customer_id_taken_problem,
+    customer_name_taken_problem,
+    customer_problems,
+    no_customer_problem,
+    stored_customer_ids,
+    taken_customer_names,
+)
 
 BATCH_SIZE = 5000
 WRITERS = 2  # batches written at the same time; see BatchWriter
@@ -518,15 +529,6 @@ def _missing_columns(missing: dict[str, str]) -> list[tuple[str, str]]:
     return [(next(iter(missing)), f"The header lacks required columns: {', '.join(named)}.")]
 
 
-def _check_length(errors: list[RowError], line: int, name: str, value: str, maximum: int) -> None:
-    if len(value) > maximum:
-        errors.append(
-            RowError(line, name, value, f"{name} has {len(value)} characters; at most {maximum} are allowed.")
-        )
-    if "\x00" in value:
-        errors.append(RowError(line, name, value, f"{name} must not contain NUL characters."))
-
-
 def _valid_id(errors: list[RowError], line: int, value: Any) -> int:
     text = _text(value) or "1"
     problem = validity_problem(text)
@@ -538,6 +540,7 @@ def _valid_id(errors: list[RowError], line: int, value: Any) -> int:
 
 # ------------------------------------------------------------------------------------- customers
 CUSTOMER_COLUMNS = COMPANY_ATTRIBUTES
+CUSTOMER_NAMES = {column: name for name, column in COMPANY_ATTRIBUTES.items()} | {"validity": "ValidID"}
 REQUIRED_CUSTOMER_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name"}
 
 
@@ -550,9 +553,6 @@ class CustomerImporter(Importer):
         self.seen_ids: set[str] = set()
         self.seen_names: set[str] = set()
         self._names_checked: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-        self.lengths = {
-            name: Customer._meta.get_field(column).max_length for name, column in CUSTOMER_COLUMNS.items()
-        }
 
     def write(self, rows: list) -> None:
         super().write(rows)
@@ -576,19 +576,20 @@ class CustomerImporter(Importer):
         return self._names_checked[names]
 
     def validate(self, batch):
+        """The rules of customers.rules, as the services apply them, and IDs (by the key rule) and names
+        (as written, R154) that appear twice in the file."""
         errors: list[RowError] = []
         candidates = []
         for line, names, raw in batch:
             row = dict(zip(names, raw, strict=True))
             row_errors = [RowError(line, name, "", reason) for name, reason in self._name_problems(names)]
             values = {column: _text(row.get(name)) for name, column in CUSTOMER_COLUMNS.items()}
-            for name, column in CUSTOMER_COLUMNS.items():
-                _check_length(row_errors, line, name, values[column], self.lengths[name])
-            for name, column in REQUIRED_CUSTOMER_FIELDS.items():
-                if not values[column]:
-                    row_errors.append(RowError(line, name, "", f"{name} is required."))
             validity = _valid_id(row_errors, line, row.get("ValidID"))
-            key, name_key = values["customer_id"].casefold(), values["name"].casefold()
+            customer = Customer(**values, validity=validity)
+            for column, problems in customer_problems(customer).items():
+                name = CUSTOMER_NAMES.get(column, column)
+                row_errors += [RowError(line, name, values.get(column, ""), problem) for problem in problems]
+            key, name_key = fold(values["customer_id"]), values["name"]
             if key in self.seen_ids:
                 row_errors.append(
                     RowError(
@@ -609,38 +610,23 @@ class CustomerImporter(Importer):
                 continue
             self.seen_ids.add(key)
             self.seen_names.add(name_key)
-            candidates.append((line, Customer(**values, validity=validity)))
+            candidates.append((line, customer))
         return candidates, errors
 
     def against_database(self, candidates):
+        """IDs taken whatever their case (a reported row, never a stopped batch), names taken as written."""
         errors: list[RowError] = []
-        taken_ids = set(
-            Customer.objects.filter(customer_id__in=[c.customer_id for _, c in candidates]).values_list(
-                "customer_id", flat=True
-            )
-        )
-        taken_names = set(
-            Customer.objects.filter(name__in=[c.name for _, c in candidates]).values_list("name", flat=True)
-        )
+        taken_ids = stored_customer_ids(c.customer_id for _, c in candidates)
+        taken_names = taken_customer_names(c.name for _, c in candidates)
         rows = []
         for line, customer in candidates:
-            if customer.customer_id in taken_ids:
-                errors.append(
-                    RowError(
-                        line,
-                        "CustomerID",
-                        customer.customer_id,
-                        "A customer with this CustomerID already exists.",
-                    )
-                )
+            taken = taken_ids.get(fold(customer.customer_id))
+            if taken is not None:
+                problem = customer_id_taken_problem(customer.customer_id, taken)
+                errors.append(RowError(line, "CustomerID", customer.customer_id, problem))
             elif customer.name in taken_names:
                 errors.append(
-                    RowError(
-                        line,
-                        "CustomerCompanyName",
-                        customer.name,
-                        "A customer with this name already exists.",
-                    )
+                    RowError(line, "CustomerCompanyName", customer.name, customer_name_taken_problem())
                 )
             else:
                 rows.append((line, customer))
@@ -660,9 +646,17 @@ class CustomerUserImporter(Importer):
     model = CustomerUser
     kind = "customer users"
 
-    def __init__(self, *args: Any, config: SourceConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, config: SourceConfig, registry: SourceHandler = sources, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
+        # The sources whose logins this one may not take (R20): every other, read through its own reads.
+        self.other_sources = [
+            registry[alias]
+            for alias in registry.aliases
+            if alias != config.alias and not registry[alias].reads_own_table
+        ]  # our own table is checked by the importer itself
         fields = {f.column: f for f in CustomerUser._meta.concrete_fields if not f.generated}
         # One step per Map row, decided once: (attribute, label, kind, target, max length, required).
         self.plan: list[tuple[str, str, str, str, int, bool]] = []
@@ -689,8 +683,11 @@ class CustomerUserImporter(Importer):
         self.seen_emails: set[str] = set()
         # Pipelined: the lower-cased logins and e-mails of the batches the writers may not have committed.
         self.in_flight_keys: deque[tuple[set[str], set[str]]] = deque(maxlen=WRITERS)
+        # Every customer by the key rule → its stored spelling, which a row's customer ID is written in.
         self.customers = (
-            set(Customer.objects.values_list("customer_id", flat=True)) if config.company_support else None
+            {fold(c): c for c in Customer.objects.values_list("customer_id", flat=True).iterator()}
+            if config.company_support
+            else None
         )
         self.now = timezone.now()  # rows added since then come from this file
         self.columns = [
@@ -762,15 +759,16 @@ class CustomerUserImporter(Importer):
             row_errors = [RowError(line, name, "", reason) for name, reason in problems]
             values = template.copy()
             extra = None if base_extra is None else base_extra.copy()
-            for position, attribute, kind, target, maximum, sets in steps:
+            for position, attribute, kind, target, _maximum, sets in steps:
                 value = raw[position]
                 value = value.strip() if value.__class__ is str else _text(value)
                 if kind == "column" or kind == "extra":
-                    if not value or len(value) > maximum or "\x00" in value or rules[attribute].whole_number:
-                        problem = rules[attribute].problem(value)  # the slow path: the Map's rules
-                        if problem:
-                            row_errors.append(RowError(line, attribute, value, problem))
-                            continue
+                    problem = rules[attribute].problem(
+                        value
+                    )  # every value: the Map's rules (backends.values)
+                    if problem:
+                        row_errors.append(RowError(line, attribute, value, problem))
+                        continue
                     if sets:
                         if kind == "column":
                             values[target] = value
@@ -792,10 +790,14 @@ class CustomerUserImporter(Importer):
             if check_emails and email and (email_key in batch_emails or email_key in earlier_emails):
                 row_errors.append(RowError(line, "UserEmail", email, "UserEmail appears twice in the file."))
             customer_id = values[customer_at]
-            if customers is not None and customer_id and customer_id not in customers:
-                row_errors.append(
-                    RowError(line, "UserCustomerID", customer_id, f"There is no customer {customer_id!r}.")
-                )
+            if customers is not None and customer_id:
+                stored = customers.get(fold(customer_id))
+                if stored is None:
+                    row_errors.append(
+                        RowError(line, "UserCustomerID", customer_id, no_customer_problem(customer_id))
+                    )
+                else:
+                    values[customer_at] = stored
             if row_errors:
                 errors.extend(row_errors)
                 continue
@@ -808,7 +810,34 @@ class CustomerUserImporter(Importer):
         if self.dry_run:
             self.seen_logins |= batch_logins
             self.seen_emails |= batch_emails
+        if self.other_sources and candidates:
+            candidates, more = self._free_in_other_sources(candidates)
+            errors += more
         return candidates, errors
+
+    def _free_in_other_sources(self, candidates: list[tuple[int, list[str]]]):
+        """R20, as `create_customer_user` refuses it: a login another source holds is a reported row (every
+        read would shadow it). A source that cannot answer stops the import; `--resume` carries on."""
+        login_at = self.position["login"]
+        logins = [values[login_at] for _, values in candidates]
+        taken: dict[str, str] = {}
+        for source in self.other_sources:
+            try:
+                found = source.get_many(logins)
+            except SourceUnavailable as exc:
+                raise ImportStopped(f"cannot tell whether the logins are free: {exc}") from exc
+            for key in found:
+                taken.setdefault(key, source.alias)
+        if not taken:
+            return candidates, []
+        kept, errors = [], []
+        for line, values in candidates:
+            login = values[login_at]
+            if login.casefold() in taken:
+                errors.append(RowError(line, "UserLogin", login, login_taken_message(login)))
+            else:
+                kept.append((line, values))
+        return kept, errors
 
     def prepare(self, rows: list[tuple[int, list[str]]]) -> list[tuple[int, str, str, Any]]:
         """(line, login, e-mail, what to write): on PostgreSQL the row as a line of COPY text, made here

@@ -24,6 +24,7 @@ from core import history
 from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
 from core.generations import forget_customer_user_answers, forget_permission_answers
+from core.lookups import fold
 from customers.models import (
     COMPANY_ATTRIBUTES,
     Customer,
@@ -34,6 +35,14 @@ from customers.models import (
     Validity,
 )
 from customers.passwords import password_errors
+from customers.rules import (
+    customer_id_taken_problem,
+    customer_name_taken_problem,
+    customer_problems,
+    no_customer_problem,
+    stored_customer_ids,
+    taken_customer_names,
+)
 from customers.selectors import SESSION_VERSION, get_customer_user
 from customers.signals import customer_renamed, customer_user_renamed
 
@@ -165,21 +174,23 @@ def _check_values(
 
 
 def _check_customer_exists(
-    backend: Any, values: Mapping[str, Any], *, login: str, current: CustomerUserRecord | None = None
+    backend: Any, values: dict[str, Any], *, login: str, current: CustomerUserRecord | None = None
 ) -> None:
     """R56, R148: with CustomerCompanySupport a customer user belongs to an existing customer, whatever its
-    source (a directory too); an unchanged customer ID is not checked again. Refused with every other
+    source (a directory too), found by the one key rule and written in its stored spelling (`acme` typed
+    for `ACME` stores `ACME`); an unchanged customer ID is not checked again. Refused with every other
     problem the source finds, so a form shows them all at once."""
     customer_id = str(values.get("UserCustomerID") or "").strip()
     if not customer_id or not backend.config.company_support:
         return
     if current is not None and customer_id == current.customer_id:
         return
-    if Customer.objects.filter(customer_id__ci=customer_id).exists():
+    stored = stored_customer_ids([customer_id]).get(fold(customer_id))
+    if stored is not None:
+        values["UserCustomerID"] = stored
         return
-    shown = customer_id if len(customer_id) <= 60 else f"{customer_id[:60]}…"
     errors = backend.validate(values if current else {"ValidID": Validity.VALID, **values}, current)
-    errors.setdefault("UserCustomerID", []).append(_("There is no customer %(id)r.") % {"id": shown})
+    errors.setdefault("UserCustomerID", []).append(no_customer_problem(customer_id))
     raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
 
@@ -367,45 +378,34 @@ def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_customer(customer: Customer, *, is_new: bool) -> None:
-    from django.core.exceptions import ValidationError
-
-    taken = (
-        Customer.objects.filter(customer_id__ci=customer.customer_id)
-        .exclude(pk=customer.pk)
-        .values_list("customer_id", flat=True)
-        .first()
-    )
-    if has_control_characters(customer.customer_id):
+    """The rules of customers.rules, as every other path applies them; the first kind of problem found is
+    refused alone (control characters, then a taken ID, then the rest)."""
+    errors = customer_problems(customer)
+    customer_id = customer.customer_id
+    if has_control_characters(customer_id or ""):
         raise CustomerInvalid(
-            {
-                "customer_id": [
-                    _("Customer ID %(id)r must not contain control characters.")
-                    % {"id": customer.customer_id}
-                ]
-            },
-            customer_id=customer.customer_id,
+            {"customer_id": errors["customer_id"][:1]},
+            customer_id=customer_id,
             summary=_("control characters"),
         )
-    if taken is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
+    taken = stored_customer_ids([customer_id]) if customer_id else {}
+    other = taken.get(fold(customer_id or ""))
+    if other is not None and (is_new or other != _stored_id(customer)):
+        # one customer per ID whatever its case: ticket access compares them so (R118)
         raise CustomerInvalid(
-            {"customer_id": [
-                _("Customer ID %(id)r is taken by customer %(taken)r; IDs are compared case-blind.")
-                % {"id": customer.customer_id, "taken": taken}
-            ]},
-            customer_id=customer.customer_id,
-            summary=_("customer ID taken by %(taken)r") % {"taken": taken},
-        )  # fmt: skip
-    try:
-        customer.full_clean(validate_unique=True)
-    except ValidationError as exc:
-        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
-        raise CustomerInvalid(errors, customer_id=customer.customer_id, summary=summarize(errors)) from exc
-    if "\x00" in "".join(str(getattr(customer, f) or "") for f in CUSTOMER_FIELDS):
-        raise CustomerInvalid(
-            {"name": [_("Values must not contain NUL characters.")]},
-            customer_id=customer.customer_id,
-            summary=_("NUL character"),
+            {"customer_id": [customer_id_taken_problem(customer_id, other)]},
+            customer_id=customer_id,
+            summary=_("customer ID taken by %(taken)r") % {"taken": other},
         )
+    if customer.name and taken_customer_names([customer.name], exclude_pk=customer.pk):
+        errors.setdefault("name", []).append(customer_name_taken_problem())
+    if errors:
+        raise CustomerInvalid(errors, customer_id=customer_id, summary=summarize(errors))
+
+
+def _stored_id(customer: Customer) -> str | None:
+    """The customer ID the row holds in the database now (before a rename is saved)."""
+    return Customer.objects.filter(pk=customer.pk).values_list("customer_id", flat=True).first()
 
 
 def _save_customer(customer: Customer, *, is_new: bool) -> None:

@@ -5,12 +5,14 @@ invalidation is offered instead.
 """
 
 from django.contrib import admin, messages
+from django.forms.models import construct_instance
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.errors import HelpdeskError
+from customers.forms import add_service_errors
 from customers.models import Customer, CustomerGroup, CustomerUser, Group, Service, Validity
 from customers.selectors import customer_group_permissions, search_customer_users
 from customers.services import (
@@ -25,6 +27,35 @@ from permissions.services import NAMED_FIELDS, create_group, create_service, upd
 from tickets.selectors import list_company_tickets
 
 
+class WrittenByServiceAdmin(admin.ModelAdmin):
+    """The row is written by its service while the form is validated, so a refusal of the service is an
+    error on the field it names and the form keeps what was typed; Django's admin runs the form and the save
+    in one transaction, which a later failure rolls back."""
+
+    def write(self, request, form, change: bool):
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        model_form = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(model_form):
+            def _post_clean(self) -> None:
+                """The service's rules instead of the model's own validation (one rule, every path)."""
+                self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+                if self.errors:
+                    return
+                try:
+                    self.instance = model_admin.write(request, self, change)
+                except HelpdeskError as exc:
+                    add_service_errors(self, exc.field_errors or {None: [exc.message]})
+
+        return ServiceForm
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Written already, by `write` (see get_form)."""
+
+
 class NeverDeletedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -36,7 +67,7 @@ class NeverDeletedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(HistoryOfObject, NeverDeletedAdmin):
+class CustomerAdmin(HistoryOfObject, WrittenByServiceAdmin, NeverDeletedAdmin):
     history_object_type, history_key = "customer", "customer_id"
 
     list_display = [
@@ -97,24 +128,25 @@ class CustomerAdmin(HistoryOfObject, NeverDeletedAdmin):
     def mark_invalid(self, request, queryset):
         changed = 0
         for customer_id in queryset.values_list("customer_id", flat=True):
-            invalidate_customer(customer_id=customer_id, acting_user=request.user)
-            changed += 1
+            try:
+                invalidate_customer(customer_id=customer_id, acting_user=request.user)
+                changed += 1
+            except HelpdeskError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
         self.message_user(
             request,
             ngettext("%d customer marked invalid.", "%d customers marked invalid.", changed) % changed,
         )
 
-    def save_model(self, request, obj, form, change):
+    def write(self, request, form, change):
         """Through the customer service, as every path: a changed customer ID is followed by its
         customer users, relations and tickets (R121)."""
         values = {f: form.cleaned_data[f] for f in form.changed_data if f in CUSTOMER_FIELDS}
         if change:
-            saved = update_customer(
+            return update_customer(
                 customer_id=form.initial["customer_id"], changes=values, acting_user=request.user
             )
-        else:
-            saved = create_customer(acting_user=request.user, **values)
-        obj.pk, obj._state.adding = saved.pk, False
+        return create_customer(acting_user=request.user, **values)
 
 
 @admin.register(CustomerUser)
@@ -149,20 +181,18 @@ class CustomerUserAdmin(NeverDeletedAdmin):
         )
 
 
-class NamedAdmin(admin.ModelAdmin):
+class NamedAdmin(WrittenByServiceAdmin):
     """Groups and services, saved through their services (checked case-blind, audited, answers forgotten)."""
 
     create_named = update_named = None
 
-    def save_model(self, request, obj, form, change):
+    def write(self, request, form, change):
         values = {f: form.cleaned_data[f] for f in form.changed_data if f in NAMED_FIELDS}
         if change:
-            saved = type(self).update_named(
+            return type(self).update_named(
                 name=form.initial["name"], changes=values, acting_user=request.user
             )
-        else:
-            saved = type(self).create_named(acting_user=request.user, **values)
-        obj.pk, obj._state.adding = saved.pk, False
+        return type(self).create_named(acting_user=request.user, **values)
 
 
 @admin.register(Group)

@@ -111,7 +111,7 @@ def test_json_lines_and_customers(tmp_path, own_table):
         call_command("import_customers", str(customers), verbosity=0)
     assert Customer.objects.get(customer_id="NORD").city == "Kiel"
     reasons = [r[2] for r in report(customers)]
-    assert "A customer with this CustomerID already exists." in reasons
+    assert "Customer ID 'ACME' is taken by customer 'ACME'; IDs are compared case-blind." in reasons
     assert any(r.startswith("Line 3 is not JSON") for r in reasons)
     assert any(r.startswith("Colour is not a customer field") for r in reasons)
     users = tmp_path / "users.jsonl"
@@ -451,3 +451,18 @@ def test_a_resumed_run_keeps_the_report_of_the_lines_before_it(tmp_path, own_tab
     assert set(CustomerUser.objects.filter(login__startswith="r").values_list("login", flat=True)) == {
         "r0", "r2", "r3", "r4"
     }  # fmt: skip
+
+
+@pytest.mark.sqlite
+def test_a_customer_id_taken_in_another_case_is_a_reported_row_not_a_stopped_import(tmp_path, own_table):
+    """Issue 32, point 1: `acme` beside `ACME` is one reported row; BETA and GAMMA are written."""
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "CustomerID,CustomerCompanyName\nBETA,Beta\nacme,Acme two\nGAMMA,Gamma\n", encoding="utf-8"
+    )
+    with pytest.raises(CommandError, match="1 rows were not imported"):
+        call_command("import_customers", str(path), verbosity=0)
+    assert sorted(Customer.objects.values_list("customer_id", flat=True)) == ["ACME", "BETA", "GAMMA"]
+    assert report(path) == [
+        (3, "CustomerID", "Customer ID 'acme' is taken by customer 'ACME'; IDs are compared case-blind.")
+    ]

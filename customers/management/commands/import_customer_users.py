@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         alias = options["source"]
-        if alias not in sources or sources[alias].kind != "DB" or getattr(sources[alias], "external", True):
+        if alias not in sources or not sources[alias].reads_own_table:
             configured = ", ".join(sources.aliases)
             raise CommandError(
                 f"--source {alias}: not a DB source over our own table; configured: {configured}"

@@ -1,0 +1,234 @@
+"""Path parity (issue 32): one corpus of inputs through every path that writes, the same decision and the same
+stored value on each. A later write path (sync, SCIM, single sign-on) joins the PATHS below."""
+
+import contextlib
+import csv
+import json
+
+import pytest
+from django.contrib.auth.models import Group as AuthGroup
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+import backends.values
+from customers.models import Customer, CustomerUser
+from customers.signup import complete_signup
+from staff.roles import CUSTOMER_ADMINISTRATORS
+
+pytestmark = [pytest.mark.django_db]
+
+PERSON = {"UserFirstname": "Ida", "UserLastname": "Lang", "UserCustomerID": "ACME"}
+FORBIDDEN = "forbidden-by-a-test-rule"
+
+
+def _test_only_rule(rule, text):
+    """A rule added to the Map's one home (backends.values), which every path must then apply."""
+    return f"{rule.label} is refused by the test's rule." if FORBIDDEN in text else None
+
+
+# (case, attributes, what each path must decide: the stored login and customer ID, or the field refused)
+CASES = [
+    ("valid", {"UserLogin": "ida", "UserEmail": "ida@example.com"}, ("ida", "ACME")),
+    ("customer ID in another case", {"UserLogin": "ida", "UserEmail": "ida@example.com", "UserCustomerID": "acme"},
+     ("ida", "ACME")),
+    ("unknown customer", {"UserLogin": "ida", "UserEmail": "ida@example.com", "UserCustomerID": "NOPE"},
+     "UserCustomerID"),
+    ("control character in the login", {"UserLogin": "BEL\x07CO", "UserEmail": "bel@example.com"}, "UserLogin"),
+    ("line separator in the login", {"UserLogin": "line\u2028sep", "UserEmail": "sep@example.com"}, "UserLogin"),
+    ("control character in the customer ID",
+     {"UserLogin": "ida", "UserEmail": "ida@example.com", "UserCustomerID": "AC\x07ME"}, "UserCustomerID"),
+    ("login taken in our table, another case", {"UserLogin": "TAKEN", "UserEmail": "new@example.com"}, "UserLogin"),
+    ("login held by a later source (R20)", {"UserLogin": "person0001", "UserEmail": "p1@example.com"}, "UserLogin"),
+    ("e-mail taken, another case", {"UserLogin": "ida", "UserEmail": "TAKEN@example.com"}, "UserEmail"),
+    ("invalid e-mail", {"UserLogin": "ida", "UserEmail": "not-an-address"}, "UserEmail"),
+    ("last name too long", {"UserLogin": "ida", "UserEmail": "ida@example.com", "UserLastname": "L" * 300},
+     "UserLastname"),
+    ("a rule added to backends.values", {"UserLogin": "ida", "UserEmail": "ida@example.com",
+                                         "UserLastname": f"x-{FORBIDDEN}"}, "UserLastname"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def world(settings, db_source_settings, ldap_source_settings, monkeypatch, django_user_model):
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(CacheTTL=0),
+        "CustomerUser1": ldap_source_settings(),
+    }
+    settings.HELPDESK_SETTINGS = {
+        **settings.HELPDESK_SETTINGS,
+        "CustomerPanelCreateAccountCustomerID": "ACME",
+    }
+    monkeypatch.setattr(backends.values, "TEXT_CHECKS", (*backends.values.TEXT_CHECKS, _test_only_rule))
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    CustomerUser.objects.create(login="taken", email="taken@example.com", customer_id="ACME", first_name="T",
+                                last_name="T")  # fmt: skip
+    staff = django_user_model.objects.create_user(
+        "parity-admin", password="x", is_staff=True, is_superuser=True
+    )
+    staff.groups.add(AuthGroup.objects.get(name=CUSTOMER_ADMINISTRATORS))
+    return staff
+
+
+def via_api(attributes, staff, tmp_path, client):
+    api = APIClient()
+    api.force_authenticate(staff)
+    response = api.post("/api/v1/customer-users/", {"source": "CustomerUser", **attributes}, format="json")
+    assert response.status_code in (201, 400), response.content
+    return set(response.json().get("fields", {})) if response.status_code == 400 else None
+
+
+def via_admin(attributes, staff, tmp_path, client):
+    client.force_login(staff)
+    response = client.post(reverse("admin:customer_user_add"), {"source": "CustomerUser", "ValidID": "1",
+                                                                  "UserPassword": "", **attributes})  # fmt: skip
+    if response.status_code == 302:
+        return None
+    assert response.status_code == 200
+    return set(response.context["form"].errors)
+
+
+def _import(path):
+    with contextlib.suppress(CommandError):
+        call_command("import_customer_users", str(path), verbosity=0)
+    report = path.with_name(path.name + ".errors.csv")
+    if not report.exists():
+        return None
+    with report.open(encoding="utf-8") as handle:
+        return {row["field"] for row in csv.DictReader(handle)}
+
+
+def via_csv(attributes, staff, tmp_path, client):
+    path = tmp_path / "users.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(attributes))
+        writer.writeheader()
+        writer.writerow(attributes)
+    return _import(path)
+
+
+def via_jsonl(attributes, staff, tmp_path, client):
+    path = tmp_path / "users.jsonl"
+    path.write_text(json.dumps(attributes) + "\n", encoding="utf-8")
+    return _import(path)
+
+
+def via_signup(attributes, staff, tmp_path, client):
+    """The last step of sign-up (its customer ID is the configured one, not typed)."""
+    from core.errors import ValidationFailed
+
+    values = {k: v for k, v in attributes.items() if k != "UserCustomerID"}
+    try:
+        complete_signup({"source": "CustomerUser", "values": values}, "a long enough Passw0rd!")
+    except ValidationFailed as exc:
+        return set(exc.field_errors)
+    return None
+
+
+PATHS = {"api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup}
+
+
+@pytest.mark.ldap
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(("case", "attributes", "decision"), CASES, ids=[c[0] for c in CASES])
+def test_every_path_takes_the_same_decision_and_stores_the_same_value(
+    world, tmp_path, client, path, case, attributes, decision
+):
+    if path == "signup" and "UserCustomerID" in attributes:
+        pytest.skip("sign-up takes its customer ID from the configuration, never from the person")
+    attributes = {**PERSON, **attributes}
+    before = set(CustomerUser.objects.values_list("login", flat=True))
+
+    refused = PATHS[path](attributes, world, tmp_path, client)
+
+    added = list(CustomerUser.objects.exclude(login__in=before).values_list("login", "customer_id"))
+    if isinstance(decision, tuple):
+        assert (refused, added) == (None, [decision])
+    else:
+        assert decision in (refused or set())
+        assert added == []
+
+
+# ------------------------------------------------------------------------------------------- customers
+CUSTOMER = {"CustomerCompanyName": "Nordwind", "CustomerCompanyCity": "Kiel"}
+CUSTOMER_CASES = [
+    ("valid", {"CustomerID": "NORD"}, "NORD"),
+    ("customer ID taken in another case", {"CustomerID": "acme"}, "CustomerID"),
+    ("control character in the ID", {"CustomerID": "BEL\x07CO"}, "CustomerID"),
+    ("line separator in the ID", {"CustomerID": "line\u2028sep"}, "CustomerID"),
+    ("name taken", {"CustomerID": "NORD", "CustomerCompanyName": "Acme"}, "CustomerCompanyName"),
+    ("name too long", {"CustomerID": "NORD", "CustomerCompanyName": "N" * 200}, "CustomerCompanyName"),
+    ("no name", {"CustomerID": "NORD", "CustomerCompanyName": ""}, "CustomerCompanyName"),
+]  # fmt: skip
+FORM_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyCity": "city"}
+
+
+def customer_via_api(values, staff, tmp_path, client):
+    api = APIClient()
+    api.force_authenticate(staff)
+    response = api.post("/api/v1/customers/", values, format="json")
+    assert response.status_code in (201, 400), response.content
+    return set(response.json().get("fields", {})) if response.status_code == 400 else None
+
+
+def customer_via_admin(values, staff, tmp_path, client):
+    client.force_login(staff)
+    form = {FORM_FIELDS[k]: v for k, v in values.items()} | {"validity": "1"}
+    response = client.post(reverse("admin:customers_customer_add"), form)
+    if response.status_code == 302:
+        return None
+    assert response.status_code == 200
+    names = {v: k for k, v in FORM_FIELDS.items()}
+    return {names.get(name, name) for name in response.context["adminform"].form.errors}
+
+
+def _import_customers(path):
+    with contextlib.suppress(CommandError):
+        call_command("import_customers", str(path), verbosity=0)
+    report = path.with_name(path.name + ".errors.csv")
+    if not report.exists():
+        return None
+    with report.open(encoding="utf-8") as handle:
+        return {row["field"] for row in csv.DictReader(handle)}
+
+
+def customer_via_csv(values, staff, tmp_path, client):
+    path = tmp_path / "customers.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(values))
+        writer.writeheader()
+        writer.writerow(values)
+    return _import_customers(path)
+
+
+def customer_via_jsonl(values, staff, tmp_path, client):
+    path = tmp_path / "customers.jsonl"
+    path.write_text(json.dumps(values) + "\n", encoding="utf-8")
+    return _import_customers(path)
+
+
+CUSTOMER_PATHS = {
+    "api": customer_via_api, "admin": customer_via_admin, "csv": customer_via_csv, "jsonl": customer_via_jsonl,
+}  # fmt: skip
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("path", CUSTOMER_PATHS)
+@pytest.mark.parametrize(("case", "values", "decision"), CUSTOMER_CASES, ids=[c[0] for c in CUSTOMER_CASES])
+def test_every_customer_path_takes_the_same_decision(
+    settings, db_source_settings, django_user_model, tmp_path, client, path, case, values, decision
+):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    staff = django_user_model.objects.create_user(
+        "parity-admin", password="x", is_staff=True, is_superuser=True
+    )
+    staff.groups.add(AuthGroup.objects.get(name=CUSTOMER_ADMINISTRATORS))
+
+    refused = CUSTOMER_PATHS[path]({**CUSTOMER, **values}, staff, tmp_path, client)
+
+    added = list(Customer.objects.exclude(customer_id="ACME").values_list("customer_id", flat=True))
+    if decision in FORM_FIELDS:
+        assert (decision in (refused or set()), added) == (True, [])
+    else:
+        assert (refused, added) == (None, [decision])
