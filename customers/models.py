@@ -441,3 +441,17 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.login}@{self.source}: {self.count}"
+
+
+class MigratedRow(models.Model):
+    """What the last Znuny migration read of one reference row: its kind, its key as compared (folded) and a
+    fingerprint of its values. A re-run writes only rows whose reference values changed since, so what
+    happened here in between (a hash upgraded at login, a preference set in the panel) stays."""
+
+    kind = models.CharField(max_length=20)
+    key = models.TextField()
+    fingerprint = models.CharField(max_length=32)
+
+    class Meta:
+        db_table = "znuny_migrated_row"
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="znuny_migrated_row_unique")]

@@ -31,13 +31,14 @@ from backends.registry import sources
 from core import history
 from core.generations import forget_customer_user_answers
 from customers.imports import COPY_ESCAPES
-from customers.models import Customer, CustomerUser, DefaultService, Group, Service
+from customers.models import Customer, CustomerUser, DefaultService, Group, MigratedRow, Service
 
 logger = logging.getLogger(__name__)
 MIGRATION = history.Acting("command", "migration")  # who writes a migration's history
 
 BATCH = 20_000  # rows per fetch from the reference and per COPY into the staging tables
 EXAMPLES = 20  # skipped rows named in the result (all are counted)
+MIGRATED = MigratedRow._meta.db_table
 
 # What is read: the reference's table, its columns, and their staging types (text unless named).
 CUSTOMER_COLUMNS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments", "valid_id")
@@ -337,36 +338,70 @@ class _Writer:
             self.result.skipped += [label for _, label in rows]
 
     def customers(self) -> None:
+        """One customer per ID, case-blind (the key rule; the reference's key is case-sensitive): the first
+        by ID wins, the others are named, as logins are; a stored ID keeps its spelling."""
         self._step("customers")
+        self._fold("customers", "z_customer", "customer_id", "customer %%L: the customer ID %%L came first")
+        self._unchanged_since_last_run("customer", "z_customer", "lower(z.customer_id)", CUSTOMER_COLUMNS)
         columns = CUSTOMER_COLUMNS[1:-1]
         self._upsert(
             "customers",
             f"INSERT INTO customer_company AS c (customer_id, {', '.join(columns)}, valid_id, create_time,"
             f" change_time) SELECT z.customer_id, {', '.join(map(_text, columns))}, {VALIDITY}, now(), now()"
             " FROM z_customer z WHERE z.customer_id IS NOT NULL"
-            f" ON CONFLICT (customer_id) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
-            f" WHERE {_differs('c', (*columns, 'valid_id'))}",
+            f" ON CONFLICT ((lower(customer_id))) DO UPDATE SET {_set((*columns, 'valid_id'))},"
+            f" change_time = now() WHERE {_differs('c', (*columns, 'valid_id'))}",
+        )
+        self._remember("customer", "z_customer", "lower(z.customer_id)", CUSTOMER_COLUMNS)
+
+    def _fold(self, what: str, table: str, key: str, label: str) -> None:
+        """Name every staged row whose key another row holds in another case (the first by key, then by
+        reading order, wins), and leave it out."""
+        ranked = (
+            f"SELECT n, {key}, first_value({key}) OVER w AS first, row_number() OVER w AS rank FROM {table}"
+            f" WHERE coalesce({key}, '') <> '' WINDOW w AS (PARTITION BY lower({key}) ORDER BY {key}, n)"
+        )
+        self._skipped(
+            what, f"SELECT format('{label}', {key}, first) AS label FROM ({ranked}) r WHERE rank > 1"
+        )
+        self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM ({ranked}) r WHERE rank > 1)")
+
+    def _unchanged_since_last_run(self, kind: str, table: str, key: str, columns: tuple[str, ...]) -> None:
+        """Leave out the staged rows the last run read with the same values: a re-run writes only what
+        changed in the reference, never undoing what happened here since (MigratedRow)."""
+        self.cursor.execute(
+            f"DELETE FROM {table} z USING {MIGRATED} m WHERE m.kind = %s AND m.key = {key}"
+            f" AND m.fingerprint = {_fingerprint(columns)}",
+            (kind,),
+        )
+
+    def _remember(self, kind: str, table: str, key: str, columns: tuple[str, ...]) -> None:
+        self.cursor.execute(
+            f"INSERT INTO {MIGRATED} (kind, key, fingerprint) SELECT DISTINCT ON ({key}) %s, {key},"
+            f" {_fingerprint(columns)} FROM {table} z WHERE {key} IS NOT NULL"
+            " ON CONFLICT (kind, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint",
+            (kind,),
         )
 
     def customer_users(self) -> None:
-        """One row per login, case-blind (R55): the first by login wins, the others are named."""
+        """One row per login, case-blind (R55): the first by login wins, the others are named. A customer ID
+        that names a customer in another case is written in the customer's spelling (the key rule)."""
         self._step("customer users")
-        self._skipped(
-            "customer users",
-            "SELECT format('customer user %%L: the login %%L came first', login, first) AS label"
-            " FROM (SELECT login, first_value(login) OVER w AS first, row_number() OVER w AS rank"
-            " FROM z_user WINDOW w AS (PARTITION BY lower(login) ORDER BY login, n)) ranked WHERE rank > 1",
-        )
+        self._fold("customer users", "z_user", "login", "customer user %%L: the login %%L came first")
+        self._unchanged_since_last_run("user", "z_user", "lower(z.login)", USER_COLUMNS)
         columns = USER_COLUMNS[:-1]
+        values = ", ".join("coalesce(c.customer_id, z.customer_id, '')" if column == "customer_id"
+                           else _text(column) for column in columns)  # fmt: skip
         self._upsert(
             "customer users",
             f"INSERT INTO customer_user AS u ({', '.join(columns)}, valid_id, extra_attributes, create_time,"
-            f" change_time) SELECT DISTINCT ON (lower(z.login)) {', '.join(map(_text, columns))}, {VALIDITY},"
-            " '{}', now(), now() FROM z_user z WHERE coalesce(z.login, '') <> ''"
-            " ORDER BY lower(z.login), z.login, z.n"
+            f" change_time) SELECT {values}, {VALIDITY}, '{{}}', now(), now() FROM z_user z"
+            " LEFT JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id)"
+            " WHERE coalesce(z.login, '') <> ''"
             f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
             f" WHERE {_differs('u', (*columns, 'valid_id'))}",
         )
+        self._remember("user", "z_user", "lower(z.login)", USER_COLUMNS)
 
     def _named(self, what: str, model, stage: str) -> None:
         """Groups and services by name: new names are added, existing ones left as they are."""
@@ -396,6 +431,8 @@ class _Writer:
             " OR NOT EXISTS (SELECT 1 FROM customer_user u WHERE lower(u.login) = lower(z.user_id))",
             (reserved,),
         )
+        pref_key = "lower(z.user_id) || chr(31) || z.preferences_key"
+        self._unchanged_since_last_run("preference", "z_preference", pref_key, ("preferences_value",))
         self._upsert(
             "preferences",
             "INSERT INTO customer_preferences AS p (login, key, value)"
@@ -406,6 +443,7 @@ class _Writer:
             " ON CONFLICT (login, key) DO UPDATE SET value = EXCLUDED.value WHERE p.value <> EXCLUDED.value",
             (reserved,),
         )
+        self._remember("preference", "z_preference", pref_key, ("preferences_value",))
 
     def user_customers(self) -> None:
         self._step("customer users' customers")
@@ -414,7 +452,7 @@ class _Writer:
             "INSERT INTO customer_user_customer (login, customer_id, create_time)"
             " SELECT DISTINCT u.login, c.customer_id, now() FROM z_user_customer z"
             " JOIN customer_user u ON lower(u.login) = lower(z.user_id)"
-            " JOIN customer_company c ON c.customer_id = z.customer_id ON CONFLICT DO NOTHING",
+            " JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id) ON CONFLICT DO NOTHING",
         )
 
     def user_groups(self) -> None:
@@ -436,7 +474,7 @@ class _Writer:
             f" now()"
             f" FROM z_customer_group z JOIN z_group zg ON zg.id = z.group_id"
             f" JOIN {Group._meta.db_table} g ON g.name = zg.name"
-            f" JOIN customer_company c ON c.customer_id = z.customer_id ON CONFLICT DO NOTHING",
+            f" JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id) ON CONFLICT DO NOTHING",
         )
 
     def user_services(self) -> None:
@@ -457,6 +495,11 @@ class _Writer:
             f" JOIN z_service zs ON zs.id = z.service_id JOIN {services} s ON s.name = zs.name"
             f" WHERE z.customer_user_login = '<DEFAULT>' ON CONFLICT DO NOTHING",
         )
+
+
+def _fingerprint(columns: tuple[str, ...]) -> str:
+    """A staged row's values as one md5 (of its text form, NULLs apart from empty text)."""
+    return f"md5(row({', '.join(f'z.{c}' for c in columns)})::text)"
 
 
 def _set(columns: tuple[str, ...]) -> str:

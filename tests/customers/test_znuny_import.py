@@ -189,3 +189,41 @@ def test_a_dry_run_reads_and_checks_everything_and_writes_nothing(znuny_dsn):
     assert "would copy: 2 customer users added" in output
     assert not CustomerUser.objects.exists()
     assert not CustomerUserPreference.objects.exists()
+
+
+def test_customer_ids_that_differ_only_in_case_become_one_customer_and_the_others_are_named(znuny_dsn):
+    """Issue 32, point 4: legal in the reference (its key is case-sensitive), folded here as logins are."""
+    reference(znuny_dsn, "INSERT INTO customer_company VALUES ('acme', 'Acme lower', '', '', 'Kiel', '', '', '', 1),"
+                         " ('BETA', 'Beta', '', '', '', '', '', '', 1);"
+                         "INSERT INTO customer_user (login, email, customer_id, first_name, last_name, valid_id)"
+                         " VALUES ('ann', 'ann@acme.example', 'acme', 'Ann', 'A', 1);"
+                         "INSERT INTO customer_user_customer VALUES ('ann', 'acme')")  # fmt: skip
+    output = run_import(znuny_dsn)
+    assert sorted(Customer.objects.values_list("customer_id", "city")) == [
+        ("ACME", "Berlin"), ("BETA", ""), ("OLD", "Leeds")
+    ]  # fmt: skip
+    assert "skipped customer 'acme': the customer ID 'ACME' came first" in output
+    assert CustomerUser.objects.get(login="ann").customer_id == "ACME"  # the stored spelling
+    assert list(CustomerUserCustomer.objects.filter(login="ann").values_list("customer_id", flat=True)) == [
+        "ACME"
+    ]
+
+
+def test_a_rerun_writes_only_what_changed_in_the_reference_since_the_last_run(znuny_dsn):
+    """Issue 32, point 12: a hash upgraded at login and a preference set here are not written back."""
+    run_import(znuny_dsn)
+    assert authenticate_customer_user("jdoe", "secret").ok  # the reference's hash, upgraded at login
+    upgraded = CustomerUser.objects.get(login="jdoe").password
+    assert upgraded != "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"  # Django's now
+    CustomerUserPreference.objects.filter(login="jdoe", key="UserLanguage").update(value="en")
+    reference(znuny_dsn, "UPDATE customer_user SET last_name = 'Müller-Lang' WHERE login = 'mmüller'")
+
+    output = run_import(znuny_dsn)
+
+    assert "copied: 1 customer users updated" in output
+    assert CustomerUser.objects.get(login="jdoe").password == upgraded
+    assert CustomerUserPreference.objects.get(login="jdoe", key="UserLanguage").value == "en"
+    assert CustomerUser.objects.get(login="mmüller").last_name == "Müller-Lang"
+    reference(znuny_dsn, "UPDATE customer_user SET last_name = 'Doe-Smith' WHERE login = 'jdoe'")
+    run_import(znuny_dsn)  # a row changed in the reference is written whole, as it is there now
+    assert CustomerUser.objects.get(login="jdoe").last_name == "Doe-Smith"
