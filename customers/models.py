@@ -455,3 +455,6 @@ class MigratedRow(models.Model):
     class Meta:
         db_table = "znuny_migrated_row"
         constraints = [models.UniqueConstraint(fields=["kind", "key"], name="znuny_migrated_row_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
