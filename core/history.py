@@ -128,7 +128,7 @@ def history_of(object_type: str, object_key: str):
     wrote it included."""
     from django.db.models import Q
 
-    batch = {"customer_user": "customer_users.imported", "customer": "customers.imported"}.get(object_type)
+    batch = IMPORT_BATCHES.get(object_type)
     about = Q(object_type=object_type, object_key__iexact=object_key)
     if batch:
         about |= Q(action=batch, detail__icontains=json.dumps(object_key, ensure_ascii=False))
@@ -170,19 +170,18 @@ def purge_history(*, older_than_days: int) -> int:
 
 
 ANONYMISED = "(anonymised)"
+IMPORT_BATCHES = {"customer_user": "customer_users.imported", "customer": "customers.imported"}
+NOT_PERSONAL = frozenset({"UserCustomerID", "UserCustomerIDs", "ValidID", "Source", "UserPassword"})
 
 
 def anonymise(old_login: str, new_login: str, personal: list[str]) -> int:
-    """Keep every entry about a person, without their personal values: the entries move to the new login,
-    and each text that holds the old login or a personal value becomes "(anonymised)". Return how many
-    entries changed."""
-    from django.db.models import Q
-
+    """Keep every entry about a person, without their personal values, and touch nobody else's: the entries
+    about them (`history_of`, by the old or the new login, and what they did in the panel) move to the new
+    login; in each, every value of a personal attribute, old and new alike, and every text holding the old
+    login or a current personal value becomes "(anonymised)". An import batch that wrote them only loses
+    their login from its list. Return how many entries changed."""
     needles = [n for n in dict.fromkeys([old_login, *personal]) if n and len(n) >= 2]
     lowered = [n.casefold() for n in needles]
-    found = Q(object_key__iexact=old_login) | Q(actor_name__iexact=f"customer:{old_login}")
-    for needle in needles:
-        found |= Q(detail__icontains=needle)
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
@@ -194,13 +193,46 @@ def anonymise(old_login: str, new_login: str, personal: list[str]) -> int:
                     for k, v in value.items()}  # fmt: skip
         return value
 
+    def without_personal_values(changes: Any) -> Any:
+        if not isinstance(changes, dict):
+            return scrub(changes)
+        return {
+            name: [ANONYMISED if v else v for v in values]
+            if isinstance(values, list) and name not in NOT_PERSONAL
+            else scrub(values)
+            for name, values in changes.items()
+        }
+
+    about = (
+        history_of("customer_user", old_login)
+        | history_of("customer_user", new_login)
+        | HistoryEntry.objects.filter(actor_name__iexact=f"customer:{old_login}")
+    )
     changed = 0
-    for entry in HistoryEntry.objects.filter(found).iterator(chunk_size=500):
+    for entry in about.distinct().iterator(chunk_size=500):
+        if entry.action == IMPORT_BATCHES["customer_user"]:
+            keys = entry.detail.get("keys") or []
+            entry.detail = {**entry.detail, "keys": [new_login if k.casefold() == old_login.casefold() else k
+                                                      for k in keys]}  # fmt: skip
+            entry.save(update_fields=["detail"])
+            changed += 1
+            continue
         if entry.object_key.casefold() == old_login.casefold():
             entry.object_key = new_login
         if entry.actor_name.casefold() == f"customer:{old_login}".casefold():
             entry.actor_name = f"customer:{new_login}"
-        entry.detail = scrub(entry.detail)
+        detail = dict(entry.detail)
+        if "changes" in detail:
+            detail["changes"] = without_personal_values(detail["changes"])
+        entry.detail = scrub(detail)
         entry.save(update_fields=["object_key", "actor_name", "detail"])
         changed += 1
     return changed
+
+
+def as_of_person(entry: HistoryEntry, object_type: str, object_key: str) -> dict[str, Any]:
+    """An entry's detail as one person's export shows it: an import batch contributes their own row only."""
+    if entry.action != IMPORT_BATCHES.get(object_type):
+        return entry.detail
+    mine = [k for k in entry.detail.get("keys") or [] if k.casefold() == object_key.casefold()]
+    return {**entry.detail, "keys": mine}

@@ -67,7 +67,7 @@ def export_person(login: str, *, registry: SourceHandler = sources) -> dict[str,
                 "actor": e.actor_name,
                 "path": e.path,
                 "action": e.action,
-                "detail": e.detail,
+                "detail": history.as_of_person(e, "customer_user", record.login),
             }
             for e in history.history_of("customer_user", record.login).order_by("at", "id")
         ],

@@ -34,6 +34,7 @@ from customers.selectors import (
     valid_customers,
 )
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
+from helpdesk.admin.history import history_link
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
 from privacy.services import anonymise_person, export_person
@@ -170,6 +171,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         adding=False,
         tickets=tickets,
         second_factor=two_factor.is_enabled(record.login),
+        history_url=history_link("customer_user", record.login),
     )
 
 

@@ -9,13 +9,32 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from core.history import history_of
 from core.models import HistoryEntry
+
+
+class AboutObject(admin.SimpleListFilter):
+    """`?about=<object type>:<key>`: the entries `history_of` finds, the import batches that wrote the object
+    included, as the API's history and the export show them."""
+
+    title = _("object")
+    parameter_name = "about"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, value.partition(":")[2])] if value else []
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        object_type, _sep, key = self.value().partition(":")
+        return queryset & history_of(object_type, key)
 
 
 @admin.register(HistoryEntry)
 class HistoryEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "actor_name", "path", "action", "object_type", "object_key", "what"]
-    list_filter = ["object_type", "path", "action", "actor_name"]
+    list_filter = [AboutObject, "object_type", "path", "action", "actor_name"]
     date_hierarchy = "at"
     search_fields = ["object_key", "actor_name", "action"]
     list_per_page = 100
@@ -47,7 +66,7 @@ class HistoryEntryAdmin(admin.ModelAdmin):
 
 def history_link(object_type: str, key: str) -> str:
     """The audit log filtered to one object: its History page."""
-    query = urlencode({"object_type": object_type, "object_key__iexact": key})
+    query = urlencode({"about": f"{object_type}:{key}"})
     return f"{reverse('admin:core_historyentry_changelist')}?{query}"
 
 

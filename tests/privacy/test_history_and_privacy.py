@@ -171,8 +171,7 @@ def test_the_admin_shows_an_objects_history(world, client, staff):
     client.force_login(staff)
     page = client.get(reverse("admin:customer_user_change", args=["petra"]))
     assert b">History</a>" in page.content
-    history = client.get(reverse("admin:core_historyentry_changelist"), {"object_type": "customer_user",
-                                                                         "object_key__iexact": "PETRA"})  # fmt: skip
+    history = client.get(reverse("admin:core_historyentry_changelist"), {"about": "customer_user:PETRA"})
     assert history.status_code == 200
     assert b"customer_user.created" in history.content
     customer = Customer.objects.get(customer_id="ACME")
@@ -239,3 +238,31 @@ def test_a_directory_person_is_refused_and_the_products_own_data_anonymised(
     assert HistoryEntry.objects.filter(
         action="customer_user.anonymised", object_key=body["UserLogin"]
     ).exists()
+
+
+def test_anonymising_removes_old_and_new_personal_values_and_touches_nobody_else(world, staff):
+    """Issue 32, points 9 and 10: a renamed last name leaves no trace in the person's history; another
+    person's own history keeps a value the anonymised person shared (their city), and an import batch
+    loses only the person's login."""
+    from customers.services import update_customer_user
+    from privacy.services import anonymise_person, export_person
+
+    create_customer_user(attributes={**PERSON, "UserLogin": "zora", "UserEmail": "zora@example.com",
+                                     "UserLastname": "Zwiebelmeister", "UserCity": "Berlin"},
+                         acting_user=staff)  # fmt: skip
+    create_customer_user(attributes={**PERSON, "UserLogin": "otto", "UserEmail": "otto@example.com",
+                                     "UserLastname": "Other", "UserCity": "Berlin"}, acting_user=staff)  # fmt: skip
+    update_customer_user(login="zora", changes={"UserLastname": "Zwiebelmeister-Neu"}, acting_user=staff)
+    HistoryEntry.objects.create(action="customer_users.imported", object_type="import", object_key="f.csv",
+                                actor_name="import", path="command",
+                                detail={"keys": ["otto", "zora", "petra"], "lines": [2, 4]})  # fmt: skip
+    assert export_person("otto")["history"][-1]["detail"]["keys"] == ["otto"]  # not the batch
+
+    done = anonymise_person("zora", acting_user=staff)
+
+    mine = json.dumps([e.detail for e in history_of("customer_user", done.login)], ensure_ascii=False)
+    assert [word for word in ("Zwiebelmeister", "Berlin", "zora") if word in mine] == []
+    otto = [e.detail for e in history_of("customer_user", "otto") if e.action == "customer_user.created"]
+    assert otto[0]["changes"]["UserCity"] == ["", "Berlin"]
+    batch = HistoryEntry.objects.get(action="customer_users.imported")
+    assert batch.detail["keys"] == ["otto", done.login, "petra"]
