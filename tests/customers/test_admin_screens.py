@@ -6,7 +6,14 @@ import html
 import pytest
 from django.urls import reverse
 
-from customers.models import CustomerGroup, CustomerUser, CustomerUserGroup, DefaultService, Validity
+from customers.models import (
+    Customer,
+    CustomerGroup,
+    CustomerUser,
+    CustomerUserGroup,
+    DefaultService,
+    Validity,
+)
 from permissions.selectors import get_permission_setting
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
@@ -161,3 +168,37 @@ def test_an_unreachable_source_is_a_503_page_not_a_500(admin_client, settings, d
     assert page["Retry-After"] == "5"
     assert "Source CustomerUser1 is unavailable" in html.unescape(page.content.decode())
     assert admin_client.get(reverse("admin:customer_user_change", args=["alice"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "form", "field"),
+    [
+        ("admin:customers_customer_add", {"customer_id": "AC\x07ME", "name": "Acme two", "validity": "1"},
+         "customer_id"),
+        ("admin:customers_customer_add", {"customer_id": "acme", "name": "Acme two", "validity": "1"}, "customer_id"),
+        ("admin:customers_group_add", {"name": "SUPPORT", "validity": "1"}, "name"),
+        ("admin:customers_group_add", {"name": "new\x07group", "validity": "1"}, "name"),
+        ("admin:customers_service_add", {"name": "vpn", "validity": "1"}, "name"),
+    ],
+)  # fmt: skip
+def test_a_service_refusal_in_an_admin_form_is_a_form_error_keeping_what_was_typed(
+    admin_client, data, url, form, field
+):
+    """Issue 32, point 11: not a bare 400 page; the typed values stay in the form."""
+    response = admin_client.post(reverse(url), form)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert f'value="{form["name"]}"'.encode() in response.content
+
+
+def test_marking_customers_invalid_reports_a_refusal(admin_client, data):
+    """A customer stored before the rules held (an ID with a control character) is refused, and said so."""
+    legacy = Customer.objects.create(customer_id="BEL\x07CO", name="Legacy")
+    response = admin_client.post(reverse("admin:customers_customer_changelist"), {
+        "action": "mark_invalid", "_selected_action": [legacy.pk],
+    }, follow=True)  # fmt: skip
+    assert response.status_code == 200
+    texts = [str(m) for m in response.context["messages"]]
+    assert texts == ["Customer 'BEL\\x07CO' was not saved: control characters", "0 customers marked invalid."]
