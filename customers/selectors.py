@@ -126,11 +126,18 @@ def search_customer_users(
         for record in answer.value.records:
             merged.setdefault(record.login.casefold(), record)  # the earliest source wins (R20)
     rows = sorted(merged.values(), key=login_order)
-    effective_limit = limit or min((registry.configs[a].search_list_limit for a in selected), default=250)
-    if len(rows) > effective_limit:
-        rows = rows[:effective_limit]
+    if limit is None:  # R20, R42: each source applies its own limit; the page holds up to their sum
+        return SearchPage(
+            rows, tuple(truncated), tuple(totals), tuple(warnings), _sum_of_limits(selected, registry)
+        )
+    if len(rows) > limit:  # a page size the caller asked for
+        rows = rows[:limit]
         truncated.append("merged")
-    return SearchPage(rows, tuple(truncated), tuple(totals), tuple(warnings), effective_limit)
+    return SearchPage(rows, tuple(truncated), tuple(totals), tuple(warnings), limit)
+
+
+def _sum_of_limits(aliases: Iterable[str], registry: SourceHandler) -> int:
+    return sum(registry.configs[alias].search_list_limit for alias in aliases) or 250
 
 
 def list_customer_users(

@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from collections import Counter
 
 import pytest
 
@@ -81,10 +82,27 @@ def test_sources_are_asked_in_order_and_the_first_wins(three_sources):
 def test_merged_search_says_which_sources_stopped_at_their_limit(three_sources):
     """R20 without W6: nothing is cut silently."""
     page = search_customer_users(term="p*")
-    assert "CustomerUser1" in page.truncated_sources
-    assert "CustomerUser2" not in page.truncated_sources
-    assert len(page.rows) == 250
+    assert page.truncated_sources == ("CustomerUser1",)
+    # R20: each source applies its own limit (250 each): the local person0001, People's first 250 (one of
+    # them shadowed by the local one), and the partners that no earlier source holds (57 of 60).
+    assert len(page.rows) == 1 + 249 + 57
+    assert {r.source for r in page.rows} == {"CustomerUser", "CustomerUser1", "CustomerUser2"}
     assert dict(page.source_totals)["CustomerUser"] == 1  # the DB source counts its matches: cheap there
+
+
+def test_each_source_applies_its_own_limit_not_the_smallest(settings, three_sources, ldap_source_settings):
+    """Issue 32, point 14 (R20, R42): a source limited to 5 beside one limited to 10 returns up to 15."""
+    settings.CUSTOMER_USER_BACKENDS = {
+        **settings.CUSTOMER_USER_BACKENDS,
+        "CustomerUser1": ldap_source_settings(Name="People", CustomerUserSearchListLimit=10),
+        "CustomerUser2": ldap_source_settings(
+            {"BaseDN": PARTNERS_DN}, Name="Partners", CustomerUserSearchListLimit=5
+        ),
+    }
+    page = search_customer_users(term="p*")
+    assert page.truncated_sources == ("CustomerUser1", "CustomerUser2")
+    # 1 local; 10 people, one shadowed by the local one; 5 partners, two shadowed by people (R20)
+    assert Counter(r.source for r in page.rows) == {"CustomerUser": 1, "CustomerUser1": 9, "CustomerUser2": 3}
 
 
 def test_customer_id_list_and_customer_ids_span_the_sources(three_sources):
