@@ -27,7 +27,7 @@ from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.fields.json import KT
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,7 +128,10 @@ class DBSource(BaseSource):
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
         self.case_sensitive = _case_sensitive(config.params)  # searches (R11)
-        self.logins_case_sensitive = _truthy(config.params.get("CaseSensitive", 0))  # look-ups by login (R55)
+        login_row = config.row("UserLogin")
+        # R12: a login column the Map types `int` holds numbers; it is compared as a number, never lower()ed.
+        self.integer_logins = login_row is not None and login_row.storage_type == "int"
+        self.logins_case_sensitive = self.integer_logins or _truthy(config.params.get("CaseSensitive", 0))
         self.external = is_external(config.params)
         self.reads_own_table = not self.external
         self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
@@ -218,9 +221,12 @@ class DBSource(BaseSource):
             raise SourceUnavailable(alias=self.alias, operation="connect", detail=detail)
         key = self.config.customer_key
         key_type = connection.introspection.get_field_type(description[key].type_code, description[key])
-        if key_type not in ("CharField", "TextField"):
+        if key_type not in ("CharField", "TextField") and not (self.integer_logins and "Integer" in key_type):
             # Every read compares lower(login); on a number column that is an error on every request.
-            detail = f"the login column {key!r} of table {table!r} holds {key_type}, not text"
+            detail = (
+                f"the login column {key!r} of table {table!r} holds {key_type}, not text"
+                " (a number column is typed `int` in the Map's UserLogin row)"
+            )
             raise SourceUnavailable(alias=self.alias, operation="connect", detail=detail)
         for column, field in self._fields.items():
             size = description[column].internal_size
@@ -243,12 +249,19 @@ class DBSource(BaseSource):
             if vendor == "mysql":
                 return Q(LikeBinary(self._expr(storage), like_pattern(pattern)))
             return Q(Like(self._expr(storage), like_pattern(pattern)))
-        return Q(Like(Lower(self._expr(storage)), like_pattern(pattern).lower()))
+        return Q(Like(Lower(self._text_expr(storage)), like_pattern(pattern).lower()))
 
     def _equals(self, storage: str, value: str, sensitive: bool | None = None) -> Q:
         if self.case_sensitive if sensitive is None else sensitive:
             return Q(models.lookups.Exact(self._expr(storage), value))
-        return Q(models.lookups.Exact(Lower(self._expr(storage)), value.lower()))
+        return Q(models.lookups.Exact(Lower(self._text_expr(storage)), value.lower()))
+
+    def _text_expr(self, storage: str):
+        """A column as text, for patterns and case-blind comparisons (a number column is cast)."""
+        expression = self._expr(storage)
+        if isinstance(self._fields.get(storage), models.IntegerField):
+            return Cast(expression, models.CharField())
+        return expression
 
     def _match_any(self, storages: tuple[str, ...], pattern: str) -> Q:
         """The pattern matches at least one of the fields, through the search key where it covers them.
@@ -308,8 +321,7 @@ class DBSource(BaseSource):
                 or_, (self._equals(s, value) for s in config.postmaster_search_fields), Q(pk__in=[])
             )
         if name == "login":
-            login_row = config.row("UserLogin")
-            if login_row is not None and login_row.storage_type == "int":
+            if self.integer_logins and "*" not in value:
                 return self._equals(config.customer_key, value) if _INT_RE.match(value) else Q(pk__in=[])
             # W2: exact (case-insensitive) unless the caller asks for `*` wildcards; never a substring.
             if "*" in value:
@@ -425,8 +437,8 @@ class DBSource(BaseSource):
 
     def get(self, login: str) -> CustomerUserRecord | None:
         """R55: case-insensitive lookup by login, invalid users included."""
-        if not login or NUL in login:
-            return None
+        if not login or NUL in login or (self.integer_logins and not _INT_RE.match(login)):
+            return None  # a number column holds no other login: not found, never an error
         sensitive = self.logins_case_sensitive
         rows = self._select_rows(
             "get", self._exact(self.config.customer_key, sensitive), [self._fold(login, sensitive)], 1
@@ -496,7 +508,10 @@ class DBSource(BaseSource):
 
     @cached_property
     def _login_order(self) -> str:
-        key = connections[self.using].ops.quote_name(self._fields[self.config.customer_key].column)
+        connection = connections[self.using]
+        key = connection.ops.quote_name(self._fields[self.config.customer_key].column)
+        if self.integer_logins:  # login_order compares text: 12 before 7
+            return f"CAST({key} AS {'CHAR' if connection.vendor == 'mysql' else 'VARCHAR(20)'})"
         return key if self.case_sensitive else f"LOWER({key})"
 
     def _run(self, sql: str, params: list | tuple, operation: str) -> list[tuple]:
@@ -539,6 +554,8 @@ class DBSource(BaseSource):
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         """One query for many logins (chunked), compared like get()."""
         logins = list(dict.fromkeys(login for login in logins if login and NUL not in login))
+        if self.integer_logins:
+            logins = [int(login) for login in logins if _INT_RE.match(login)]
         found: dict[str, CustomerUserRecord] = {}
         key = self._expr(self.config.customer_key)
         for start in range(0, len(logins), 500):
@@ -642,6 +659,8 @@ class DBSource(BaseSource):
     def _key_order(self):
         """Logins in case-blind order, which the lower(login) index can deliver without sorting."""
         key = F(self._field_name(self.config.customer_key))
+        if self.integer_logins:  # login_order compares text: 12 before 7
+            return Cast(key, models.CharField()).asc()
         return key.asc() if self.case_sensitive else Lower(key).asc()
 
     def _fetch(self, qs, operation: str) -> list[Any]:
@@ -1122,7 +1141,7 @@ def _external_model(alias: str, table: str, key: str, columns: tuple[tuple[str, 
     for column, is_int in columns:
         name = "c_" + column.lower()
         if is_int:
-            attrs[name] = models.IntegerField(db_column=column, null=True)
+            attrs[name] = models.IntegerField(db_column=column, null=column != key, primary_key=column == key)
         else:
             attrs[name] = models.CharField(
                 db_column=column, max_length=1000, null=True, primary_key=column == key

@@ -411,3 +411,40 @@ def test_a_password_that_fits_nowhere_leaves_nothing_in_any_database(
         assert cursor.fetchall() in ([("otrs.anna",)], (("otrs.anna",),))
     assert registry["CustomerUser"].check_password("otrs.anna", "Sommer-2012") is True
     assert stored_hash(external_table, "otrs.anna") == before  # the legacy hash stays where nothing fits
+
+
+def test_a_number_login_column_typed_int_in_the_map_is_read_searched_and_looked_up(
+    external_table, external_db, settings, django_user_model
+):
+    """Issue 32, point 15 (R12, R46): with `UserLogin` typed `int` the source works; an unknown or a
+    non-number login is "not found", never a 503."""
+    from rest_framework.test import APIClient
+
+    with external_table.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS numbered")
+        cursor.execute("CREATE TABLE numbered (id integer PRIMARY KEY, given varchar(60), family varchar(60),"
+                       " mail varchar(120), company varchar(40), active smallint)")  # fmt: skip
+        cursor.execute("INSERT INTO numbered VALUES (7, 'Nu', 'Mber', 'n@example.com', 'X', 1),"
+                       " (12, 'Twelve', 'Dozen', 't@example.com', 'X', 1)")  # fmt: skip
+    config = external_config(
+        external_db, CustomerKey="id", CustomerUserSearchFields=["id", "given", "family"]
+    )
+    config["Params"] = {**external_db.params, "Table": "numbered"}
+    config["Map"] = [row for row in config["Map"] if row[0] not in ("UserPassword", "UserPhone")]
+    config["Map"] = [["UserLogin", "Username", "id", 1, 1, "int"] if row[0] == "UserLogin" else row
+                     for row in config["Map"]]  # fmt: skip
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": config}
+    numbered = source(config)
+
+    assert numbered.get("7").get("UserLastname") == "Mber"
+    assert (numbered.get("8"), numbered.get("nobody")) == (None, None)
+    assert sorted(numbered.get_many(["7", "12", "x"])) == ["12", "7"]
+    assert [r.login for r in numbered.search(SearchQuery(term="nu*")).records] == ["7"]
+    assert [r.login for r in numbered.search(SearchQuery(term="1*")).records] == ["12"]
+    assert [r.login for r in numbered.search(SearchQuery(login="*")).records] == ["12", "7"]
+    assert [r.login for r in numbered.search(SearchQuery(login="12")).records] == ["12"]
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_superuser("s", "s@example.com", "Pass-word-1"))
+    assert client.get("/api/v1/customer-users/7/").status_code == 200
+    assert client.get("/api/v1/customer-users/nobody/").status_code == 404
+    assert client.get("/api/v1/customer-users/?search=nu*").json()["count"] == 1
