@@ -156,6 +156,12 @@ class BaseSource(ABC):
     def read_only(self) -> bool:
         return self.config.read_only or not self.supports_write
 
+    @property
+    def sets_passwords(self) -> bool:
+        """Whether a password can be set here: a writable source that keeps passwords. Every path that
+        sets, generates or offers to change a password reads this."""
+        return self.supports_password and not self.read_only
+
     # Reads. "Not found" is None; an unreachable backend raises SourceUnavailable.
     @abstractmethod
     def search(self, query: SearchQuery) -> SourceResult: ...

@@ -821,6 +821,11 @@ class DBSource(BaseSource):
                 self._save(row, login)
         return self._record(row)
 
+    @property
+    def supports_password(self) -> bool:  # type: ignore[override]
+        """A table keeps passwords where the Map names their column (R12)."""
+        return self.config.row("UserPassword") is not None
+
     def set_password(self, login: str, password: str) -> None:
         """R90, hashed with Django's hasher (W7); a Map without UserPassword is an error, not a no-op."""
         self._refuse_if_read_only(login)

@@ -55,7 +55,7 @@ def _problem(config: SourceConfig, attribute: str, value: Any) -> str | None:
         return None
     row = config.row(attribute)
     label = label_in_language(row.label) if row is not None else attribute
-    whole_number = row is not None and row.storage_type == "int"
+    whole_number = row.storage_type == "int" if row is not None else attribute == "ValidID"  # a validity
     if (
         isinstance(value, bool)
         or not isinstance(value, str | int)

@@ -65,7 +65,7 @@ def request_password_reset(
     source = registry[record.source]
     context = {"name": record.full_name or record.login, "login": record.login, "source": source.config.name}
     with translation.override(preferred_language(record.login) or translation.get_language()):
-        if source.read_only or source.config.row("UserPassword") is None:
+        if not source.sets_passwords:
             body = render_to_string("portal/mail/password_elsewhere.txt", context)
         else:
             uid = urlsafe_base64_encode(force_bytes(record.login))

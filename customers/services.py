@@ -81,10 +81,10 @@ def create_customer_user(
         raise login_taken(login)
     password = str(attributes.get("UserPassword") or "")
     generated = None
-    if not password and backend.config.row("UserPassword") is not None and not backend.read_only:
+    if not password and backend.sets_passwords:
         generated = password = generate_random_password(registry=registry)
     with transaction.atomic():
-        stores_passwords = backend.config.row("UserPassword") is not None
+        stores_passwords = backend.sets_passwords
         record = backend.add(values, acting_user=acting_user, password=password if stores_passwords else "")
         written = {k: v for k, v in record.attributes.items() if backend.config.row(k) is not None}
         if password and stores_passwords:

@@ -36,7 +36,7 @@ def signup_enabled() -> bool:
 
 def signup_source(registry: SourceHandler = sources) -> BaseSource | None:
     """The first writable source that keeps passwords (R10 order), where new accounts go."""
-    return next((s for s in registry.in_order() if not s.read_only and s.config.row("UserPassword")), None)
+    return next((s for s in registry.in_order() if s.sets_passwords), None)
 
 
 def signup_fields(source: BaseSource) -> list[MapRow]:

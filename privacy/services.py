@@ -109,7 +109,7 @@ def anonymise_person(login: str, *, acting_user: Any, registry: SourceHandler = 
                 "ValidID": Validity.INVALID}  # fmt: skip
     changes = {k: v for k, v in changes.items() if source.config.row(k) is not None}
     update_customer_user(login=record.login, changes=changes, acting_user=acting_user, registry=registry)
-    if source.config.row("UserPassword") is not None:
+    if source.sets_passwords:
         source.set_password(new_login, secrets.token_urlsafe(32))  # nobody knows it: no login any more
     history.anonymise(record.login, new_login, personal)
     history.record("customer_user.anonymised", "customer_user", new_login, actor=acting_user)

@@ -20,10 +20,12 @@ import secrets
 import string
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import ldap
+from django.utils.translation import gettext as _
 from ldap.controls import SimplePagedResultsControl
 from ldap.filter import escape_filter_chars
 
@@ -48,6 +50,7 @@ from backends.errors import (
 from backends.ldap.writes import directory_model, write_entry
 from backends.search import Expression, Term, UnparsableSearch, parse_search
 from backends.values import MapRules
+from core.validity import Validity
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ class LDAPSource(BaseSource):
             | {config.customer_key, config.customer_id}
             | ({config.customer_valid} if config.customer_valid else set())
             | set(self.config.unmapped_shown_fields)
+            | ({self.validity.storage} if self.validity is not None else set())
         )
 
     @property
@@ -420,6 +424,7 @@ class LDAPSource(BaseSource):
         config = self.config
         key, customer_id = config.customer_key.lower(), config.customer_id.lower()
         valid = config.customer_valid.lower() if config.customer_valid else ""
+        validity = self.validity
         charset = self.charset
         records = []
         for dn, entry in entries:
@@ -445,6 +450,11 @@ class LDAPSource(BaseSource):
             if valid:
                 value = self._first_of(attrs.get(valid, ()), valid)
                 attributes["ValidID"] = int(value) if value.isdigit() else 1
+            elif validity is not None and validity.kind == "filter":
+                marked = {
+                    v.decode(charset, "replace").casefold() for v in attrs.get(validity.storage.lower(), ())
+                }
+                attributes["ValidID"] = Validity.INVALID if validity.value.casefold() in marked else 1
             attributes["DN"] = dn
             for name, lowered in zip(config.unmapped_shown_fields, unmapped, strict=True):
                 attributes.setdefault(name, self._first_of(attrs.get(lowered, ()), lowered))
@@ -528,7 +538,7 @@ class LDAPSource(BaseSource):
         errors = self.validate(values, existing=current)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
-        write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values))
+        write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values, current))
         return self.get(str(values.get("UserLogin") or login))
 
     def set_password(self, login: str, password: str) -> None:
@@ -562,7 +572,9 @@ class LDAPSource(BaseSource):
     def generate_random_password(self, size: int = 8) -> str:
         return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))
 
-    def _entry_values(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+    def _entry_values(
+        self, values: Mapping[str, Any], current: CustomerUserRecord | None = None
+    ) -> dict[str, list[str]]:
         """LDAP attribute → values for every writable Map row; multi-valued rows split on `;`.
 
         `cn`, which person entries must have, is the full name (R64) unless the Map writes it itself.
@@ -579,7 +591,31 @@ class LDAPSource(BaseSource):
                 entry[row.storage] = [part.strip() for part in text.split(";") if part.strip()]
             else:
                 entry[row.storage] = [text] if text else []
+        validity, wanted = self.validity, values.get("ValidID")
+        if validity is not None and validity.kind != "map" and wanted not in (None, ""):
+            invalid = int(wanted) != Validity.VALID
+            if validity.kind == "attribute":
+                entry[validity.storage] = [str(int(wanted))]
+            elif invalid:
+                entry[validity.storage] = [validity.value]
+            elif current is not None and current.valid_id != Validity.VALID:
+                entry[validity.storage] = []  # valid again: the mark goes
         return entry
+
+    @cached_property
+    def validity(self) -> DirectoryValidity | None:
+        """Where this directory keeps a customer user's validity, for reads and writes (R76, W-difference):
+        a ValidID Map row; else the `CustomerValid` attribute (a number); else a `CustomerUserValidFilter`
+        of the form `(!(attribute=value))`, whose value marks an invalid entry; else nowhere."""
+        row = self.config.row("ValidID")
+        if row is not None:
+            return DirectoryValidity("map", row.storage)
+        if self.config.customer_valid:
+            return DirectoryValidity("attribute", self.config.customer_valid)
+        marked = _NEGATED_EQUALITY.match(self.config.valid_filter.strip())
+        if marked:
+            return DirectoryValidity("filter", marked["attribute"], unescape_filter_value(marked["value"]))
+        return None
 
     @cached_property
     def _rules(self) -> MapRules:
@@ -591,12 +627,42 @@ class LDAPSource(BaseSource):
         """The Map's rules (backends.values.MapRules; a directory declares no sizes), then whether the
         login is taken here."""
         errors = self._rules.errors(values)
+        wanted = values.get("ValidID")
+        if self.validity is None and wanted not in (None, "") and str(wanted).strip() != str(Validity.VALID):
+            errors["ValidID"] = [
+                _(
+                    "Source %(alias)s keeps no validity (no ValidID Map row, no CustomerValid, no"
+                    " CustomerUserValidFilter of the form (!(attribute=value))): make the person invalid"
+                    " in the directory."
+                )
+                % {"alias": self.alias}
+            ]
         if set(errors) - {"UserEmail"}:
             return errors
         login = str(values.get("UserLogin") or "")
         if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
             errors.setdefault("UserLogin", []).append(login_taken_message(login))
         return errors
+
+
+@dataclass(frozen=True)
+class DirectoryValidity:
+    """Where a directory keeps validity: `kind` map | attribute | filter, the LDAP attribute, and for
+    `filter` the value that marks an entry invalid."""
+
+    kind: str
+    storage: str
+    value: str = ""
+
+
+_NEGATED_EQUALITY = re.compile(  # (!(attribute=value)), the value without wildcards, escapes allowed
+    r"^\(!\((?P<attribute>[A-Za-z][\w-]*)=(?P<value>(?:[^()*\\]|\\[0-9a-fA-F]{2})+)\)\)$"
+)
+
+
+def unescape_filter_value(value: str) -> str:
+    """An assertion value of a filter as text (RFC 4515's backslash-hex escapes)."""
+    return re.sub(r"\\([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), value)
 
 
 def _values(attrs: Mapping[str, list[bytes]], name: str) -> list[bytes]:

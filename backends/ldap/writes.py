@@ -49,6 +49,8 @@ def directory_model(source: LDAPSource) -> type:
     for row in source.config.map_rows:
         if not row.is_password and row.storage not in dict(columns):
             columns.append((row.storage, row.attribute in MULTI_VALUED_ATTRIBUTES))
+    if source.validity is not None and source.validity.storage not in dict(columns):
+        columns.append((source.validity.storage, False))  # validity kept outside the Map
     return _model_for(source.alias, source.base_dn, source.object_classes, source.config.customer_key,
                       tuple(columns))  # fmt: skip
 

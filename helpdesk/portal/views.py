@@ -320,7 +320,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     record = request.customer
     source = sources[record.source]
-    can_change_password = not source.read_only and source.config.row("UserPassword") is not None
+    can_change_password = source.sets_passwords
     errors: dict[str, list[str]] = {}
     if request.method == "POST" and request.POST.get("form") == "language":
         language = request.POST.get("language", "")

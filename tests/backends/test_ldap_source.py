@@ -10,7 +10,18 @@ from backends.config import validate_source_config
 from backends.errors import CustomerUserInvalid, SourceReadOnly, SourceUnavailable
 from backends.registry import SourceHandler
 from customers.selectors import customer_ids_of
-from tests.ldap_server import ANONYMOUS_TOTAL, CUSTOMER_IDS, PARTNERS_DN, PASSWORD, PEOPLE, SIZE_LIMIT, people
+from tests.ldap_server import (
+    ANONYMOUS_TOTAL,
+    CUSTOMER_IDS,
+    PARTNERS_DN,
+    PASSWORD,
+    PEOPLE,
+    PEOPLE_DN,
+    SERVICE_DN,
+    SERVICE_PW,
+    SIZE_LIMIT,
+    people,
+)
 
 pytestmark = [pytest.mark.ldap]
 
@@ -367,3 +378,54 @@ def test_a_writable_directory_keeps_the_maps_rules_and_the_customer_check(
                              acting_user=acting_user, source="CustomerUser1")  # fmt: skip
     assert caught.value.field_errors == {"UserCustomerID": ["There is no customer 'NOPE'."]}
     assert source(ldap_source_settings()).get("ruled.user") is None  # nothing was written
+
+
+@pytest.mark.django_db
+def test_validity_on_a_writable_directory_is_written_or_refused_never_dropped(
+    ldap_source_settings, slapd, settings, acting_user, customer_factory
+):
+    """Issue 32, point 16: without a ValidID Map row, the CustomerUserValidFilter `(!(employeeType=disabled))`
+    is the convention: invalidating writes the mark, the person can no longer log in and searches leave
+    them out; valid again removes it. A directory that keeps no validity refuses, naming the field."""
+    from customers.authentication import authenticate_customer_user
+    from customers.selectors import get_customer_user
+    from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
+
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser1": ldap_source_settings(ReadOnly=0, CustomerCompanySupport=0)
+    }
+    values = {"UserLogin": "valid.user", "UserFirstname": "V", "UserLastname": "U", "UserEmail": "v@example.org",
+              "UserCustomerID": "LDAP-02", "UserPassword": "Lavender-7-Secret"}  # fmt: skip
+    record, _ = create_customer_user(attributes=values, acting_user=acting_user, source="CustomerUser1")
+    try:
+        assert authenticate_customer_user("valid.user", "Lavender-7-Secret").ok
+        invalidate_customer_user(login="valid.user", acting_user=acting_user)
+        assert get_customer_user("valid.user").valid_id == 2
+        assert slapd_value(slapd, record.get("DN"), "employeeType") == ["disabled"]
+        assert not authenticate_customer_user("valid.user", "Lavender-7-Secret").ok
+        update_customer_user(login="valid.user", changes={"ValidID": 1}, acting_user=acting_user)
+        assert get_customer_user("valid.user").valid_id == 1
+        assert slapd_value(slapd, record.get("DN"), "employeeType") == []
+
+        settings.CUSTOMER_USER_BACKENDS = {
+            "CustomerUser1": ldap_source_settings(
+                ReadOnly=0, CustomerCompanySupport=0, CustomerUserValidFilter=""
+            )
+        }
+        with pytest.raises(CustomerUserInvalid) as caught:
+            update_customer_user(login="valid.user", changes={"ValidID": "2"}, acting_user=acting_user)
+        assert list(caught.value.field_errors) == ["ValidID"]
+        assert get_customer_user("valid.user").valid_id == 1
+    finally:
+        with contextlib.suppress(RuntimeError):
+            slapd.ldapdelete(f"uid=valid.user,{PEOPLE_DN}")
+
+
+def slapd_value(slapd, dn, attribute):
+    connection = ldap.initialize(slapd.ldap_uri)
+    connection.simple_bind_s(SERVICE_DN, SERVICE_PW)
+    try:
+        ((_, attrs),) = connection.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", [attribute])
+    finally:
+        connection.unbind_s()
+    return [value.decode() for value in attrs.get(attribute, [])]
