@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backends.base import CustomerUserRecord
 from backends.config import SourceConfig
+from backends.values import label_in_language
 from customers.models import Validity
 
 
@@ -42,7 +43,7 @@ class CustomerUserForm(forms.Form):
                 field = forms.ChoiceField(choices=[("", "—"), *config.selections[row.attribute].items()])
             else:
                 field = forms.CharField(strip=True)
-            field.label = row.label
+            field.label = label_in_language(row.label)  # the shipped labels are in the catalogue
             field.required = row.required and not row.is_password
             field.initial = initial
             field.help_text = help_text

@@ -14,26 +14,60 @@ and are not checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
 from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
 
 
 class _Needs:
-    """A password needs at least `count` characters of a kind."""
+    """A password needs at least `count` characters of a kind; `message` says so in the reader's language."""
 
-    def __init__(self, count: int, kind: str, test) -> None:
-        self.count, self.kind, self.test = count, kind, test
+    def __init__(self, count: int, code: str, message: Callable[[int], str], test) -> None:
+        self.count, self.code, self.message, self.test = count, code, message, test
 
     def validate(self, password: str, user: Any = None) -> None:
         if sum(1 for character in password if self.test(character)) < self.count:
-            raise ValidationError(self.get_help_text(), code="password_needs_" + self.kind.replace(" ", "_"))
+            raise ValidationError(self.get_help_text(), code="password_needs_" + self.code)
 
     def get_help_text(self) -> str:
-        return f"Your password must contain at least {self.count} {self.kind}."
+        return self.message(self.count)
+
+
+def _needs_lower(count: int) -> str:
+    return ngettext(
+        "Your password must contain at least %(count)d lower-case letter.",
+        "Your password must contain at least %(count)d lower-case letters.",
+        count,
+    ) % {"count": count}
+
+
+def _needs_upper(count: int) -> str:
+    return ngettext(
+        "Your password must contain at least %(count)d upper-case letter.",
+        "Your password must contain at least %(count)d upper-case letters.",
+        count,
+    ) % {"count": count}
+
+
+def _needs_letters(count: int) -> str:
+    return ngettext(
+        "Your password must contain at least %(count)d letter.",
+        "Your password must contain at least %(count)d letters.",
+        count,
+    ) % {"count": count}
+
+
+def _needs_digits(count: int) -> str:
+    return ngettext(
+        "Your password must contain at least %(count)d digit.",
+        "Your password must contain at least %(count)d digits.",
+        count,
+    ) % {"count": count}
 
 
 def customer_password_validators(options: dict[str, Any] | None = None) -> list:
@@ -42,12 +76,12 @@ def customer_password_validators(options: dict[str, Any] | None = None) -> list:
     if int(options.get("PasswordMinSize") or 0):
         validators.append(MinimumLengthValidator(int(options["PasswordMinSize"])))
     if options.get("PasswordMin2Lower2UpperCharacters"):
-        validators.append(_Needs(2, "lower-case letters", str.islower))
-        validators.append(_Needs(2, "upper-case letters", str.isupper))
+        validators.append(_Needs(2, "lower-case_letters", _needs_lower, str.islower))
+        validators.append(_Needs(2, "upper-case_letters", _needs_upper, str.isupper))
     if options.get("PasswordMin2Characters"):
-        validators.append(_Needs(2, "letters", str.isalpha))
+        validators.append(_Needs(2, "letters", _needs_letters, str.isalpha))
     if options.get("PasswordNeedDigit"):
-        validators.append(_Needs(1, "digit", str.isdigit))
+        validators.append(_Needs(1, "digit", _needs_digits, str.isdigit))
     return validators
 
 

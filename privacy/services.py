@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
 from backends.errors import CustomerUserNotFound
 from backends.registry import SourceHandler, sources
@@ -41,7 +42,7 @@ PERSONAL = ("UserTitle", "UserSalutation", "UserPhone", "UserFax", "UserMobile",
 class HeldElsewhere(HelpdeskError):
     code = "privacy.held_elsewhere"
     status = 409
-    template = (
+    template = gettext_lazy(
         "{login!r} lives in source {source} ({name}), which this product cannot change: erase the "
         "person there. What the product itself held about them was anonymised (as {new_login!r})."
     )

@@ -200,3 +200,47 @@ def test_a_taken_login_is_refused_in_the_clients_language(
     assert again.status_code == 400, again.json()
     assert again.json()["fields"].get("UserLogin") == ["Der Kundenbenutzer 'neu' existiert bereits."]
     assert again.json()["message"].startswith("Der Kundenbenutzer 'neu' wurde nicht gespeichert: der Login")
+
+
+FORM_PAGES = [
+    ("admin:customer_user_add", []), ("admin:customer_user_change", ["dana"]), ("admin:customers_customer_add", []),
+    ("admin:customers_group_add", []), ("admin:customers_service_add", []), ("portal:login", []),
+    ("portal:signup", []), ("portal:password_reset", []),
+]  # fmt: skip
+SAME_IN_BOTH = {
+    "URL",
+    "Name",
+    "Login",
+    "Fax",
+    "Status",
+    "Service",
+}  # words German and English share  # German and English alike
+
+
+def _labels(page) -> list[str]:
+    texts = re.findall(r"<label\b[^>]*>(.*?)</label>", page.text, flags=re.S)
+    return [re.sub(r"<[^>]+>|\s+|:$", " ", text).strip(" :") for text in texts]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "args"), FORM_PAGES, ids=[name for name, _ in FORM_PAGES])
+def test_every_form_is_rendered_in_german(admin_client, panel_customer_user, settings, name, args):
+    """Issue 32, point 13: no English label on a German form (the Map's labels, the models' fields)."""
+    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccount": 1}
+    panel_customer_user("dana", "Dana", "Deutsch", "Orchid-4-anad")
+    client = admin_client if name.startswith("admin:") else admin_client.__class__()
+    german = _labels(client.get(reverse(name, args=args), headers={"accept-language": "de"}))
+    english = _labels(client.get(reverse(name, args=args), headers={"accept-language": "en"}))
+    assert german
+    assert [g for g, e in zip(german, english, strict=True) if g == e and g not in SAME_IN_BOTH] == []
+
+
+def test_the_password_policy_speaks_the_language(settings):
+    from django.utils import translation
+
+    from customers.passwords import password_errors
+
+    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "PasswordNeedDigit": 1}
+    with translation.override("de"):
+        problems = password_errors("Lavender-Secret", {})
+    assert problems == ["Ihr Passwort muss mindestens 1 Ziffer enthalten."]

@@ -26,7 +26,7 @@ class TicketForm(forms.ModelForm):
             except SourceUnavailable as exc:
                 raise forms.ValidationError(exc.message) from exc
             if record is None:
-                raise forms.ValidationError(f"There is no customer user {login!r}.")
+                raise forms.ValidationError(_("There is no customer user %(login)r.") % {"login": login})
             login = record.login
         return login
 
