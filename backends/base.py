@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backends.config import SourceConfig
+from backends.config import ConfigProblem, MapRow, SourceConfig
+from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
+from backends.values import MapRules
 
 # Attributes that are never stored as preferences because they shadow record data (R136).
 RESERVED_ATTRIBUTES = frozenset({
@@ -147,6 +149,16 @@ class BaseSource(ABC):
     supports_password = True
     runs_inline = False  # True: asked in the caller's thread (it reads the project's own database)
     reads_own_table = False  # True: its customer users are rows of our own table (the importer writes there)
+    storage_names_case_blind = False  # True: its storage names match whatever their case (LDAP, RFC 4512)
+    # What a configuration that leaves these keys out gets from this kind of source (R11, R14).
+    config_defaults: Mapping[str, Any] = {
+        "CustomerUserSearchListLimit": 250, "AdminSetPreferences": 1, "CacheTTL": 86400, "ReadOnly": 0,
+    }  # fmt: skip
+
+    @classmethod
+    def config_problems(cls, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+        """What is wrong with a configuration of this kind beyond the common keys (backends.config)."""
+        return []
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -188,19 +200,64 @@ class BaseSource(ABC):
     @abstractmethod
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]: ...
 
-    # Writes: sources that cannot write raise SourceReadOnly.
+    # Writes: the skeleton every source shares (read-only refused, read-only Map rows kept, the Map's rules,
+    # a login or e-mail address taken here); a source stores, and says what its storage allows.
+    def refuse_if_read_only(self, login: str) -> None:
+        if self.read_only:
+            raise SourceReadOnly(alias=self.alias, login=login)
+
+    def keep_read_only_rows(self, values: dict[str, Any], current: CustomerUserRecord) -> None:
+        """A write never changes what the Map marks read-only: those values stay as they are."""
+        for row in self.config.map_rows:
+            if row.read_only and not row.is_password:
+                values[row.attribute] = current.get(row.attribute)
+
+    @cached_property
+    def rules(self) -> MapRules:
+        """The Map's value rules with the sizes this source's storage declares (backends.values)."""
+        return MapRules(self.config, self.storage_size)
+
+    def storage_size(self, row: MapRow) -> int | None:
+        """How many characters the storage of a Map row holds; None where it declares none (a directory)."""
+        return None
+
+    def validate(
+        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
+    ) -> dict[str, list[str]]:
+        """Every problem this source finds with a record, without writing: the Map's rules, then a login
+        or (with CustomerUserEmailUniqCheck, R56(5), R57) an e-mail address another user of this source
+        holds, invalid users included; `existing` is the record an update replaces."""
+        errors = self.rules.errors(values)
+        if set(errors) - {"UserEmail"}:
+            return errors
+        login = str(values.get("UserLogin") or "")
+        if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
+            errors.setdefault("UserLogin", []).append(login_taken_message(login))
+        email = str(values.get("UserEmail") or "").strip()
+        if (
+            email
+            and "UserEmail" not in errors
+            and self.config.email_unique_check
+            and (existing is None or email.casefold() != existing.email.casefold())
+        ):
+            self.lock_email(email)
+            if self.email_taken(email, exclude_login=existing.login if existing else None):
+                errors.setdefault("UserEmail", []).append(email_taken_message(email))
+        return errors
+
+    def lock_email(self, email: str) -> None:
+        """Serialise concurrent writers of one address where the storage can (W9); a directory cannot."""
+        return None
+
+    @abstractmethod
+    def email_taken(self, email: str, *, exclude_login: str | None) -> bool:
+        """Whether another customer user of this source holds this address, compared case-blind."""
+
     @abstractmethod
     def add(
         self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
     ) -> CustomerUserRecord:
         """Add one customer user with its password (if given): all of it, or nothing when any part fails."""
-
-    @abstractmethod
-    def validate(
-        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
-    ) -> dict[str, list[str]]:
-        """Every problem this source finds with a record (the Map's rules, a login or e-mail address taken
-        here), without writing; `existing` is the record an update replaces."""
 
     @abstractmethod
     def update(

@@ -45,7 +45,7 @@ SOURCE_KEYS: dict[str, Any] = {
     "CustomerUserSearchFields": ["login", "first_name", "last_name", "customer_id"],
     "CustomerUserSearchPrefix": "",
     "CustomerUserSearchSuffix": "*",
-    "CustomerUserSearchListLimit": None,  # 250 for DB, 200 for LDAP
+    "CustomerUserSearchListLimit": None,  # the kind's default (BaseSource.config_defaults)
     "CustomerUserPostMasterSearchFields": ["email"],
     "CustomerUserNameFields": ["first_name", "last_name"],
     "CustomerUserNameFieldsJoin": " ",
@@ -54,11 +54,11 @@ SOURCE_KEYS: dict[str, Any] = {
     "CustomerUserValidFilter": "",
     "AutoLoginCreation": 0,
     "AutoLoginCreationPrefix": "auto",
-    "AdminSetPreferences": None,  # DB 1, LDAP 0
-    "CacheTTL": None,  # DB 86400, LDAP 0 unless set
+    "AdminSetPreferences": None,  # the kind's default
+    "CacheTTL": None,  # the kind's default
     "Timeout": 10,  # seconds a search may take before the others answer without it (ours, not R11)
     "RetryAfter": 30,  # seconds a failed or timed-out source is skipped before a request retries it (ours)
-    "ReadOnly": None,  # DB 0, LDAP 1
+    "ReadOnly": None,  # the kind's default
     "CustomerCompanySupport": 1,
     "CustomerGroupSupport": 0,  # R14: off gives the source's users every valid group (R103 step 1)
     "TranslateManagerTo": "",
@@ -178,6 +178,7 @@ class SourceConfig:
     company_support: bool
     group_support: bool
     map_rows: tuple[MapRow, ...]
+    storage_names_case_blind: bool = False  # a directory's attribute names (RFC 4512)
     selections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -195,12 +196,13 @@ class SourceConfig:
     @classmethod
     def _build(cls, alias: str, raw: Mapping[str, Any]) -> SourceConfig:
         path = module_path(raw["Module"])
-        is_ldap = path == MODULE_SHORT_NAMES["LDAP"]
+        source_class = import_string(path)
+        defaults: Mapping[str, Any] = source_class.config_defaults  # a source kind's own defaults
 
         def get(key: str, default: Any = None) -> Any:
             value = raw.get(key)
             if value is None:
-                value = SOURCE_KEYS.get(key)
+                value = defaults.get(key, SOURCE_KEYS.get(key))
             return default if value is None else value
 
         storages = {str(row[2]) for row in raw["Map"]}
@@ -223,7 +225,7 @@ class SourceConfig:
             search_fields=fields("CustomerUserSearchFields"),
             search_prefix=str(get("CustomerUserSearchPrefix")),
             search_suffix=str(get("CustomerUserSearchSuffix")),
-            search_list_limit=int(get("CustomerUserSearchListLimit", 200 if is_ldap else 250)),
+            search_list_limit=int(get("CustomerUserSearchListLimit")),
             postmaster_search_fields=fields("CustomerUserPostMasterSearchFields"),
             name_fields=fields("CustomerUserNameFields"),
             name_fields_join=str(get("CustomerUserNameFieldsJoin")),
@@ -232,14 +234,15 @@ class SourceConfig:
             valid_filter=str(get("CustomerUserValidFilter")),
             auto_login_creation=truthy(get("AutoLoginCreation")),
             auto_login_creation_prefix=str(get("AutoLoginCreationPrefix")),
-            admin_set_preferences=truthy(get("AdminSetPreferences", 0 if is_ldap else 1)),
-            cache_ttl=int(get("CacheTTL", 0 if is_ldap else 86400)),
+            admin_set_preferences=truthy(get("AdminSetPreferences")),
+            cache_ttl=int(get("CacheTTL")),
             timeout=float(get("Timeout")),
             retry_after=float(get("RetryAfter")),
-            read_only=truthy(get("ReadOnly", 1 if is_ldap else 0)),
+            read_only=truthy(get("ReadOnly")),
             company_support=truthy(get("CustomerCompanySupport")),
             group_support=truthy(get("CustomerGroupSupport")),
             map_rows=tuple(MapRow.from_row(row) for row in raw["Map"]),
+            storage_names_case_blind=source_class.storage_names_case_blind,
             selections={k: dict(v) for k, v in (raw.get("Selections") or {}).items()},
             raw=raw,
         )
@@ -251,13 +254,9 @@ class SourceConfig:
         """The Map row of a storage name; for a directory compared case-blind, as LDAP attribute names are
         (RFC 4512: `givenname` is `givenName`)."""
         found = self._rows_by_storage.get(storage)
-        if found is None and self.is_directory:
+        if found is None and self.storage_names_case_blind:
             found = self._rows_by_storage_folded.get(storage.casefold())
         return found
-
-    @property
-    def is_directory(self) -> bool:
-        return self.module_path == MODULE_SHORT_NAMES["LDAP"]
 
     @cached_property
     def _rows_by_storage_folded(self) -> dict[str, MapRow]:
@@ -309,7 +308,7 @@ def validate_source_config(alias: str, raw: Any) -> list[ConfigProblem]:
     problems = list(_problems(alias, raw))
     if not problems:
         source_class = import_string(module_path(raw["Module"]))
-        problems = list(getattr(source_class, "config_problems", lambda _raw: [])(raw))
+        problems = list(source_class.config_problems(raw))
     return problems
 
 

@@ -43,6 +43,11 @@ def login_taken_message(login: str) -> str:
     return _("Customer user %(login)r already exists.") % {"login": login}
 
 
+def email_taken_message(email: str) -> str:
+    shown = email if len(email) <= 60 else f"{email[:60]}…"
+    return _("The e-mail address %(email)r is already in use for another customer user.") % {"email": shown}
+
+
 def login_taken(login: str, *, taken: str | None = None) -> CustomerUserInvalid:
     """A write of `login` refused because another customer user holds `taken` (by default the same)."""
     return CustomerUserInvalid(
@@ -64,6 +69,7 @@ __all__ = [
     "SourceReadOnly",
     "SourceUnavailable",
     "UnknownSource",
+    "email_taken_message",
     "empty_password",
     "login_taken",
     "login_taken_message",

@@ -45,11 +45,9 @@ from backends.connections import database_settings, source_connection
 from backends.errors import (
     CustomerUserInvalid,
     CustomerUserNotFound,
-    SourceReadOnly,
     SourceUnavailable,
     empty_password,
     login_taken,
-    login_taken_message,
     summarize,
 )
 from backends.hashers import as_django_encoded
@@ -752,10 +750,6 @@ class DBSource(BaseSource):
         return [f.column for f in self._read_fields].index(self._fields[self.config.customer_key].column)
 
     # ----------------------------------------------------------------------------------------- writes
-    def _refuse_if_read_only(self, login: str) -> None:
-        if self.read_only:
-            raise SourceReadOnly(alias=self.alias, login=login)
-
     def add(
         self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
     ) -> CustomerUserRecord:
@@ -763,7 +757,7 @@ class DBSource(BaseSource):
         when anything is wrong (the row and its hash are one statement, whichever database holds them)."""
         values = dict(attributes)
         login = str(values.get("UserLogin") or "").strip()
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         if not login and self.config.auto_login_creation:
             login = self._auto_login()
         values["UserLogin"] = login
@@ -784,7 +778,7 @@ class DBSource(BaseSource):
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
         """R58: a full replace of every writable Map attribute of the user found by its old login."""
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         values = dict(attributes)
         self._check_columns()
         with transaction.atomic(using=self.using):
@@ -797,9 +791,7 @@ class DBSource(BaseSource):
             if row is None:
                 raise CustomerUserNotFound(login=login)
             current = self._record(row)
-            for map_row in self.config.map_rows:
-                if map_row.read_only and not map_row.is_password:
-                    values[map_row.attribute] = current.get(map_row.attribute)
+            self.keep_read_only_rows(values, current)
             errors = self.validate(values, existing=current)
             if errors:
                 raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
@@ -828,7 +820,7 @@ class DBSource(BaseSource):
 
     def set_password(self, login: str, password: str) -> None:
         """R90, hashed with Django's hasher (W7); a Map without UserPassword is an error, not a no-op."""
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         row = self.config.row("UserPassword")
         if row is None:
             raise CustomerUserInvalid(
@@ -966,58 +958,25 @@ class DBSource(BaseSource):
         return columns
 
     @cached_property
-    def _rules(self) -> MapRules:
+    def rules(self) -> MapRules:
         """Compiled once the columns are known (an external table's sizes come from the database)."""
         self._check_columns()
+        return MapRules(self.config, self.storage_size)
 
-        def size(row: MapRow) -> int | None:
-            field = self._fields.get(row.storage)
-            if field is None or field.column == "extra_attributes":
-                return EXTRA_ATTRIBUTE_MAX_LENGTH
-            return getattr(field, "max_length", None)
+    def storage_size(self, row: MapRow) -> int | None:
+        field = self._fields.get(row.storage)
+        if field is None or field.column == "extra_attributes":
+            return EXTRA_ATTRIBUTE_MAX_LENGTH
+        return getattr(field, "max_length", None)
 
-        return MapRules(self.config, size)
-
-    def validate(
-        self, values: Mapping[str, Any], existing: CustomerUserRecord | None
-    ) -> dict[str, list[str]]:
-        """Every problem with the values, by Map attribute: the Map's rules (backends.values.MapRules), then
-        what only this source knows (a login or e-mail address taken here)."""
-        errors = self._rules.errors(values)
-        if set(errors) - {"UserEmail"}:
-            return errors
-
-        def add(attribute: str, message: str) -> None:
-            errors.setdefault(attribute, []).append(message)
-
-        email = str(values.get("UserEmail") or "").strip()
-        login = str(values.get("UserLogin") or "")
-        login_changed = existing is None or login.casefold() != existing.login.casefold()
-        if login_changed and self.get(login) is not None:
-            add("UserLogin", login_taken_message(login))
-        if (
-            email
-            and "UserEmail" not in errors
-            and self.config.email_unique_check
-            and (existing is None or email.casefold() != existing.email.casefold())
-        ):
-            self._lock_email(email)
-            if self._email_taken(email, exclude_login=existing.login if existing else None):
-                add(
-                    "UserEmail",
-                    _("The e-mail address %(email)r is already in use for another customer user.")
-                    % {"email": _short(email)},
-                )
-        return errors
-
-    def _lock_email(self, email: str) -> None:
+    def lock_email(self, email: str) -> None:
         """Serialise concurrent writers of one e-mail address, closing the reference's race (W9)."""
         connection = connections[self.using]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(email.casefold().encode())])
 
-    def _email_taken(self, email: str, *, exclude_login: str | None) -> bool:
+    def email_taken(self, email: str, *, exclude_login: str | None) -> bool:
         """R56(5)/R57: a case-insensitive whole-value match over all users of this source, invalid too."""
         email_row = self.config.row("UserEmail")
         qs = self._base_queryset(False).filter(self._equals(email_row.storage, email))

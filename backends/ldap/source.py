@@ -41,15 +41,12 @@ from backends.config import MULTI_VALUED_ATTRIBUTES, ConfigProblem, MapRow, Sour
 from backends.errors import (
     CustomerUserInvalid,
     CustomerUserNotFound,
-    SourceReadOnly,
     SourceUnavailable,
     empty_password,
-    login_taken_message,
     summarize,
 )
 from backends.ldap.writes import directory_model, write_entry
 from backends.search import Expression, Term, UnparsableSearch, parse_search
-from backends.values import MapRules
 from core.validity import Validity
 
 logger = logging.getLogger(__name__)
@@ -113,6 +110,10 @@ def _or(filters: Iterable[str]) -> str:
 
 class LDAPSource(BaseSource):
     kind = "LDAP"
+    storage_names_case_blind = True
+    config_defaults: Mapping[str, Any] = {
+        "CustomerUserSearchListLimit": 200, "AdminSetPreferences": 0, "CacheTTL": 0, "ReadOnly": 1,
+    }  # fmt: skip
 
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
@@ -500,17 +501,13 @@ class LDAPSource(BaseSource):
         return [r for r in records if r.login.casefold() in members]
 
     # --------------------------------------------------------------------------------------- writes
-    def _refuse_if_read_only(self, login: str) -> None:
-        if self.read_only:
-            raise SourceReadOnly(alias=self.alias, login=login)
-
     def add(
         self, attributes: Mapping[str, Any], *, acting_user: Any, password: str = ""
     ) -> CustomerUserRecord:
         """The entry, then its password by Password Modify (the server hashes it); an entry whose password
         could not be set is removed again, so a failed add leaves nothing."""
         login = str(attributes.get("UserLogin") or "").strip()
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         errors = self.validate(attributes, existing=None)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
@@ -527,14 +524,12 @@ class LDAPSource(BaseSource):
         return record
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         current = self.get(login)
         if current is None:
             raise CustomerUserNotFound(login=login)
         values = dict(attributes)
-        for row in self.config.map_rows:
-            if row.read_only and not row.is_password:
-                values[row.attribute] = current.get(row.attribute)
+        self.keep_read_only_rows(values, current)
         errors = self.validate(values, existing=current)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
@@ -543,7 +538,7 @@ class LDAPSource(BaseSource):
 
     def set_password(self, login: str, password: str) -> None:
         """The server hashes it: the Password Modify extended operation (RFC 3062)."""
-        self._refuse_if_read_only(login)
+        self.refuse_if_read_only(login)
         if not password:
             raise empty_password(login)
         record = self.get(login)
@@ -617,16 +612,11 @@ class LDAPSource(BaseSource):
             return DirectoryValidity("filter", marked["attribute"], unescape_filter_value(marked["value"]))
         return None
 
-    @cached_property
-    def _rules(self) -> MapRules:
-        return MapRules(self.config, lambda row: None)
-
     def validate(
         self, values: Mapping[str, Any], existing: CustomerUserRecord | None
     ) -> dict[str, list[str]]:
-        """The Map's rules (backends.values.MapRules; a directory declares no sizes), then whether the
-        login is taken here."""
-        errors = self._rules.errors(values)
+        """The skeleton's checks (BaseSource.validate), and a validity this directory cannot keep."""
+        errors = super().validate(values, existing)
         wanted = values.get("ValidID")
         if self.validity is None and wanted not in (None, "") and str(wanted).strip() != str(Validity.VALID):
             errors["ValidID"] = [
@@ -637,12 +627,22 @@ class LDAPSource(BaseSource):
                 )
                 % {"alias": self.alias}
             ]
-        if set(errors) - {"UserEmail"}:
-            return errors
-        login = str(values.get("UserLogin") or "")
-        if login and (existing is None or login.casefold() != existing.login.casefold()) and self.get(login):
-            errors.setdefault("UserLogin", []).append(login_taken_message(login))
         return errors
+
+    def email_taken(self, email: str, *, exclude_login: str | None) -> bool:
+        """R56(5), R57: the Map's e-mail attribute, whole value, case-blind (an equality match on `mail` is
+        case-blind by its schema), over every entry of the source, disabled ones too."""
+        row = self.config.row("UserEmail")
+        if row is None:
+            return False
+        condition = self._with_fixed_filters(f"({row.storage}={escape_filter_chars(email)})", valid=False)
+        entries, _ = self._search(condition, 2, [self.config.customer_key])
+        logins = {
+            login.casefold()
+            for login in (self._first(attrs, self.config.customer_key) for _, attrs in entries)
+        }
+        logins.discard((exclude_login or "").casefold())
+        return bool(logins)
 
 
 @dataclass(frozen=True)

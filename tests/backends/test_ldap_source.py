@@ -429,3 +429,24 @@ def slapd_value(slapd, dn, attribute):
     finally:
         connection.unbind_s()
     return [value.decode() for value in attrs.get(attribute, [])]
+
+
+@pytest.mark.django_db
+def test_a_writable_directory_checks_email_uniqueness_as_the_database_does(ldap_source_settings, slapd):
+    """Issue 32 (the write skeleton): CustomerUserEmailUniqCheck holds in a writable directory too, case-blind."""
+    writable = source(ldap_source_settings(ReadOnly=0, CustomerUserEmailUniqCheck=1))
+    taken = writable.get("person0005").email
+    values = {"UserLogin": "mail.twin", "UserFirstname": "M", "UserLastname": "T", "UserEmail": taken.upper(),
+              "UserCustomerID": "LDAP-02"}  # fmt: skip
+    with pytest.raises(CustomerUserInvalid) as caught:
+        writable.add(values, acting_user=None)
+    assert caught.value.field_errors == {
+        "UserEmail": [f"The e-mail address {taken.upper()!r} is already in use for another customer user."]
+    }
+    assert writable.get("mail.twin") is None
+    assert (
+        writable.validate(
+            {**values, "UserLogin": "person0005", "UserEmail": taken}, writable.get("person0005")
+        )
+        == {}
+    )
