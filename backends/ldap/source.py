@@ -45,7 +45,7 @@ from backends.errors import (
     empty_password,
     summarize,
 )
-from backends.ldap.writes import directory_model, write_entry
+from backends.ldap.writes import Directory, write_entry
 from backends.search import Expression, Term, UnparsableSearch, parse_search
 from core.validity import Validity
 
@@ -511,7 +511,7 @@ class LDAPSource(BaseSource):
         errors = self.validate(attributes, existing=None)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
-        write_entry(self, directory_model(self), None, self._entry_values(attributes))
+        write_entry(self.directory, None, self._entry_values(attributes))
         record = self.get(login)
         if password:
             try:
@@ -533,7 +533,7 @@ class LDAPSource(BaseSource):
         errors = self.validate(values, existing=current)
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
-        write_entry(self, directory_model(self), current.get("DN"), self._entry_values(values, current))
+        write_entry(self.directory, current.get("DN"), self._entry_values(values, current))
         return self.get(str(values.get("UserLogin") or login))
 
     def set_password(self, login: str, password: str) -> None:
@@ -596,6 +596,23 @@ class LDAPSource(BaseSource):
             elif current is not None and current.valid_id != Validity.VALID:
                 entry[validity.storage] = []  # valid again: the mark goes
         return entry
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Where writes go: the entries' attributes are the Map's (multi-valued where R-rules say so), `cn`
+        unless the Map writes it, and the attribute validity is kept in, when it is outside the Map."""
+        columns = [] if self.config.row_for_storage("cn") else [("cn", False)]
+        for row in self.config.map_rows:
+            if not row.is_password and row.storage not in dict(columns):
+                columns.append((row.storage, row.attribute in MULTI_VALUED_ATTRIBUTES))
+        if self.validity is not None and self.validity.storage not in dict(columns):
+            columns.append((self.validity.storage, False))
+        return Directory(
+            alias=self.alias, fingerprint=self.config.fingerprint, base_dn=self.base_dn,
+            object_classes=self.object_classes, key=self.config.customer_key, columns=tuple(columns),
+            uris=tuple(self.uris), bind_dn=self.bind_dn, bind_pw=self.bind_pw, start_tls=self.start_tls,
+            ca_file=self.ca_file, timeout=self.timeout,
+        )  # fmt: skip
 
     @cached_property
     def validity(self) -> DirectoryValidity | None:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ldap
 from django.apps.registry import Apps
 from django.utils.translation import gettext as _
 
 from backends.compat import ldapdb
-from backends.config import MULTI_VALUED_ATTRIBUTES
 from backends.connections import source_connection
 from backends.errors import CustomerUserInvalid, SourceUnavailable
-
-if TYPE_CHECKING:
-    from backends.ldap.source import LDAPSource
 
 
 def _field_name(attribute: str) -> str:
@@ -44,32 +41,45 @@ def _model_for(alias: str, base_dn: str, object_classes: tuple[str, ...], key: s
     return type(f"Directory{alias}", (ldapdb.models.Model,), fields)
 
 
-def directory_model(source: LDAPSource) -> type:
-    columns = [] if source.config.row_for_storage("cn") else [("cn", False)]
-    for row in source.config.map_rows:
-        if not row.is_password and row.storage not in dict(columns):
-            columns.append((row.storage, row.attribute in MULTI_VALUED_ATTRIBUTES))
-    if source.validity is not None and source.validity.storage not in dict(columns):
-        columns.append((source.validity.storage, False))  # validity kept outside the Map
-    return _model_for(source.alias, source.base_dn, source.object_classes, source.config.customer_key,
-                      tuple(columns))  # fmt: skip
+@dataclass(frozen=True)
+class Directory:
+    """What a write needs of one LDAP source: where its entries live, their attributes (name, multi-valued),
+    and how to reach the server. Built by the source (LDAPSource.directory)."""
+
+    alias: str
+    fingerprint: str
+    base_dn: str
+    object_classes: tuple[str, ...]
+    key: str
+    columns: tuple[tuple[str, bool], ...]
+    uris: tuple[str, ...]
+    bind_dn: str
+    bind_pw: str
+    start_tls: bool
+    ca_file: str
+    timeout: float
+
+    @property
+    def model(self) -> type:
+        return _model_for(self.alias, self.base_dn, self.object_classes, self.key, self.columns)
 
 
-def _ldapdb_alias(source: LDAPSource) -> str:
-    options = {ldap.OPT_NETWORK_TIMEOUT: source.timeout, "query_timeout": int(source.timeout)}
-    if source.ca_file:
-        options[ldap.OPT_X_TLS_CACERTFILE] = source.ca_file
+def _ldapdb_alias(directory: Directory) -> str:
+    options = {ldap.OPT_NETWORK_TIMEOUT: directory.timeout, "query_timeout": int(directory.timeout)}
+    if directory.ca_file:
+        options[ldap.OPT_X_TLS_CACERTFILE] = directory.ca_file
         options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
         options[ldap.OPT_X_TLS_NEWCTX] = 0
-    return source_connection(f"ldap:{source.alias}:{source.config.fingerprint}", {
-        "ENGINE": "ldapdb.backends.ldap", "NAME": " ".join(source.uris), "USER": source.bind_dn,
-        "PASSWORD": source.bind_pw, "TLS": source.start_tls, "CONNECTION_OPTIONS": options,
+    return source_connection(f"ldap:{directory.alias}:{directory.fingerprint}", {
+        "ENGINE": "ldapdb.backends.ldap", "NAME": " ".join(directory.uris), "USER": directory.bind_dn,
+        "PASSWORD": directory.bind_pw, "TLS": directory.start_tls, "CONNECTION_OPTIONS": options,
     })  # fmt: skip
 
 
-def write_entry(source: LDAPSource, model: type, dn: str | None, values: dict[str, list[str]]) -> None:
+def write_entry(directory: Directory, dn: str | None, values: dict[str, list[str]]) -> None:
     """Create the entry (dn None) or replace its Map attributes; a rename follows the login."""
-    using = _ldapdb_alias(source)
+    using = _ldapdb_alias(directory)
+    model = directory.model
     try:
         entry = model() if dn is None else model.objects.using(using).get(dn=dn)
         for column, column_values in values.items():
@@ -85,8 +95,8 @@ def write_entry(source: LDAPSource, model: type, dn: str | None, values: dict[st
         detail = " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip()
         raise CustomerUserInvalid(
             {"__all__": [_("The directory refused the entry: %(detail)s.") % {"detail": detail}]},
-            login=values.get(source.config.customer_key, [""])[0],
+            login=values.get(directory.key, [""])[0],
             summary=_("the directory refused it (%(detail)s)") % {"detail": detail},
         ) from exc
     except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.INSUFFICIENT_ACCESS) as exc:
-        raise SourceUnavailable(alias=source.alias, operation="write", detail=str(exc)) from exc
+        raise SourceUnavailable(alias=directory.alias, operation="write", detail=str(exc)) from exc
