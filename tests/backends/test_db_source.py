@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 
+from backends.base import SearchQuery
 from backends.errors import CustomerUserInvalid, SourceReadOnly
 from backends.registry import SourceHandler
 from customers.models import (
@@ -568,3 +569,29 @@ def test_input_with_nul_matches_nothing_instead_of_failing(registry, people):
     assert source.get_many(["jdoe\x00", "jdoe"]).keys() == {"jdoe"}
     assert source.check_password("jdoe\x00", "whatever") is None
     assert source.list_customer_id_values("ACME\x00") == []
+
+
+def test_every_read_path_returns_the_same_record_for_the_same_row(registry, people):
+    """Issue 32: one record per row whichever read plan builds it: data get, many logins at once, a
+    search (prefix, general, by login, postmaster) and the streamed export."""
+    source = registry["CustomerUser"]
+    streamed = {r.login: r for r in source.iter_records(valid_only=False)}
+    many = source.get_many(list(people))
+    for login, row in people.items():
+        one = source.get(login)
+        found = {
+            "get_many": many[login],
+            "iter_records": streamed[login],
+            "search by term": _only(source.search(SearchQuery(term=login, valid_only=False)), login),
+            "search by infix": _only(
+                source.search(SearchQuery(term=f"*{login[1:]}", valid_only=False)), login
+            ),
+            "search by login": _only(source.search(SearchQuery(login=login, valid_only=False)), login),
+            "postmaster": _only(source.search(SearchQuery(postmaster=row.email, valid_only=False)), login),
+        }
+        assert {path: record for path, record in found.items() if record != one} == {}
+        assert {path: record.display for path, record in found.items() if record.display != one.display} == {}
+
+
+def _only(result, login):
+    return next(record for record in result.records if record.login == login)
