@@ -31,7 +31,7 @@ from backends.registry import sources
 from core import history
 from core.generations import forget_customer_user_answers
 from customers.imports import COPY_ESCAPES
-from customers.models import Customer, CustomerUser, DefaultService, Group, MigratedRow, Service
+from customers.models import Customer, CustomerUser, DefaultService, Group, MigratedRow, Service, Validity
 
 logger = logging.getLogger(__name__)
 MIGRATION = history.Acting("command", "migration")  # who writes a migration's history
@@ -195,10 +195,14 @@ def import_from_reference(
             )  # the one-per-login sort of a million rows in memory
             for stage in stages:
                 _stage(source, stage, cursor, progress)
-            _refuse_values_that_do_not_fit(cursor)
             staged = {stage.name for stage in stages}
             writer = _Writer(cursor, result, progress)
+            screen = _Screen(cursor, writer)
+            screen.customers()
+            screen.customer_users()
+            _refuse_values_that_do_not_fit(cursor)  # what no rule covers (the password hash)
             writer.customers()
+            screen.customer_users_against_our_data()
             writer.customer_users()
             if "group" in staged:
                 writer.groups()
@@ -269,6 +273,128 @@ class _Rows(io.RawIOBase):
         super().close()
 
 
+class _Screen:
+    """The rules every path that writes applies, over the staged rows: a row they refuse is named and left
+    out, never stops the import. Customers: customers.rules; customer users: the Map's rules of the source
+    over our own table (backends.values, every value: a check added there reaches the migration), then, set-
+    based, a customer that exists (the key rule, with CustomerCompanySupport), an e-mail address nobody else
+    holds (CustomerUserEmailUniqCheck), and a login no other source holds (R20)."""
+
+    def __init__(self, cursor, writer: _Writer) -> None:
+        self.cursor, self.writer = cursor, writer
+        self.source = next((s for s in sources.in_order() if s.reads_own_table), None)
+        self.others = [s for s in sources.in_order() if not s.reads_own_table]
+
+    def _leave_out(self, what: str, table: str, refused: list[tuple[int, str]]) -> None:
+        """Name and count the refused staged rows `(n, label)`, and take them out of `table`."""
+        if not refused:
+            return
+        self.cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS z_refused (n bigint, label text) ON COMMIT DROP"
+        )
+        self.cursor.execute("TRUNCATE z_refused")
+        buffer = io.StringIO("".join(f"{n}\t{_copy_field(label)}\n" for n, label in refused))
+        self.cursor.cursor.copy_expert("COPY z_refused (n, label) FROM STDIN", buffer)
+        self.writer._skipped(what, "SELECT label FROM z_refused ORDER BY n")
+        self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM z_refused)")
+
+    def _rows(self, sql: str) -> Iterator[tuple]:
+        """The staged rows of `sql`, streamed (a server-side cursor in the import's transaction)."""
+        with connection.chunked_cursor() as rows:
+            rows.execute(sql)
+            while batch := rows.fetchmany(BATCH):
+                yield from batch
+
+    def customers(self) -> None:
+        from customers.rules import customer_problems
+
+        fields = CUSTOMER_COLUMNS[:-1]
+        refused = []
+        for n, *values, valid_id in self._rows(f"SELECT n, {', '.join(fields)}, valid_id FROM z_customer"):
+            customer = Customer(**{f: v or "" for f, v in zip(fields, values, strict=True)},
+                                validity=valid_id or Validity.VALID)  # fmt: skip
+            problems = customer_problems(customer)
+            if problems:
+                refused.append((n, _label("customer", customer.customer_id, problems)))
+        self._leave_out("customers", "z_customer", refused)
+
+    def customer_users(self) -> None:
+        if self.source is None:
+            return
+        rules = self.source.rules
+        mapped = [(row.attribute, row.storage) for row in self.source.config.map_rows
+                  if row.storage in USER_COLUMNS and not row.is_password]  # fmt: skip
+        attributes = [attribute for attribute, _ in mapped]
+        refused = []
+        sql = f"SELECT n, login, {', '.join(storage for _, storage in mapped)} FROM z_user"
+        for n, login, *values in self._rows(sql):
+            record = {a: "" if v is None else v for a, v in zip(attributes, values, strict=True)}
+            if "ValidID" in record:
+                record["ValidID"] = record["ValidID"] or Validity.VALID  # unset means valid
+            problems = rules.errors(record)
+            if problems:
+                refused.append((n, _label("customer user", login or "", problems)))
+        if self.others:
+            refused += self._held_by_other_sources()
+        self._leave_out("customer users", "z_user", refused)
+
+    def _held_by_other_sources(self) -> list[tuple[int, str]]:
+        refused = []
+        chunk: list[tuple[int, str]] = []
+
+        def check() -> None:
+            logins = [login for _, login in chunk]
+            for source in self.others:
+                held = source.get_many(logins)  # SourceUnavailable: nothing is imported, say which
+                refused.extend((n, _label("customer user", login, {"UserLogin": [
+                    f"the login is held by source {source.alias}"]})) for n, login in chunk
+                    if login.casefold() in held)  # fmt: skip
+            chunk.clear()
+
+        for n, login in self._rows("SELECT n, login FROM z_user WHERE coalesce(login, '') <> ''"):
+            chunk.append((n, login))
+            if len(chunk) == 500:
+                check()
+        if chunk:
+            check()
+        return refused
+
+    def customer_users_against_our_data(self) -> None:
+        """After the customers are written: the customer exists, the e-mail address is free."""
+        if self.source is None:
+            return
+        config = self.source.config
+        if config.company_support:
+            missing = (
+                "FROM z_user z WHERE coalesce(z.customer_id, '') <> '' AND NOT EXISTS"
+                " (SELECT 1 FROM customer_company c WHERE lower(c.customer_id) = lower(z.customer_id))"
+            )
+            self.writer._skipped(
+                "customer users",
+                "SELECT format('customer user %%L: UserCustomerID: there is no customer %%L', z.login,"
+                f" z.customer_id) AS label {missing}",
+            )
+            self.cursor.execute(f"DELETE FROM z_user WHERE n IN (SELECT z.n {missing})")
+        if config.email_unique_check:
+            taken = (
+                "SELECT z.n, z.login, z.email, coalesce(u.login, first_value(z.login) OVER w) AS holder,"
+                " row_number() OVER w AS rank FROM z_user z LEFT JOIN customer_user u"
+                " ON lower(u.email) = lower(z.email) AND lower(u.login) <> lower(z.login)"
+                " WHERE coalesce(z.email, '') <> ''"
+                " WINDOW w AS (PARTITION BY lower(z.email) ORDER BY z.login, z.n)"
+            )
+            clash = (
+                f"SELECT n, login, email, holder FROM ({taken}) t"
+                " WHERE rank > 1 OR lower(holder) <> lower(login)"
+            )
+            self.writer._skipped(
+                "customer users",
+                "SELECT format('customer user %%L: UserEmail: the e-mail address %%L is held by %%L', login,"
+                f" email, holder) AS label FROM ({clash}) c",
+            )
+            self.cursor.execute(f"DELETE FROM z_user WHERE n IN (SELECT n FROM ({clash}) c)")
+
+
 def _refuse_values_that_do_not_fit(cursor) -> None:
     """A value longer than our column holds stops the import before anything is written, naming the row,
     the column and the value (the database would only say that some value was too long)."""
@@ -287,6 +413,12 @@ def _refuse_values_that_do_not_fit(cursor) -> None:
                 f"{model._meta.db_table} {which!r}: {column} holds {len(value)} characters, at most"
                 f" {fields[column]} fit here: {value[:60]!r}…"
             )
+
+
+def _label(kind: str, key: str, problems: dict[str, list[str]]) -> str:
+    """What a skipped row's report line says: the row, and each attribute with its problems."""
+    said = "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in problems.items())
+    return f"{kind} {key!r}: {said}"
 
 
 def _copy_field(value: Any) -> str:
@@ -390,6 +522,7 @@ class _Writer:
         self._fold("customer users", "z_user", "login", "customer user %%L: the login %%L came first")
         self._unchanged_since_last_run("user", "z_user", "lower(z.login)", USER_COLUMNS)
         columns = USER_COLUMNS[:-1]
+        kept = (*columns[1:], "valid_id")  # a stored login keeps its spelling (the key rule): relations use it
         values = ", ".join("coalesce(c.customer_id, z.customer_id, '')" if column == "customer_id"
                            else _text(column) for column in columns)  # fmt: skip
         self._upsert(
@@ -398,8 +531,8 @@ class _Writer:
             f" change_time) SELECT {values}, {VALIDITY}, '{{}}', now(), now() FROM z_user z"
             " LEFT JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id)"
             " WHERE coalesce(z.login, '') <> ''"
-            f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set((*columns, 'valid_id'))}, change_time = now()"
-            f" WHERE {_differs('u', (*columns, 'valid_id'))}",
+            f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set(kept)}, change_time = now()"
+            f" WHERE {_differs('u', kept)}",
         )
         self._remember("user", "z_user", "lower(z.login)", USER_COLUMNS)
 

@@ -166,12 +166,21 @@ def test_logins_that_differ_only_in_case_become_one_customer_user_and_the_others
     assert "skipped customer user 'jdoe': the login 'JDoe' came first" in output
 
 
-def test_a_value_too_long_for_our_column_stops_the_import_naming_row_column_and_value(znuny_dsn):
-    reference(znuny_dsn, f"UPDATE customer_company SET name = '{'N' * 192}' WHERE customer_id = 'OLD'")
-    with pytest.raises(CommandError, match=r"customer_company 'OLD': name holds 192 characters, at most 191"):
-        run_import(znuny_dsn)
-    assert not Customer.objects.exists()
-    assert not CustomerUser.objects.exists()
+def test_a_value_a_rule_refuses_is_a_named_row_not_a_stopped_import(znuny_dsn):
+    """Issue 32: the rules every path applies (customers.rules, the Map's rules) refuse the row; the report
+    names it, the field and the rule, and the rest is imported (its users' customer is gone: named too)."""
+    reference(znuny_dsn, f"UPDATE customer_company SET name = '{'N' * 192}' WHERE customer_id = 'OLD';"
+                         "UPDATE customer_user SET login = 'mm\u2028üller' WHERE login = 'mmüller'")  # fmt: skip
+    output = run_import(znuny_dsn)
+    assert (
+        "skipped customer 'OLD': name: Ensure this value has at most 191 characters (it has 192)." in output
+    )
+    assert (
+        "skipped customer user 'mm\\u2028üller': UserLogin: Username must not contain control characters or line"
+        " breaks ('mm\\u2028üller')." in output
+    )
+    assert sorted(Customer.objects.values_list("customer_id", flat=True)) == ["ACME"]
+    assert sorted(CustomerUser.objects.values_list("login", flat=True)) == ["jdoe"]
 
 
 def test_an_error_late_in_the_import_leaves_nothing_behind(znuny_dsn):

@@ -3,8 +3,12 @@ stored value on each. A later write path (sync, SCIM, single sign-on) joins the 
 
 import contextlib
 import csv
+import io
 import json
+import os
+import re
 
+import psycopg2
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from django.core.management import CommandError, call_command
@@ -15,6 +19,9 @@ import backends.values
 from customers.models import Customer, CustomerUser
 from customers.signup import complete_signup
 from staff.roles import CUSTOMER_ADMINISTRATORS
+from tests.mariadb_server import PASSWORD as MARIADB_PASSWORD
+from tests.mariadb_server import USER as MARIADB_USER
+from tests.znuny_reference import TABLES
 
 pytestmark = [pytest.mark.django_db]
 
@@ -70,7 +77,7 @@ def world(settings, db_source_settings, ldap_source_settings, monkeypatch, djang
     return staff
 
 
-def via_api(attributes, staff, tmp_path, client):
+def via_api(attributes, staff, tmp_path, client, request):
     api = APIClient()
     api.force_authenticate(staff)
     response = api.post("/api/v1/customer-users/", {"source": "CustomerUser", **attributes}, format="json")
@@ -78,7 +85,7 @@ def via_api(attributes, staff, tmp_path, client):
     return set(response.json().get("fields", {})) if response.status_code == 400 else None
 
 
-def via_admin(attributes, staff, tmp_path, client):
+def via_admin(attributes, staff, tmp_path, client, request):
     client.force_login(staff)
     response = client.post(reverse("admin:customer_user_add"), {"source": "CustomerUser", "ValidID": "1",
                                                                   "UserPassword": "", **attributes})  # fmt: skip
@@ -98,7 +105,7 @@ def _import(path):
         return {row["field"] for row in csv.DictReader(handle)}
 
 
-def via_csv(attributes, staff, tmp_path, client):
+def via_csv(attributes, staff, tmp_path, client, request):
     path = tmp_path / "users.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(attributes))
@@ -107,13 +114,13 @@ def via_csv(attributes, staff, tmp_path, client):
     return _import(path)
 
 
-def via_jsonl(attributes, staff, tmp_path, client):
+def via_jsonl(attributes, staff, tmp_path, client, request):
     path = tmp_path / "users.jsonl"
     path.write_text(json.dumps(attributes) + "\n", encoding="utf-8")
     return _import(path)
 
 
-def via_signup(attributes, staff, tmp_path, client):
+def via_signup(attributes, staff, tmp_path, client, request):
     """The last step of sign-up (its customer ID is the configured one, not typed)."""
     from core.errors import ValidationFailed
 
@@ -125,24 +132,96 @@ def via_signup(attributes, staff, tmp_path, client):
     return None
 
 
-PATHS = {"api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup}
+USER_COLUMNS = {"UserLogin": "login", "UserEmail": "email", "UserCustomerID": "customer_id",
+                "UserFirstname": "first_name", "UserLastname": "last_name"}  # fmt: skip
+
+
+def via_migration(vendor):
+    """import_from_znuny from a reference database (PostgreSQL or MariaDB) holding the one row."""
+
+    def run(attributes, staff, tmp_path, client, request):
+        dsn, execute = request.getfixturevalue(f"znuny_{vendor}")
+        columns = [USER_COLUMNS[a] for a in attributes]
+        placeholders = ", ".join(["%s"] * len(columns))
+        execute(f"INSERT INTO customer_user ({', '.join(columns)}, valid_id) VALUES ({placeholders}, 1)",
+                list(attributes.values()))  # fmt: skip
+        out = io.StringIO()
+        call_command("import_from_znuny", "--dsn", dsn, verbosity=0, stdout=out, stderr=out)
+        fields = re.findall(r"^skipped customer user '.*?': (\w+):", out.getvalue(), flags=re.M)
+        return set(fields) or None
+
+    return run
+
+
+PATHS = {
+    "api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup,
+    "migration-postgresql": via_migration("postgresql"), "migration-mariadb": via_migration("mariadb"),
+}  # fmt: skip
+# The migration copies the reference's people: a login already here (case-blind, R55) is the same person and is
+# updated by every run (the re-run tests in tests/customers/test_znuny_import.py), not refused as a new one.
+SAME_PERSON = {("migration-postgresql", "login taken in our table, another case"),
+               ("migration-mariadb", "login taken in our table, another case")}  # fmt: skip
+
+
+@pytest.fixture
+def znuny_postgresql():
+    base = os.environ.get("HELPDESK_PG_URL")
+    if not base:
+        pytest.skip("the migration writes to PostgreSQL (make test-postgresql)")
+    admin = psycopg2.connect(f"{base}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS znuny_parity WITH (FORCE)")
+        cursor.execute("CREATE DATABASE znuny_parity")
+
+    def execute(sql, params=()):
+        with psycopg2.connect(f"{base}/znuny_parity") as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    execute(TABLES + "ALTER TABLE customer_user ALTER COLUMN last_name TYPE varchar(400);")
+    yield f"{base}/znuny_parity", execute
+    with admin.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS znuny_parity WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def znuny_mariadb(mariadb):
+    if not os.environ.get("HELPDESK_PG_URL"):
+        pytest.skip("the migration writes to PostgreSQL (make test-postgresql)")
+    mariadb.create_database("znuny_parity")
+
+    def execute(sql, params=()):
+        with mariadb.cursor("znuny_parity") as cursor:
+            cursor.execute(sql, params)
+
+    for statement in filter(str.strip, TABLES.split(";\n")):
+        execute(statement)
+    execute("ALTER TABLE customer_user MODIFY last_name varchar(400) NOT NULL")
+    return f"mysql://{MARIADB_USER}:{MARIADB_PASSWORD}@127.0.0.1:{mariadb.port}/znuny_parity", execute
 
 
 @pytest.mark.ldap
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(("case", "attributes", "decision"), CASES, ids=[c[0] for c in CASES])
 def test_every_path_takes_the_same_decision_and_stores_the_same_value(
-    world, tmp_path, client, path, case, attributes, decision
+    world, tmp_path, client, request, path, case, attributes, decision
 ):
     if path == "signup" and "UserCustomerID" in attributes:
         pytest.skip("sign-up takes its customer ID from the configuration, never from the person")
     attributes = {**PERSON, **attributes}
     before = set(CustomerUser.objects.values_list("login", flat=True))
 
-    refused = PATHS[path](attributes, world, tmp_path, client)
+    refused = PATHS[path](attributes, world, tmp_path, client, request)
 
     added = list(CustomerUser.objects.exclude(login__in=before).values_list("login", "customer_id"))
-    if isinstance(decision, tuple):
+    if (path, case) in SAME_PERSON:
+        assert (refused, added, CustomerUser.objects.get(login="taken").email) == (
+            None,
+            [],
+            "new@example.com",
+        )
+    elif isinstance(decision, tuple):
         assert (refused, added) == (None, [decision])
     else:
         assert decision in (refused or set())
