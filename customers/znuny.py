@@ -522,7 +522,7 @@ class _Writer:
         self._fold("customer users", "z_user", "login", "customer user %%L: the login %%L came first")
         self._unchanged_since_last_run("user", "z_user", "lower(z.login)", USER_COLUMNS)
         columns = USER_COLUMNS[:-1]
-        kept = (*columns[1:], "valid_id")  # a stored login keeps its spelling (the key rule): relations use it
+        kept = (*columns[1:], "valid_id")  # a stored login keeps its spelling (the key rule)
         values = ", ".join("coalesce(c.customer_id, z.customer_id, '')" if column == "customer_id"
                            else _text(column) for column in columns)  # fmt: skip
         self._upsert(
