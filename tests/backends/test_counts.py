@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from backends import sql
 from backends.registry import SourceHandler
+from backends.sql import source as sql_source
 from customers.models import Customer, CustomerUser
 from customers.selectors import get_sources_status
 
@@ -102,7 +102,7 @@ def test_concurrent_writers_neither_wait_for_each_other_nor_lose_a_count(source)
 
 
 def test_piled_up_rows_fold_into_one_per_validity(source, monkeypatch):
-    monkeypatch.setattr(sql, "TALLY_FOLD", 5)
+    monkeypatch.setattr(sql_source, "TALLY_FOLD", 5)
     for n in range(12):
         CustomerUser.objects.bulk_create(people(n * 10, 10, validity=1 + n % 2))
     assert tally_rows() >= 12
