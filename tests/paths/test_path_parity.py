@@ -29,6 +29,7 @@ PERSON = {"UserFirstname": "Ida", "UserLastname": "Lang", "UserCustomerID": "ACM
 FORBIDDEN = "forbidden-by-a-test-rule"
 
 
+@backends.values.text_check()
 def _test_only_rule(rule, text):
     """A rule added to the Map's one home (backends.values), which every path must then apply."""
     return f"{rule.label} is refused by the test's rule." if FORBIDDEN in text else None
