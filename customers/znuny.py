@@ -15,10 +15,14 @@ the next login and are then replaced (W7). The target is PostgreSQL, the product
 from __future__ import annotations
 
 import io
+import itertools
 import logging
+import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +36,7 @@ from core import history
 from core.generations import forget_customer_user_answers
 from customers.imports import COPY_ESCAPES
 from customers.models import Customer, CustomerUser, DefaultService, Group, MigratedRow, Service, Validity
+from customers.rules import customer_problems
 
 logger = logging.getLogger(__name__)
 MIGRATION = history.Acting("command", "migration")  # who writes a migration's history
@@ -306,17 +311,17 @@ class _Screen:
                 yield from batch
 
     def customers(self) -> None:
-        from customers.rules import customer_problems
-
         fields = CUSTOMER_COLUMNS[:-1]
-        refused = []
-        for n, *values, valid_id in self._rows(f"SELECT n, {', '.join(fields)}, valid_id FROM z_customer"):
+
+        def check(row: tuple) -> str | None:
+            _n, *values, valid_id = row
             customer = Customer(**{f: v or "" for f, v in zip(fields, values, strict=True)},
                                 validity=valid_id or Validity.VALID)  # fmt: skip
             problems = customer_problems(customer)
-            if problems:
-                refused.append((n, _label("customer", customer.customer_id, problems)))
-        self._leave_out("customers", "z_customer", refused)
+            return _label("customer", customer.customer_id, problems) if problems else None
+
+        sql = f"SELECT n, {', '.join(fields)}, valid_id FROM z_customer"
+        self._leave_out("customers", "z_customer", _screened(self._rows(sql), check))
 
     def customer_users(self) -> None:
         if self.source is None:
@@ -325,15 +330,18 @@ class _Screen:
         mapped = [(row.attribute, row.storage) for row in self.source.config.map_rows
                   if row.storage in USER_COLUMNS and not row.is_password]  # fmt: skip
         attributes = [attribute for attribute, _ in mapped]
-        refused = []
-        sql = f"SELECT n, login, {', '.join(storage for _, storage in mapped)} FROM z_user"
-        for n, login, *values in self._rows(sql):
+        valid = "ValidID" in attributes
+
+        def check(row: tuple) -> str | None:
+            _n, login, *values = row
             record = {a: "" if v is None else v for a, v in zip(attributes, values, strict=True)}
-            if "ValidID" in record:
+            if valid:
                 record["ValidID"] = record["ValidID"] or Validity.VALID  # unset means valid
             problems = rules.errors(record)
-            if problems:
-                refused.append((n, _label("customer user", login or "", problems)))
+            return _label("customer user", login or "", problems) if problems else None
+
+        sql = f"SELECT n, login, {', '.join(storage for _, storage in mapped)} FROM z_user"
+        refused = _screened(self._rows(sql), check)
         if self.others:
             refused += self._held_by_other_sources()
         self._leave_out("customer users", "z_user", refused)
@@ -415,6 +423,46 @@ def _refuse_values_that_do_not_fit(cursor) -> None:
             )
 
 
+SCREEN_BATCH = 5000  # rows per task of a screening worker
+_screening: Callable[[tuple], str | None] | None = None  # what the workers check (set before they fork)
+
+
+def _screened(rows: Iterator[tuple], check: Callable[[tuple], str | None]) -> list[tuple[int, str]]:
+    """`(n, label)` of every row `check` refuses. A large table is checked by a worker process per core
+    (forked, so they share the rules and the language), while this process reads the next rows: the checks
+    are Python, and a million rows would otherwise hold one core for a minute."""
+    global _screening
+    first = list(itertools.islice(rows, SCREEN_BATCH))
+    if len(first) < SCREEN_BATCH or (os.cpu_count() or 1) < 2:
+        return _screen_batch(first, check) + _screen_batch(list(rows), check)
+    _screening = check
+    refused: list[tuple[int, str]] = []
+    pending: deque[Future] = deque()
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(os.cpu_count(), mp_context=context) as pool:
+            batch = first
+            while batch:
+                pending.append(pool.submit(_screen_in_worker, batch))
+                while len(pending) > 2 * (os.cpu_count() or 1):
+                    refused += pending.popleft().result()
+                batch = list(itertools.islice(rows, SCREEN_BATCH))
+            while pending:
+                refused += pending.popleft().result()
+    finally:
+        _screening = None
+    return refused
+
+
+def _screen_batch(rows: list[tuple], check: Callable[[tuple], str | None]) -> list[tuple[int, str]]:
+    return [(row[0], label) for row in rows if (label := check(row)) is not None]
+
+
+def _screen_in_worker(rows: list[tuple]) -> list[tuple[int, str]]:
+    assert _screening is not None  # set by _screened before the workers fork
+    return _screen_batch(rows, _screening)
+
+
 def _label(kind: str, key: str, problems: dict[str, list[str]]) -> str:
     """What a skipped row's report line says: the row, and each attribute with its problems."""
     said = "; ".join(f"{attribute}: {' '.join(messages)}" for attribute, messages in problems.items())
@@ -484,7 +532,7 @@ class _Writer:
             f" ON CONFLICT ((lower(customer_id))) DO UPDATE SET {_set((*columns, 'valid_id'))},"
             f" change_time = now() WHERE {_differs('c', (*columns, 'valid_id'))}",
         )
-        self._remember("customer", "z_customer", "lower(z.customer_id)", CUSTOMER_COLUMNS)
+        self._remember("customer", "z_customer", "lower(z.customer_id)", CUSTOMER_COLUMNS, folded=True)
 
     def _fold(self, what: str, table: str, key: str, label: str) -> None:
         """Name every staged row whose key another row holds in another case (the first by key, then by
@@ -507,10 +555,17 @@ class _Writer:
             (kind,),
         )
 
-    def _remember(self, kind: str, table: str, key: str, columns: tuple[str, ...]) -> None:
+    def _remember(self, kind: str, table: str, key: str, columns: tuple[str, ...], *, folded: bool) -> None:
+        """The fingerprint of every staged row, by its key: `folded` tables hold one row per key already;
+        otherwise the last row read of a key is the one written, and remembered."""
+        rows = (
+            f"SELECT %s, {key}, {_fingerprint(columns)} FROM {table} z WHERE {key} <> ''"
+            if folded
+            else f"SELECT DISTINCT ON ({key}) %s, {key}, {_fingerprint(columns)} FROM {table} z"
+            f" WHERE {key} <> '' ORDER BY {key}, z.n DESC"
+        )
         self.cursor.execute(
-            f"INSERT INTO {MIGRATED} (kind, key, fingerprint) SELECT DISTINCT ON ({key}) %s, {key},"
-            f" {_fingerprint(columns)} FROM {table} z WHERE {key} IS NOT NULL"
+            f"INSERT INTO {MIGRATED} (kind, key, fingerprint) {rows}"
             " ON CONFLICT (kind, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint",
             (kind,),
         )
@@ -534,7 +589,7 @@ class _Writer:
             f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set(kept)}, change_time = now()"
             f" WHERE {_differs('u', kept)}",
         )
-        self._remember("user", "z_user", "lower(z.login)", USER_COLUMNS)
+        self._remember("user", "z_user", "lower(z.login)", USER_COLUMNS, folded=True)
 
     def _named(self, what: str, model, stage: str) -> None:
         """Groups and services by name: new names are added, existing ones left as they are."""
@@ -576,7 +631,7 @@ class _Writer:
             " ON CONFLICT (login, key) DO UPDATE SET value = EXCLUDED.value WHERE p.value <> EXCLUDED.value",
             (reserved,),
         )
-        self._remember("preference", "z_preference", pref_key, ("preferences_value",))
+        self._remember("preference", "z_preference", pref_key, ("preferences_value",), folded=False)
 
     def user_customers(self) -> None:
         self._step("customer users' customers")
@@ -594,7 +649,8 @@ class _Writer:
             "customer user ↔ group added",
             f"INSERT INTO group_customer_user (login, group_id, permission_key, create_time)"
             f" SELECT DISTINCT u.login, g.id, z.permission_key, now() FROM z_user_group z"
-            f" JOIN z_group zg ON zg.id = z.group_id JOIN {Group._meta.db_table} g ON g.name = zg.name"
+            f" JOIN z_group zg ON zg.id = z.group_id"
+            f" JOIN {Group._meta.db_table} g ON lower(g.name) = lower(zg.name)"
             f" JOIN customer_user u ON lower(u.login) = lower(z.user_id) ON CONFLICT DO NOTHING",
         )
 
@@ -606,7 +662,7 @@ class _Writer:
             f" create_time) SELECT DISTINCT c.customer_id, g.id, z.permission_key, z.permission_context,"
             f" now()"
             f" FROM z_customer_group z JOIN z_group zg ON zg.id = z.group_id"
-            f" JOIN {Group._meta.db_table} g ON g.name = zg.name"
+            f" JOIN {Group._meta.db_table} g ON lower(g.name) = lower(zg.name)"
             f" JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id) ON CONFLICT DO NOTHING",
         )
 
@@ -618,14 +674,16 @@ class _Writer:
             "customer user ↔ service added",
             f"INSERT INTO service_customer_user (login, service_id, create_time)"
             f" SELECT DISTINCT u.login, s.id, now() FROM z_user_service z"
-            f" JOIN z_service zs ON zs.id = z.service_id JOIN {services} s ON s.name = zs.name"
+            f" JOIN z_service zs ON zs.id = z.service_id"
+            f" JOIN {services} s ON lower(s.name) = lower(zs.name)"
             f" JOIN customer_user u ON lower(u.login) = lower(z.customer_user_login) ON CONFLICT DO NOTHING",
         )
         self._insert_new(
             "default services added",
             f"INSERT INTO {DefaultService._meta.db_table} (service_id, created_at)"
             f" SELECT DISTINCT s.id, now() FROM z_user_service z"
-            f" JOIN z_service zs ON zs.id = z.service_id JOIN {services} s ON s.name = zs.name"
+            f" JOIN z_service zs ON zs.id = z.service_id"
+            f" JOIN {services} s ON lower(s.name) = lower(zs.name)"
             f" WHERE z.customer_user_login = '<DEFAULT>' ON CONFLICT DO NOTHING",
         )
 

@@ -166,9 +166,14 @@ def test_logins_that_differ_only_in_case_become_one_customer_user_and_the_others
     assert "skipped customer user 'jdoe': the login 'JDoe' came first" in output
 
 
-def test_a_value_a_rule_refuses_is_a_named_row_not_a_stopped_import(znuny_dsn):
+@pytest.mark.parametrize("batch", [5000, 1], ids=["inline", "worker processes"])
+def test_a_value_a_rule_refuses_is_a_named_row_not_a_stopped_import(znuny_dsn, batch, monkeypatch):
     """Issue 32: the rules every path applies (customers.rules, the Map's rules) refuse the row; the report
-    names it, the field and the rule, and the rest is imported (its users' customer is gone: named too)."""
+    names it, the field and the rule, and the rest is imported (its users' customer is gone: named too).
+    A large table is checked by worker processes: the same answer."""
+    from customers import znuny
+
+    monkeypatch.setattr(znuny, "SCREEN_BATCH", batch)
     reference(znuny_dsn, f"UPDATE customer_company SET name = '{'N' * 192}' WHERE customer_id = 'OLD';"
                          "UPDATE customer_user SET login = 'mm\u2028üller' WHERE login = 'mmüller'")  # fmt: skip
     output = run_import(znuny_dsn)
@@ -236,3 +241,15 @@ def test_a_rerun_writes_only_what_changed_in_the_reference_since_the_last_run(zn
     reference(znuny_dsn, "UPDATE customer_user SET last_name = 'Doe-Smith' WHERE login = 'jdoe'")
     run_import(znuny_dsn)  # a row changed in the reference is written whole, as it is there now
     assert CustomerUser.objects.get(login="jdoe").last_name == "Doe-Smith"
+
+
+def test_groups_and_services_named_in_another_case_are_ours(znuny_dsn, group_factory, service_factory):
+    """The key rule: the reference's `Support` group is our `support`; its links are not lost."""
+    group_factory(name="SUPPORT")
+    service_factory(name="it::vpn")
+    run_import(znuny_dsn)
+    assert sorted(CustomerUserGroup.objects.values_list("login", "group__name", "permission")) == [
+        ("jdoe", "SUPPORT", "rw"), ("jdoe", "users", "ro")
+    ]  # fmt: skip
+    assert sorted(CustomerUserService.objects.values_list("login", "service__name")) == [("jdoe", "it::vpn")]
+    assert sorted(CustomerGroup.objects.values_list("customer_id", "group__name")) == [("ACME", "SUPPORT")]
