@@ -141,6 +141,12 @@ def check_copy(reference_url: str, target_url: str) -> None:
                 raise SystemExit(f"{table}: {got} rows copied, the reference holds {expected}")
 
 
+def stored_hash(target_url: str, login: str) -> str:
+    with psycopg2.connect(target_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pw FROM customer_user WHERE login = %s", [login])
+        return cursor.fetchone()[0]
+
+
 def check_old_hash_logs_in(env: dict[str, str]) -> None:
     code = (
         "from customers.authentication import authenticate_customer_user as a; "
@@ -176,7 +182,14 @@ def main() -> int:
     again_seconds, again_peak, again = timed_import(reference, env)
     print(again, file=sys.stderr)
     check_copy(reference, os.environ["DATABASE_URL"])
-    check_old_hash_logs_in(env)  # last: a login upgrades the hash, which a third run would write back
+    check_old_hash_logs_in(env)  # a login upgrades the hash …
+    upgraded = stored_hash(os.environ["DATABASE_URL"], "anna.schmidt10")
+    third_seconds, third_peak, third = timed_import(reference, env)  # … which a third run leaves as it is
+    if (
+        counted(third, "customer users updated")
+        or stored_hash(os.environ["DATABASE_URL"], "anna.schmidt10") != upgraded
+    ):
+        raise SystemExit("a third run, with nothing changed in the reference, wrote customer users again")
 
     result = {
         "users": args.users, "rows": rows, "seconds": round(seconds, 1),
@@ -186,13 +199,18 @@ def main() -> int:
             "customer_users_added": counted(again, "customer users added"),
             "seconds": round(again_seconds, 1), "peak_rss_mb": round(again_peak),
         },
+        "third_run": {
+            "customer_users_updated": counted(third, "customer users updated"),
+            "seconds": round(third_seconds, 1), "peak_rss_mb": round(third_peak),
+        },
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "migrate.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"{args.users:,} customer users, {rows:,} rows: {seconds:.1f} s ({rows / seconds:,.0f} rows/s), "
         f"peak {peak:.0f} MB; second run ({changed:,} users changed, "
-        f"{result['second_run']['customer_users_updated']:,} updated): {again_seconds:.1f} s, peak {again_peak:.0f} MB"
+        f"{result['second_run']['customer_users_updated']:,} updated): {again_seconds:.1f} s, peak {again_peak:.0f} MB;"
+        f" third run (nothing changed, an upgraded hash kept): {third_seconds:.1f} s"
     )
     return 0
 

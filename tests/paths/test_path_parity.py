@@ -203,6 +203,7 @@ def znuny_mariadb(mariadb):
 
 
 @pytest.mark.ldap
+@pytest.mark.sqlite
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(("case", "attributes", "decision"), CASES, ids=[c[0] for c in CASES])
 def test_every_path_takes_the_same_decision_and_stores_the_same_value(
