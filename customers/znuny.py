@@ -395,12 +395,14 @@ class _Screen:
                 f"SELECT n, login, email, holder FROM ({taken}) t"
                 " WHERE rank > 1 OR lower(holder) <> lower(login)"
             )
+            self.cursor.execute(f"CREATE TEMPORARY TABLE z_clash ON COMMIT DROP AS {clash}")  # one sort
             self.writer._skipped(
                 "customer users",
                 "SELECT format('customer user %%L: UserEmail: the e-mail address %%L is held by %%L', login,"
-                f" email, holder) AS label FROM ({clash}) c",
+                " email, holder) AS label FROM z_clash ORDER BY n",
             )
-            self.cursor.execute(f"DELETE FROM z_user WHERE n IN (SELECT n FROM ({clash}) c)")
+            self.cursor.execute("DELETE FROM z_user WHERE n IN (SELECT n FROM z_clash)")
+            self.cursor.execute("DROP TABLE z_clash")
 
 
 def _refuse_values_that_do_not_fit(cursor) -> None:
@@ -541,10 +543,13 @@ class _Writer:
             f"SELECT n, {key}, first_value({key}) OVER w AS first, row_number() OVER w AS rank FROM {table}"
             f" WHERE coalesce({key}, '') <> '' WINDOW w AS (PARTITION BY lower({key}) ORDER BY {key}, n)"
         )
-        self._skipped(
-            what, f"SELECT format('{label}', {key}, first) AS label FROM ({ranked}) r WHERE rank > 1"
+        self.cursor.execute(  # ranked once: a sort of the whole table
+            "CREATE TEMPORARY TABLE z_twins ON COMMIT DROP AS"
+            f" SELECT n, {key} AS key, first FROM ({ranked}) r WHERE rank > 1"
         )
-        self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM ({ranked}) r WHERE rank > 1)")
+        self._skipped(what, f"SELECT format('{label}', key, first) AS label FROM z_twins ORDER BY n")
+        self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM z_twins)")
+        self.cursor.execute("DROP TABLE z_twins")
 
     def _unchanged_since_last_run(self, kind: str, table: str, key: str, columns: tuple[str, ...]) -> None:
         """Leave out the staged rows the last run read with the same values: a re-run writes only what
@@ -559,7 +564,7 @@ class _Writer:
         """The fingerprint of every staged row, by its key: `folded` tables hold one row per key already;
         otherwise the last row read of a key is the one written, and remembered."""
         rows = (
-            f"SELECT %s, {key}, {_fingerprint(columns)} FROM {table} z WHERE {key} <> ''"
+            f"SELECT %s, {key}, {_fingerprint(columns)} FROM {table} z WHERE {key} <> '' ORDER BY {key}"
             if folded
             else f"SELECT DISTINCT ON ({key}) %s, {key}, {_fingerprint(columns)} FROM {table} z"
             f" WHERE {key} <> '' ORDER BY {key}, z.n DESC"
@@ -586,6 +591,7 @@ class _Writer:
             f" change_time) SELECT {values}, {VALIDITY}, '{{}}', now(), now() FROM z_user z"
             " LEFT JOIN customer_company c ON lower(c.customer_id) = lower(z.customer_id)"
             " WHERE coalesce(z.login, '') <> ''"
+            " ORDER BY lower(z.login)"  # in the order of the login index: its pages are filled one by one
             f" ON CONFLICT ((lower(login))) DO UPDATE SET {_set(kept)}, change_time = now()"
             f" WHERE {_differs('u', kept)}",
         )
