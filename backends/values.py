@@ -32,6 +32,7 @@ from core.validity import Validity
 KEY_ATTRIBUTES = ("UserLogin", "UserEmail", "UserCustomerID", "UserCustomerIDs")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INT_RE = re.compile(r"^[+-]?\d{1,16}$")
+PASSED_KEPT = 10_000  # texts per attribute a MapRules remembers as passed (see MapRules.errors)
 VALIDITY_PROBLEM = gettext_lazy("ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily).")
 
 
@@ -157,8 +158,7 @@ class ValueRule:
             compiled = (TEXT_CHECKS, tuple(check for check in TEXT_CHECKS if check.applies(self)))
             object.__setattr__(self, "_checks", compiled)  # a cache beside the frozen fields
         for check in compiled[1]:
-            problem = check(self, text)
-            if problem:
+            if problem := check(self, text):
                 return problem
         return None
 
@@ -263,16 +263,31 @@ class MapRules:
             if not row.is_password
         )
         self.by_attribute = {rule.attribute: rule for rule in self.rules}
+        # Texts each rule has passed, with the checks they passed: a bulk load repeats most values (cities,
+        # names, customer IDs), and a text that passed every check passes them again. Problems are never
+        # kept (their messages follow the reader's language); each set stops growing at PASSED_KEPT.
+        self._passed: dict[str, set[str]] = {rule.attribute: set() for rule in self.rules}
+        self._passed_checks = TEXT_CHECKS
 
     def errors(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
         """Every problem of a record, by attribute; the e-mail address is checked once the rest holds,
         and only for a valid user (R56(6))."""
         errors: dict[str, list[str]] = {}
+        if self._passed_checks is not TEXT_CHECKS:  # a check was added: nothing has passed it yet
+            self._passed = {rule.attribute: set() for rule in self.rules}
+            self._passed_checks = TEXT_CHECKS
+        passed = self._passed
         for rule in self.rules:
             value = values.get(rule.attribute)
-            problem = rule.problem(value if value.__class__ is str else "" if value is None else str(value))
+            text = value if value.__class__ is str else "" if value is None else str(value)
+            known = passed[rule.attribute]
+            if text in known:
+                continue
+            problem = rule.problem(text)
             if problem:
                 errors[rule.attribute] = [problem]
+            elif len(known) < PASSED_KEPT:
+                known.add(text)
         problem = validity_problem(values.get("ValidID"))
         if problem:
             errors["ValidID"] = [problem]
