@@ -129,6 +129,10 @@ class AtomicMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if request.method in ("PUT", "PATCH") and request.stream is None:  # a write is never defaulted
+            raise ValidationFailed.on("body", _("The request has no body; a %(method)s sends one.") % {
+                "method": request.method
+            })  # fmt: skip
         places = [*((f"path {k}", v) for k, v in kwargs.items()), *request.query_params.lists()]
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             places.append(("body", request.data))
