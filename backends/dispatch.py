@@ -72,7 +72,9 @@ def ask_sources(
             futures[alias] = _pool.submit(lambda a=alias, t=task: t.run(_run, a, lambda: call(registry[a])))
     for alias in aliases:
         if alias in skipped:
-            error = SourceUnavailable(alias=alias, operation=operation, detail=skipped[alias])
+            error = SourceUnavailable(
+                alias=alias, operation=operation, detail=skipped[alias], state="skipped"
+            )
             yield Answer(alias, error=error)
         elif alias not in futures:
             yield _run(alias, lambda a=alias: call(registry[a]))
@@ -88,7 +90,7 @@ def _wait(registry: SourceHandler, alias: str, future: Future, started: float, o
     except FutureTimeout:
         future.cancel()
         detail = _("no answer within %(seconds)s s") % {"seconds": f"{timeout:g}"}
-        error = SourceUnavailable(alias=alias, operation=operation, detail=detail)
+        error = SourceUnavailable(alias=alias, operation=operation, detail=detail, state="timeout")
         return Answer(alias, error=error)
 
 

@@ -220,3 +220,22 @@ def test_cache_ttl_caches_reads_and_an_app_write_forgets_them(settings, db_sourc
     assert [r.login for r in search_customer_users(term="newcomer").rows] == [
         "newcomer"
     ]  # the save forgot it
+
+
+def test_health_says_which_source_and_what_state_never_its_uri(
+    settings, db_source_settings, ldap_source_settings, client
+):
+    """Issue 33, point 10: /health/ needs no login, so it names the source and a state in words only."""
+    from tests.stack import free_port
+
+    down = f"ldap://127.0.0.1:{free_port()}"
+    settings.CUSTOMER_USER_BACKENDS = {
+        "CustomerUser": db_source_settings(CacheTTL=0),
+        "CustomerUser1": ldap_source_settings({"Host": down}, Name="People", Timeout=1),
+    }
+    health = client.get("/health/")
+    assert [(s["alias"], s["reachable"], s.get("state")) for s in health.json()["sources"]] == [
+        ("CustomerUser", True, None),
+        ("CustomerUser1", False, "unreachable"),
+    ]
+    assert "127.0.0.1" not in health.content.decode()

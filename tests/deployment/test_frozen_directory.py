@@ -83,9 +83,12 @@ def test_a_frozen_directory_costs_its_timeout_once(directory, session_cluster_ur
     assert skipped.status_code == 503
     assert skipped.json()["error"] == "source.unavailable"
     assert "skipped" in skipped.json()["message"]
-    health = api.request("GET", "/health/").json()
-    assert health["status"] == "degraded"
-    assert [s["reachable"] for s in health["sources"]] == [False, True]
+    health = api.request("GET", "/health/")
+    assert health.json()["status"] == "degraded"
+    assert [(s["reachable"], s.get("state")) for s in health.json()["sources"]] == [
+        (False, "skipped after failures"), (True, None)
+    ]  # fmt: skip
+    assert "ldap://" not in health.text  # issue 33, point 10: no URI, DN or server text without a login
 
     os.kill(directory._proc.pid, signal.SIGCONT)
     deadline = time.monotonic() + RETRY_AFTER + 10
