@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -49,13 +50,36 @@ def signup_fields(source: BaseSource) -> list[MapRow]:
 
 
 def email_allowed(email: str) -> bool:
-    """MailRestrictions: an allow-list (empty: every address) and a refuse-list, as regular expressions."""
+    """MailRestrictions: an allow-list (empty: every address) and a refuse-list, as regular expressions,
+    compared as mail compares domains: against the address as `mail_address` spells it and against its
+    domain in IDNA (so `ｅvil.test`, `ＥＶＩＬ.ＴＥＳＴ` and `evil.test` are one domain)."""
     options = settings.HELPDESK_SETTINGS
     allowed = options.get("CustomerPanelCreateAccountWhitelist") or []
     refused = options.get("CustomerPanelCreateAccountBlacklist") or []
-    if allowed and not any(re.search(p, email, re.IGNORECASE) for p in allowed):
+    spellings = _spellings(email)
+    if allowed and not any(re.search(p, s, re.IGNORECASE) for p in allowed for s in spellings):
         return False
-    return not any(re.search(p, email, re.IGNORECASE) for p in refused)
+    return not any(re.search(p, s, re.IGNORECASE) for p in refused for s in spellings)
+
+
+def mail_address(email: str) -> str | None:
+    """The address as mail reads it: NFKC (full-width and compatibility letters become the plain ones), the
+    domain lower-cased; None when it holds characters no address may (zero-width and other format or
+    control characters), which could make a refused domain look like another."""
+    text = unicodedata.normalize("NFKC", email.strip())
+    if any(unicodedata.category(character) in ("Cf", "Cc", "Zl", "Zp") for character in text):
+        return None
+    local, at, domain = text.rpartition("@")
+    return f"{local}{at}{domain.lower()}" if at else text
+
+
+def _spellings(email: str) -> list[str]:
+    local, at, domain = email.rpartition("@")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return [email]
+    return list(dict.fromkeys([email, f"{local}{at}{ascii_domain}"]))
 
 
 def request_signup(
@@ -66,7 +90,11 @@ def request_signup(
     source = signup_source(registry)
     fields = {row.attribute: row for row in signup_fields(source)}
     values = {k: str(v).strip() for k, v in values.items() if k in fields}
-    email = values.get("UserEmail", "")
+    typed = values.get("UserEmail", "")
+    email = mail_address(typed)
+    if email is None:
+        return {"UserEmail": [_("This e-mail address cannot sign up here.")]}
+    values["UserEmail"] = email
     values["UserLogin"] = values.get("UserLogin") or email
     errors = value_errors(source.config, values)
     for attribute, row in fields.items():

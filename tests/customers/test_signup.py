@@ -79,3 +79,21 @@ def test_an_existing_address_gets_the_same_answer_and_a_mail_that_says_so(client
     assert told["To"] == "nela@partner.example"
     assert "you have a helpdesk account already (login nela)" in told.get_content()
     assert "/signup/" not in told.get_content()
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["nela@ｅvil.test", "nela@ＥＶＩＬ.ＴＥＳＴ", "nela@evil\u200b.test", "nela@EVIL.test", "nela@evil.test",
+     "nela@xn--evil-test.test", "ne\u200dla@partner.example"],
+)  # fmt: skip
+def test_a_refused_domain_is_refused_however_it_is_spelled(client, open_signup, mailbox, settings, email):
+    """Issue 33, point 9: addresses are compared as mail compares them (NFKC, IDNA); format characters are
+    refused outright."""
+    settings.HELPDESK_SETTINGS = {
+        **settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccountWhitelist": [],
+        "CustomerPanelCreateAccountBlacklist": [r"@evil\.test$", r"@xn--evil-test\.test$"],
+    }  # fmt: skip
+    answer = client.post(reverse("portal:signup"), {**FORM, "UserEmail": email})
+    assert answer.status_code == 400
+    assert mailbox.messages == []
+    assert not CustomerUser.objects.exists()
