@@ -458,3 +458,17 @@ class MigratedRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+class UsedSignupLink(models.Model):
+    """A sign-up link that made an account: each works once, whatever happens to that account later
+    (anonymised, renamed), until it expires. Kept by the digest of the link, never the link itself."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "customer_signup_link_used"
+
+    def __str__(self) -> str:
+        return self.digest

@@ -6,6 +6,7 @@ and a mail saying so (no account enumeration)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
@@ -15,14 +16,18 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backends.base import BaseSource, CustomerUserRecord
 from backends.config import MapRow
 from backends.registry import SourceHandler, sources
 from backends.values import email_problem, label_in_language, value_errors
+from core.errors import HelpdeskError
 from core.validity import Validity
+from customers.models import UsedSignupLink
 from customers.selectors import get_customer_user, search_customer_users
 from customers.services import create_customer_user
 
@@ -129,27 +134,43 @@ def request_signup(
     return {}
 
 
+class SignupLinkUsed(HelpdeskError):
+    code = "signup.link_used"
+    status = 400
+    template = gettext_lazy("This sign-up link has been used already.")
+
+
 def pending_signup(token: str) -> dict[str, Any] | None:
-    """The form a confirmation link carries, while it is still valid."""
+    """The form a confirmation link carries, while it is valid: signed, within its time, and never used."""
     try:
-        return signing.loads(token, salt=SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+        pending = signing.loads(token, salt=SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
     except signing.BadSignature:
         return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if UsedSignupLink.objects.filter(digest=digest).exists():
+        return None
+    return {**pending, "link": digest}
 
 
 def complete_signup(
     pending: dict[str, Any], password: str, *, registry: SourceHandler = sources
 ) -> CustomerUserRecord:
-    """Create the account with its password (the policy applies); a link followed twice finds the login
-    taken and is refused (customers.services)."""
+    """Create the account with its password (the policy applies). The link is spent in the same transaction:
+    followed twice, in parallel, or after its account was anonymised or renamed, it creates nobody."""
     values = {
         **pending["values"],
         "UserPassword": password,
         "UserCustomerID": _customer_id(pending["values"]["UserEmail"]),
     }
-    record, _ = create_customer_user(
-        attributes=values, acting_user=None, source=pending["source"], registry=registry
-    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                UsedSignupLink.objects.create(digest=pending["link"])
+        except IntegrityError as exc:
+            raise SignupLinkUsed() from exc
+        record, _generated = create_customer_user(
+            attributes=values, acting_user=None, source=pending["source"], registry=registry
+        )
     logger.info("customer user %s signed up", record.login)
     return record
 

@@ -30,6 +30,7 @@ from customers.password_reset import record_for_link, request_password_reset, re
 from customers.selectors import get_customer_user, get_preference, preferred_language, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
 from customers.signup import (
+    SignupLinkUsed,
     complete_signup,
     pending_signup,
     request_signup,
@@ -228,6 +229,8 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         else:
             try:
                 complete_signup(pending, first)
+            except SignupLinkUsed:
+                return render(request, "portal/password_reset_invalid.html", status=400)
             except CustomerUserInvalid as exc:
                 if "UserLogin" in exc.field_errors:  # followed twice: the account exists already
                     return render(request, "portal/password_reset_invalid.html", status=400)

@@ -97,3 +97,23 @@ def test_a_refused_domain_is_refused_however_it_is_spelled(client, open_signup, 
     assert answer.status_code == 400
     assert mailbox.messages == []
     assert not CustomerUser.objects.exists()
+
+
+def test_a_link_is_spent_once_even_after_its_account_was_anonymised(
+    client, open_signup, mailbox, django_user_model
+):
+    """Issue 33, point 9: anonymising renames the account, which made the link work again; now it is spent."""
+    from privacy.services import anonymise_person
+
+    client.post(reverse("portal:signup"), FORM)
+    link = link_in(mailbox)
+    assert (
+        client.post(link, {"new_password1": "Quince-5-Tree", "new_password2": "Quince-5-Tree"}).status_code
+        == 302
+    )
+    staff = django_user_model.objects.create_user("privacy-officer", password="x", is_staff=True)
+    anonymise_person("nela@partner.example", acting_user=staff)
+    again = client.post(link, {"new_password1": "Other-6-Pass", "new_password2": "Other-6-Pass"})
+    assert again.status_code == 400
+    assert not CustomerUser.objects.filter(email="nela@partner.example").exists()
+    assert client.get(link).status_code == 400

@@ -11,13 +11,15 @@ import re
 import psycopg2
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
+from django.core import signing
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 import backends.values
 from customers.models import Customer, CustomerUser
-from customers.signup import complete_signup
+from customers.signup import SALT as SIGNUP_SALT
+from customers.signup import complete_signup, pending_signup
 from staff.roles import CUSTOMER_ADMINISTRATORS
 from tests.mariadb_server import PASSWORD as MARIADB_PASSWORD
 from tests.mariadb_server import USER as MARIADB_USER
@@ -126,8 +128,9 @@ def via_signup(attributes, staff, tmp_path, client, request):
     from core.errors import ValidationFailed
 
     values = {k: v for k, v in attributes.items() if k != "UserCustomerID"}
+    token = signing.dumps({"source": "CustomerUser", "values": values}, salt=SIGNUP_SALT, compress=True)
     try:
-        complete_signup({"source": "CustomerUser", "values": values}, "a long enough Passw0rd!")
+        complete_signup(pending_signup(token), "a long enough Passw0rd!")
     except ValidationFailed as exc:
         return set(exc.field_errors)
     return None
