@@ -167,6 +167,7 @@ class CustomerUser(NeverDeleted, Audited):
             ("change_customeruser_relations", _("Can change a customer user's customers and services")),
             ("view_sources", _("Can view the customer-user sources and their status")),
             ("anonymise_customeruser", _("Can anonymise a customer user (erase their personal data)")),
+            ("export_customeruser", _("Can export all data held about a customer user")),
         ]
         constraints = [
             # Lookups are case-insensitive (R55); `JDOE` and `jdoe` must never both exist.

@@ -23,6 +23,7 @@ SET_PASSWORD = "customers.set_customeruser_password"
 VIEW_SOURCES = "customers.view_sources"
 VIEW_HISTORY = "core.view_historyentry"  # the audit log of every change (core.history)
 ANONYMISE = "customers.anonymise_customeruser"  # erase a person (GDPR Art. 17): customer administrators
+EXPORT_PERSON = "customers.export_customeruser"  # everything held about a person (Art. 15, 20): the same
 CHANGE_DEFAULTS = "permissions.change_defaults"
 
 
@@ -63,12 +64,16 @@ def screen(view: Callable, required: Needs) -> Callable:
 
 
 class StaffPermission(BasePermission):
-    """DRF: the view's `needs` (STAFF when it declares none); refusals are the API's usual 403."""
+    """DRF: the view's `needs`; a view that declares none is refused to everyone (fail closed), as is a
+    staff user without what it needs; refusals are the API's usual 403."""
 
     message = "You do not have permission to perform this action."
 
     def has_permission(self, request, view) -> bool:
-        required: Needs = getattr(view, "needs", STAFF)
+        required: Needs | None = getattr(view, "needs", None)
+        if not isinstance(required, Needs):
+            self.message = "This endpoint declares no permissions, so nobody may use it."
+            return False
         if required.allow(request.user, request.method):
             return True
         if request.user and request.user.is_authenticated:

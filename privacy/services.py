@@ -48,12 +48,13 @@ class HeldElsewhere(HelpdeskError):
     )
 
 
-def export_person(login: str, *, registry: SourceHandler = sources) -> dict[str, Any]:
-    """Everything the product holds about one customer user, as one JSON-ready document."""
+def export_person(login: str, *, acting_user: Any, registry: SourceHandler = sources) -> dict[str, Any]:
+    """Everything the product holds about one customer user, as one JSON-ready document; who exported
+    whom is a history entry (after the document is read, so it is not part of it)."""
     record = get_customer_user(login, registry=registry, enrich=False)
     if record is None:
         raise CustomerUserNotFound(login=login)
-    return {
+    document = {
         "UserLogin": record.login,
         "source": record.source,
         "record": dict(record.attributes),
@@ -73,6 +74,8 @@ def export_person(login: str, *, registry: SourceHandler = sources) -> dict[str,
             for e in history.history_of("customer_user", record.login).order_by("at", "id")
         ],
     }
+    history.record("customer_user.exported", "customer_user", record.login, actor=acting_user)
+    return document
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ ROLES: dict[str, list[str]] = {
         "customers.set_customeruser_password",
         "customers.view_sources",
         "customers.anonymise_customeruser",
+        "customers.export_customeruser",
         "permissions.change_defaults",
         "permissions.view_permissionsetting",
         "permissions.change_permissionsetting",

@@ -209,7 +209,7 @@ def customer_user_second_factor_reset(request: HttpRequest, login: str) -> HttpR
 # ------------------------------------------------------------------------------- privacy
 def customer_user_export(request: HttpRequest, login: str) -> HttpResponse:
     """Everything the product holds about this person, as a JSON download (GDPR Art. 15, 20)."""
-    document = export_person(login)
+    document = export_person(login, acting_user=request.user)
     response = JsonResponse(document, json_dumps_params={"ensure_ascii": False, "indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{document["UserLogin"]}.json"'
     return response

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -152,6 +153,14 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_nul(v) for v in value)
     return False
+
+
+class Schema(SpectacularAPIView):
+    """The OpenAPI schema of this API."""
+
+
+class Docs(SpectacularSwaggerView):
+    """Swagger UI over the schema, served by the app (no CDN)."""
 
 
 class ApiView(AtomicMixin, APIView):
@@ -744,7 +753,7 @@ class CustomerUserExport(ApiView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request: Request, login: str) -> Response:
         """Everything the product holds about this person (GDPR Art. 15 and 20)."""
-        return Response(export_person(login))
+        return Response(export_person(login, acting_user=request.user))
 
 
 class CustomerUserAnonymise(ApiView):
@@ -761,6 +770,7 @@ class CustomerUserAnonymise(ApiView):
 # Who may call what: (permissions to read, and in addition to change); see helpdesk/access.py.
 _CUSTOMER, _USER = "customers.view_customer", "customers.view_customeruser"
 _GROUP, _SERVICE = "customers.view_group", "customers.view_service"
+Schema.needs = Docs.needs = access.STAFF  # any active staff user
 CustomerList.needs = needs(_CUSTOMER, "customers.add_customer")
 CustomerDetail.needs = needs(_CUSTOMER, "customers.change_customer")
 CustomerGroups.needs = needs((_CUSTOMER, _GROUP), access.CHANGE_GROUP_PERMISSIONS)
@@ -780,8 +790,8 @@ ServiceDetail.needs = needs(_SERVICE, "customers.change_service")
 DefaultGroups.needs = needs(_GROUP, access.CHANGE_DEFAULTS)
 DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
 Sources.needs = needs(access.VIEW_SOURCES)
-CustomerUserHistory.needs = needs(_USER)
-CustomerHistory.needs = needs(_CUSTOMER)
+CustomerUserHistory.needs = needs((_USER, access.VIEW_HISTORY))
+CustomerHistory.needs = needs((_CUSTOMER, access.VIEW_HISTORY))
 AuditLog.needs = needs(access.VIEW_HISTORY)
-CustomerUserExport.needs = needs(_USER)
+CustomerUserExport.needs = needs((_USER, access.EXPORT_PERSON))
 CustomerUserAnonymise.needs = needs(_USER, access.ANONYMISE)
