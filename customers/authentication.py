@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from backends.base import CustomerUserRecord
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
 from customers.models import CustomerUserPreference, LoginFailure, Validity
@@ -120,6 +121,29 @@ def authenticate_customer_user(
     check_password(password, _unknown_login_hash())
     logger.warning("customer login failed%s: no source knows %r", where, login)
     return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
+
+
+def check_current_password(
+    record: CustomerUserRecord, password: str, *, registry: SourceHandler = sources
+) -> LoginOutcome:
+    """A password check outside the login (the panel's password change): an attempt like a login's,
+    counted by the same lock before the check, so it is no oracle for guessing the password."""
+    key, scope = record.login.casefold(), record.source
+    lock = customer_login_lock()
+    locked_until = lock.reserve(key, scope)
+    if locked_until is not None:
+        return LoginOutcome(False, record.login, "locked", locked_until=locked_until)
+    try:
+        accepted = bool(password) and registry[record.source].check_password(record.login, password) is True
+    except SourceUnavailable:
+        lock.release(key, scope)  # nobody could say no: not a failure
+        return LoginOutcome(False, record.login, "unavailable")
+    if accepted:
+        LoginLock.forget({key}, [scope])
+        return LoginOutcome(True, record.login, "ok", source=record.source)
+    until = lock.failed(key, scope)
+    logger.warning("customer password check failed for %r at %s (password change)", record.login, scope)
+    return LoginOutcome(False, record.login, "locked" if until else "bad_credentials", locked_until=until)
 
 
 def _accepted(login: str, alias: str, registry: SourceHandler, where: str) -> LoginOutcome:

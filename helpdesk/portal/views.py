@@ -25,7 +25,7 @@ from backends.registry import sources
 from core.errors import NotFound, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
-from customers.authentication import authenticate_customer_user
+from customers.authentication import authenticate_customer_user, check_current_password
 from customers.password_reset import record_for_link, request_password_reset, reset_password
 from customers.selectors import get_customer_user, get_preference, preferred_language, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
@@ -338,7 +338,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
         old, new, again = (
             request.POST.get(k, "") for k in ("old_password", "new_password", "new_password_again")
         )
-        if source.check_password(record.login, old) is not True:
+        checked = check_current_password(record, old)
+        if checked.reason == "locked":
+            errors["old_password"] = [_("Too many failed logins: try again later.")]
+        elif not checked.ok:
             errors["old_password"] = [_("The current password is not right.")]
         elif not new:
             errors["new_password"] = [_("The new password must not be empty.")]

@@ -131,3 +131,22 @@ def test_a_password_change_ends_the_other_sessions(client, world):
     )
     assert first.get(reverse("portal:tickets")).url == reverse("portal:login")
     assert "UserSessionVersion" not in api.get("/api/v1/customer-users/dana/").json()
+
+
+def test_the_password_change_is_no_oracle_it_counts_like_a_login(client, world, settings):
+    """Issue 33, point 7: wrong current passwords on /preferences/ count toward the login lock, before the
+    check; once locked, the right one changes nothing either."""
+    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerLoginMaxFailed": 3,
+                                  "CustomerLoginLockMinutes": 15}  # fmt: skip
+    assert client.post(reverse("portal:login"), {"login": "dana", "password": GOOD}).status_code == 302
+
+    def change(old):
+        return client.post(reverse("portal:preferences"), {"form": "password", "old_password": old,
+                           "new_password": "Harbour-Seal-58", "new_password_again": "Harbour-Seal-58"})  # fmt: skip
+
+    answers = [change(f"guess-{n}") for n in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    right = change(GOOD)
+    assert right.status_code == 400
+    assert "Too many failed logins: try again later." in right.content.decode()
+    assert authenticate_customer_user("dana", GOOD).reason == "locked"
