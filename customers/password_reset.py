@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.encoding import force_bytes, force_str
@@ -19,6 +18,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from backends.base import CustomerUserRecord
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
+from core.mail import send_after_answer
 from core.validity import Validity
 from customers.selectors import get_customer_user, preferred_language, search_customer_users, session_version
 from customers.services import set_customer_user_password
@@ -75,8 +75,8 @@ def request_password_reset(
             }
             body = render_to_string("portal/mail/password_reset.txt", context)
         subject = translation.gettext("Your helpdesk password")
-    send_mail(subject, body, None, [record.email])
-    logger.info("password reset mail sent to customer user %s", record.login)
+    send_after_answer(subject, body, [record.email])
+    logger.info("password reset mail queued for customer user %s", record.login)
 
 
 def record_for_link(uid: str, token: str, *, registry: SourceHandler = sources) -> CustomerUserRecord | None:

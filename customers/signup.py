@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from backends.config import MapRow
 from backends.registry import SourceHandler, sources
 from backends.values import email_problem, label_in_language, value_errors
 from core.errors import HelpdeskError
+from core.mail import send_after_answer
 from core.validity import Validity
 from customers.models import UsedSignupLink
 from customers.selectors import get_customer_user, search_customer_users
@@ -117,7 +117,7 @@ def request_signup(
     )
     if existing is not None:
         body = render_to_string("portal/mail/signup_exists.txt", {"login": existing.login})
-        send_mail(_("Your helpdesk account"), body, None, [email])
+        send_after_answer(_("Your helpdesk account"), body, [email])
         logger.info("sign-up for an existing account (%s): told so by mail", existing.login)
         return {}
     problems = source.validate(
@@ -130,7 +130,7 @@ def request_signup(
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
     context = {"link": link(token), "login": values["UserLogin"], "minutes": minutes}
     body = render_to_string("portal/mail/signup_confirm.txt", context)
-    send_mail(_("Confirm your helpdesk account"), body, None, [email])
+    send_after_answer(_("Confirm your helpdesk account"), body, [email])
     return {}
 
 

@@ -116,15 +116,30 @@ def mariadb():
 
 
 class _Mailbox:
-    """What the session's SMTP server received, newest last."""
+    """What the session's SMTP server received, newest last (once the app's mail sender is idle: mails go
+    after the answer, core.mail)."""
 
     def __init__(self) -> None:
-        self.messages: list = []
+        self._received: list = []
+
+    @property
+    def messages(self) -> list:
+        from core.mail import wait_until_sent
+
+        wait_until_sent()
+        return self._received
+
+
+class _Receiver:
+    """The SMTP server's handler (aiosmtpd inspects it, so it is not the mailbox with its waiting property)."""
+
+    def __init__(self, received: list) -> None:
+        self.received = received
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
         from email import message_from_bytes, policy
 
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        self.received.append(message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 OK"
 
 
@@ -136,7 +151,7 @@ def smtp_server():
     from tests.stack import free_port
 
     mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(_Receiver(mailbox._received), hostname="127.0.0.1", port=free_port())
     controller.start()
     mailbox.port = controller.port
     yield mailbox

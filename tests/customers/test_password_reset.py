@@ -67,3 +67,18 @@ def test_a_directory_user_is_told_where_to_change_it(client, settings, ldap_sour
     assert mail["To"] == "person0003@example.org"
     assert "is kept by Directory, which this helpdesk cannot change" in mail.get_content()
     assert "password-reset/" not in mail.get_content()
+
+
+def test_a_mail_server_that_refuses_changes_no_answer(client, rosa, mailbox, settings, caplog):
+    """Issue 33, point 8: the mail goes after the answer; a refusal is logged, never a 500 that tells a
+    known account from an unknown one."""
+    from core.mail import wait_until_sent
+    from tests.stack import free_port
+
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    known = client.post(reverse("portal:password_reset"), {"login": "rosa"})
+    unknown = client.post(reverse("portal:password_reset"), {"login": "nobody-here"})
+    wait_until_sent()
+    assert (known.status_code, unknown.status_code) == (200, 200)
+    assert known.content == unknown.content
+    assert "a mail to example.com could not be sent" in caplog.text
