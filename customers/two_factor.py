@@ -5,6 +5,8 @@ never accepted twice."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 import pyotp
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from backends.base import CustomerUserRecord
 from core import history
+from customers.authentication import LoginLock, customer_login_lock
 from customers.models import CustomerUserSecondFactor
 
 ISSUER = "Helpdesk"
@@ -62,15 +65,36 @@ def confirm(login: str, code: str) -> list[str] | None:
     if factor is None or not _accept_code(factor, code):
         return None
     codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
-    factor.confirmed_at, factor.recovery_codes = timezone.now(), [make_password(c) for c in codes]
+    factor.confirmed_at, factor.recovery_codes = timezone.now(), [_stored_recovery_code(c) for c in codes]
     factor.save()
     history.record("customer_user.second_factor_enabled", "customer_user", login)
     return codes
 
 
+SECOND_FACTOR = "second factor"  # the lock's scope: wrong codes of one account, across its logins
+
+
+def code_lock() -> LoginLock:
+    """Wrong codes per account, with the login lock's numbers, and never unlimited: six digits are guessed
+    in a million tries, and a session is only one of many."""
+    lock = customer_login_lock()
+    return LoginLock(lock.maximum or 5, lock.minutes or 15)
+
+
+def verify(login: str, code: str) -> str:
+    """`ok` for a code from the app (each accepted once) or an unused recovery code, `wrong`, or `locked`:
+    each attempt is counted for the account before it is checked, as a password is (LoginLock)."""
+    key, lock = login.casefold(), code_lock()
+    if lock.reserve(key, SECOND_FACTOR) is not None:
+        return "locked"
+    if _verify(login, code):
+        LoginLock.forget({key}, [SECOND_FACTOR])
+        return "ok"
+    return "locked" if lock.failed(key, SECOND_FACTOR) is not None else "wrong"
+
+
 @transaction.atomic
-def verify(login: str, code: str) -> bool:
-    """A code from the app (each accepted once) or an unused recovery code."""
+def _verify(login: str, code: str) -> bool:
     factor = (
         CustomerUserSecondFactor.objects.select_for_update()
         .filter(login=login, confirmed_at__isnull=False)
@@ -81,15 +105,36 @@ def verify(login: str, code: str) -> bool:
     code = (code or "").strip().replace(" ", "")
     if _accept_code(factor, code):
         return True
-    for stored in factor.recovery_codes:
-        if check_password(code, stored):
-            factor.recovery_codes = [c for c in factor.recovery_codes if c != stored]
-            factor.save(update_fields=["recovery_codes"])
-            history.record(
-                "customer_user.recovery_code_used", "customer_user", login, left=len(factor.recovery_codes)
-            )
-            return True
-    return False
+    stored = _matching_recovery_code(factor.recovery_codes, code)
+    if stored is None:
+        return False
+    factor.recovery_codes = [c for c in factor.recovery_codes if c != stored]
+    factor.save(update_fields=["recovery_codes"])
+    left = len(factor.recovery_codes)
+    history.record("customer_user.recovery_code_used", "customer_user", login, left=left)
+    return True
+
+
+def _stored_recovery_code(code: str) -> str:
+    """`keyed$<HMAC of the code>$<Django hash of it>`: the digest finds the one candidate, the hash is the
+    one slow check (not one hash per stored code under a row lock)."""
+    return f"keyed${_digest(code)}${make_password(code)}"
+
+
+def _matching_recovery_code(stored_codes: list[str], code: str) -> str | None:
+    if not code:
+        return None
+    prefix = f"keyed${_digest(code)}$"
+    for stored in stored_codes:
+        if stored.startswith(prefix):
+            return stored if check_password(code, stored[len(prefix) :]) else None
+    legacy = [s for s in stored_codes if not s.startswith("keyed$")]  # codes made before the digest
+    return next((s for s in legacy if check_password(code, s)), None)
+
+
+def _digest(code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"recovery-code:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def reset(login: str, *, acting_user) -> bool:

@@ -44,8 +44,7 @@ from tickets.services import create_customer_ticket, reply_as_customer
 
 SESSION_KEY = "customer_user_login"
 SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
-PENDING_KEY, PENDING_TRIES = "customer_user_pending_second_factor", "customer_user_code_tries"
-MAX_CODE_TRIES = 5  # wrong codes before the login starts again with the password
+PENDING_KEY = "customer_user_pending_second_factor"
 
 
 def customer_required(view):
@@ -95,7 +94,7 @@ def login(request: HttpRequest) -> HttpResponse:
         )
         if outcome.ok and two_factor.is_enabled(outcome.login):
             request.session.cycle_key()
-            request.session[PENDING_KEY], request.session[PENDING_TRIES] = outcome.login, 0
+            request.session[PENDING_KEY] = outcome.login
             return redirect("portal:login_code")  # the password was right; now the code
         if outcome.ok:
             _log_in(request, outcome.login)
@@ -123,12 +122,13 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("portal:login")
     error = ""
     if request.method == "POST":
-        if two_factor.verify(login, request.POST.get("code", "")):
+        checked = two_factor.verify(login, request.POST.get("code", ""))
+        if checked == "ok":
             _log_in(request, login)
             return redirect("portal:tickets")
-        request.session[PENDING_TRIES] = tries = request.session.get(PENDING_TRIES, 0) + 1
-        if tries >= MAX_CODE_TRIES:  # start again with the password
+        if checked == "locked":  # too many wrong codes for this account, whichever logins sent them
             request.session.flush()
+            messages.error(request, _("Too many failed logins: try again later."))
             return redirect("portal:login")
         error = _("That code is not right (or was used already).")
     return render(request, "portal/login_code.html", {"error": error}, status=401 if error else 200)

@@ -95,3 +95,55 @@ def test_an_admin_resets_a_lost_second_factor(client, tom, django_user_model):
     assert not CustomerUserSecondFactor.objects.filter(login="tom").exists()
     client.logout()
     assert log_in(client).url == reverse("portal:tickets")  # the password alone again
+
+
+def test_wrong_codes_count_for_the_account_across_logins(client, tom):
+    """Issue 33, point 6: 5 wrong codes lock the account's codes, whichever logins sent them; the right
+    code is then refused too, until the lock ends (it was 5 per session: 20 over 4 logins, then in)."""
+    log_in(client)
+    totp, _, _ = set_up(client)
+    client.post(reverse("portal:logout"))
+    for attempt in range(5):
+        log_in(client)
+        answer = client.post(reverse("portal:login_code"), {"code": "999999"})
+        assert answer.status_code == (401 if attempt < 4 else 302)
+    log_in(client)
+    assert client.post(reverse("portal:login_code"), {"code": totp.now()}).url == reverse("portal:login")
+    assert client.get(reverse("portal:tickets")).url == reverse("portal:login")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_codes_are_counted_before_they_are_checked(monkeypatch):
+    """Issue 33, point 6: 12 codes at once, each on its own connection, are checked at most 5 times (the
+    limit); it was 12 of 12."""
+    import threading
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from customers import two_factor
+    from customers.models import LoginFailure
+
+    CustomerUserSecondFactor.objects.create(
+        login="tom", secret=pyotp.random_base32(), confirmed_at=timezone.now()
+    )
+    answers, checked, start = [], [], threading.Barrier(12)
+    check = two_factor._verify
+    monkeypatch.setattr(two_factor, "_verify", lambda login, code: checked.append(code) or check(login, code))
+
+    def guess(n):
+        start.wait()
+        try:
+            answers.append(two_factor.verify("tom", f"{n:06d}"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(answers), answers.count("ok")) == (12, 0)
+    assert len(checked) <= 5
+    assert answers.count("locked") >= 7
+    assert LoginFailure.objects.get(login="tom", source=two_factor.SECOND_FACTOR).locked_until is not None
