@@ -163,6 +163,13 @@ PASSWORD_HASHERS = [
 AUTHENTICATION_BACKENDS = ["staff.authentication.LockingModelBackend"]
 STAFF_LOGIN_MAX_FAILED = int(os.environ.get("HELPDESK_STAFF_LOGIN_MAX_FAILED", "5"))
 STAFF_LOGIN_LOCK_MINUTES = int(os.environ.get("HELPDESK_STAFF_LOGIN_LOCK_MINUTES", "15"))
+# Failures from one client address over all accounts (wrong passwords and tokens) before the address is
+# locked: much higher than an account's, since behind a NAT many people share one; a valid token is never
+# refused for it.
+STAFF_ADDRESS_MAX_FAILED = int(os.environ.get("HELPDESK_STAFF_ADDRESS_MAX_FAILED", "50"))
+# How many proxies of our own stand before the app (core/clients.py): X-Forwarded-For is believed only
+# behind them; 0 (the default): the connection's address is the client's.
+TRUSTED_PROXIES = int(os.environ.get("HELPDESK_TRUSTED_PROXIES", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -250,6 +257,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("HELPDESK_API_ANON_RATE", "60/minute") or None,
         "user": os.environ.get("HELPDESK_API_USER_RATE", "20000/minute") or None,
     },
+    "NUM_PROXIES": TRUSTED_PROXIES,  # the throttles' client address: the same rule as core/clients.py
     "DEFAULT_PERMISSION_CLASSES": ["helpdesk.access.StaffPermission"],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from core.clients import client_address
 from customers.authentication import LoginLock
 
 logger = logging.getLogger("helpdesk.staff_login")
@@ -26,11 +27,13 @@ LOCKED = "Too many failed logins: try again later."
 
 
 def staff_login_lock() -> LoginLock:
+    """Per account: HELPDESK_STAFF_LOGIN_MAX_FAILED, counted before the password is checked."""
     return LoginLock(settings.STAFF_LOGIN_MAX_FAILED, settings.STAFF_LOGIN_LOCK_MINUTES)
 
 
-def client_address(request) -> str:
-    return (getattr(request, "META", None) or {}).get("REMOTE_ADDR", "") if request is not None else ""
+def address_lock() -> LoginLock:
+    """Per client address, over all accounts: HELPDESK_STAFF_ADDRESS_MAX_FAILED, much higher."""
+    return LoginLock(settings.STAFF_ADDRESS_MAX_FAILED, settings.STAFF_LOGIN_LOCK_MINUTES)
 
 
 class LockedOut(PermissionDenied):
@@ -47,10 +50,11 @@ def _lock_ends(request, until: datetime) -> None:
 
 
 class LockingModelBackend(ModelBackend):
-    """Django's user and password check, refused while the account or the address is locked.
+    """Django's user and password check, refused while the account or the client address is locked.
 
-    Failures are counted after the check, atomically: a staff user's API client logs in on every request
-    (HTTP Basic), in parallel, which a count taken before each check would turn into a lock.
+    The account's attempt is counted before its password is checked (as a customer's is): parallel
+    guesses check at most HELPDESK_STAFF_LOGIN_MAX_FAILED passwords. The address's failures are counted
+    after, against its own, higher limit: one person's typos never lock the others behind the same proxy.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
@@ -58,21 +62,27 @@ class LockingModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
-        lock, address = staff_login_lock(), client_address(request)
-        keys = [(str(username).strip().casefold(), ACCOUNT)] + ([(address, ADDRESS)] if address else [])
-        until = max(filter(None, (lock.locked(key, scope) for key, scope in keys)), default=None)
+        account, address = str(username).strip().casefold(), client_address(request)
+        accounts, addresses = staff_login_lock(), address_lock()
+        until = addresses.locked(address, ADDRESS) if address else None
+        if until is None:
+            until = accounts.reserve(account, ACCOUNT)
         if until is not None:
             logger.warning("staff login refused from %s: %r is locked", address or "?", username)
             _lock_ends(request, until)
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:  # the failures before it were this person's typing
-            for key, scope in keys:  # in the staff scopes only: a customer may have the same login
-                LoginLock.forget({key}, [scope])
+            LoginLock.forget({account}, [ACCOUNT])  # in the staff scopes only: a customer may share the login
+            if address:
+                LoginLock.forget({address}, [ADDRESS])
             return user
-        ended = [until for until in (lock.count_failure(key, scope) for key, scope in keys) if until]
+        ended = [
+            accounts.failed(account, ACCOUNT),
+            addresses.count_failure(address, ADDRESS) if address else None,
+        ]
         logger.warning("staff login failed from %s for %r", address or "?", username)
-        if ended:
-            _lock_ends(request, max(ended))
+        if any(ended):
+            _lock_ends(request, max(filter(None, ended)))
         return None
 
 
@@ -102,14 +112,14 @@ class TokenAuthentication(authentication.TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key):
-        lock, address = staff_login_lock(), client_address(getattr(self, "request", None))
-        until = lock.locked(address, ADDRESS) if address else None
-        if until is not None:
-            raise _throttled(until)
+        """A valid token is never refused for its address; a wrong one counts for the address."""
         try:
             return super().authenticate_credentials(key)
         except exceptions.AuthenticationFailed:
-            until = lock.count_failure(address, ADDRESS) if address else None
+            lock, address = address_lock(), client_address(getattr(self, "request", None))
+            until = (
+                (lock.locked(address, ADDRESS) or lock.count_failure(address, ADDRESS)) if address else None
+            )
             logger.warning("staff token refused from %s", address or "?")
             if until is not None:
                 raise _throttled(until) from None

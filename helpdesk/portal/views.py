@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from backends.errors import CustomerUserInvalid, SourceUnavailable
 from backends.registry import sources
+from core.clients import client_address
 from core.errors import NotFound, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
@@ -90,7 +91,7 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         username = request.POST.get("login", "")
         outcome = authenticate_customer_user(
-            username, request.POST.get("password", ""), remote_addr=request.META.get("REMOTE_ADDR", "")
+            username, request.POST.get("password", ""), remote_addr=client_address(request)
         )
         if outcome.ok and two_factor.is_enabled(outcome.login):
             request.session.cycle_key()

@@ -49,8 +49,10 @@ def test_the_admin_form_says_the_account_is_locked(client, staff):
     assert not client.get(reverse("admin:index")).wsgi_request.user.is_authenticated
 
 
-def test_wrong_tokens_lock_the_client_address(staff, settings):
-    settings.STAFF_LOGIN_MAX_FAILED = 3
+def test_wrong_tokens_lock_the_client_address_but_never_a_valid_token(staff, settings):
+    """Issue 33, point 3: the address has its own limit (HELPDESK_STAFF_ADDRESS_MAX_FAILED); a valid token
+    from a locked address still works (behind a proxy every client has one address)."""
+    settings.STAFF_ADDRESS_MAX_FAILED = 3
     token = Token.objects.create(user=staff).key
     guesser = APIClient(REMOTE_ADDR="10.0.0.66")
     statuses = [
@@ -58,12 +60,15 @@ def test_wrong_tokens_lock_the_client_address(staff, settings):
         for n in range(4)
     ]
     assert statuses == [401, 401, 429, 429]
-    assert guesser.get("/api/v1/groups/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 429
+    assert guesser.get("/api/v1/groups/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
     elsewhere = APIClient(REMOTE_ADDR="10.0.0.7")
     assert elsewhere.get("/api/v1/groups/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
 
 
-def test_a_right_password_resets_the_count_and_locks_are_counted_per_address_too(staff, django_user_model):
+def test_a_right_password_resets_the_count_and_locks_are_counted_per_address_too(
+    staff, django_user_model, settings
+):
+    settings.STAFF_ADDRESS_MAX_FAILED = 5
     django_user_model.objects.create_superuser("ops2", "ops2@example.com", PASSWORD)
     client = APIClient(REMOTE_ADDR="10.0.0.5")
     for _ in range(3):  # 12 failures in all, never 5 in a row: no lock
@@ -129,3 +134,41 @@ def test_a_customer_with_the_same_login_does_not_lift_a_staff_lock(staff, settin
         client.get("/api/v1/groups/", **basic("ops", f"wrong-{n}"))
     assert authenticate_customer_user("ops", "Customer-Ops-77").ok
     assert client.get("/api/v1/groups/", **basic("ops", PASSWORD)).status_code == 429
+
+
+def test_six_typos_from_one_address_lock_one_account_not_the_address(staff, django_user_model):
+    """Issue 33, point 3: six wrong passwords (or made-up tokens) from the one address every client has
+    behind nginx no longer shut the staff side out: the address's limit is over all accounts and higher."""
+    django_user_model.objects.create_superuser("ops2", "ops2@example.com", PASSWORD)
+    token = Token.objects.create(user=staff).key
+    proxy = APIClient(REMOTE_ADDR="10.0.0.1")
+    for n in range(6):
+        proxy.get("/api/v1/groups/", **basic("ops2", f"wrong-{n}"))
+        proxy.get("/api/v1/groups/", HTTP_AUTHORIZATION=f"Token {'0' * 39}{n}")
+    assert proxy.get("/api/v1/groups/", **basic("ops", PASSWORD)).status_code == 200
+    assert proxy.get("/api/v1/groups/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
+    assert proxy.get("/api/v1/groups/", **basic("ops2", PASSWORD)).status_code == 429  # that account is
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [(0, "10.0.0.1"), (1, "203.0.113.9"), (2, "198.51.100.4")])
+def test_the_client_address_believes_forwarded_for_only_behind_trusted_proxies(settings, proxies, expected):
+    """Issue 33, points 3 and 4: one rule (core/clients.py) for every lock and rate limit."""
+    from django.test import RequestFactory
+
+    from core.clients import client_address
+
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.4, 203.0.113.9"
+    )
+    assert client_address(request) == expected
+
+
+def test_a_made_up_forwarded_for_does_not_escape_the_anonymous_rate(staff, monkeypatch):
+    """Issue 33, point 4: without trusted proxies the anonymous limit is keyed on the connection's address."""
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/minute", "user": "5/minute"})
+    anonymous = APIClient(REMOTE_ADDR="10.0.0.77")
+    statuses = [
+        anonymous.get("/api/v1/groups/", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
