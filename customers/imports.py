@@ -763,9 +763,7 @@ class CustomerUserImporter(Importer):
                 value = raw[position]
                 value = value.strip() if value.__class__ is str else _text(value)
                 if kind == "column" or kind == "extra":
-                    problem = rules[attribute].problem(
-                        value
-                    )  # every value: the Map's rules (backends.values)
+                    problem = rules[attribute].problem(value)  # every value, every rule (backends.values)
                     if problem:
                         row_errors.append(RowError(line, attribute, value, problem))
                         continue

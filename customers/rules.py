@@ -37,14 +37,15 @@ def customer_problems(customer: Customer) -> dict[str, list[str]]:
     return errors
 
 
-def stored_customer_ids(customer_ids: Iterable[str]) -> dict[str, str]:
-    """The stored spelling of each of these customer IDs that names a customer, keyed by its folded form."""
+def stored_customer_ids(customer_ids: Iterable[str], *, exclude_pk: int | None = None) -> dict[str, str]:
+    """The stored spelling of each of these customer IDs that names a customer (other than the row
+    `exclude_pk`), keyed by its folded form."""
     ids = list({fold(c): c for c in customer_ids if c}.values())
     if not ids:
         return {}
     found: dict[str, str] = {}
     for start in range(0, len(ids), 1000):  # SQLite's limit of variables per statement
-        rows = Customer.objects.filter(customer_id__ci_in=ids[start : start + 1000])
+        rows = Customer.objects.filter(customer_id__ci_in=ids[start : start + 1000]).exclude(pk=exclude_pk)
         found.update({fold(c): c for c in rows.values_list("customer_id", flat=True)})
     return found
 

@@ -303,7 +303,7 @@ def create_customer(*, acting_user: Any, **values: Any) -> Customer:
     customer = Customer(**_customer_values(values))
     customer.created_by = customer.changed_by = user_or_none(acting_user)
     with transaction.atomic():
-        _save_customer(customer, is_new=True)
+        _save_customer(customer)
         history.record(
             "customer.created",
             "customer",
@@ -329,7 +329,7 @@ def update_customer(*, customer_id: str, changes: Mapping[str, Any], acting_user
         if customer.customer_id != old_id:
             _rename_customer_id(customer, old_id)
         else:
-            _save_customer(customer, is_new=False)
+            _save_customer(customer)
             forget_permission_answers()  # R108: any customer-user write may change a permission
         history.record(
             "customer.changed",
@@ -352,14 +352,14 @@ def _rename_customer_id(customer: Customer, old_id: str) -> None:
     from customers.models import CustomerGroup, CustomerUser
 
     new_id = customer.customer_id
-    _check_customer(customer, is_new=False)
+    _check_customer(customer)
     # Relations point at the customer ID; their foreign keys are deferred until commit.
     Customer.objects.filter(pk=customer.pk).update(customer_id=new_id)
     CustomerUserCustomer.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerGroup.objects.filter(customer_id=old_id).update(customer_id=new_id)
     CustomerUser.objects.filter(customer_id=old_id).update(customer_id=new_id)
     customer_renamed.send(sender=Customer, old_id=old_id, new_id=new_id)
-    _save_customer(customer, is_new=False)
+    _save_customer(customer)
     forget_customer_user_answers(*sources.aliases)  # its customer users changed (R108, R11)
 
 
@@ -377,7 +377,7 @@ def _customer_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
 
 
-def _check_customer(customer: Customer, *, is_new: bool) -> None:
+def _check_customer(customer: Customer) -> None:
     """The rules of customers.rules, as every other path applies them; the first kind of problem found is
     refused alone (control characters, then a taken ID, then the rest)."""
     errors = customer_problems(customer)
@@ -388,10 +388,9 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
             customer_id=customer_id,
             summary=_("control characters"),
         )
-    taken = stored_customer_ids([customer_id]) if customer_id else {}
+    taken = stored_customer_ids([customer_id], exclude_pk=customer.pk) if customer_id else {}
     other = taken.get(fold(customer_id or ""))
-    if other is not None and (is_new or other != _stored_id(customer)):
-        # one customer per ID whatever its case: ticket access compares them so (R118)
+    if other is not None:  # one customer per ID whatever its case: ticket access compares them so (R118)
         raise CustomerInvalid(
             {"customer_id": [customer_id_taken_problem(customer_id, other)]},
             customer_id=customer_id,
@@ -403,13 +402,8 @@ def _check_customer(customer: Customer, *, is_new: bool) -> None:
         raise CustomerInvalid(errors, customer_id=customer_id, summary=summarize(errors))
 
 
-def _stored_id(customer: Customer) -> str | None:
-    """The customer ID the row holds in the database now (before a rename is saved)."""
-    return Customer.objects.filter(pk=customer.pk).values_list("customer_id", flat=True).first()
-
-
-def _save_customer(customer: Customer, *, is_new: bool) -> None:
-    _check_customer(customer, is_new=is_new)
+def _save_customer(customer: Customer) -> None:
+    _check_customer(customer)
     try:
         with transaction.atomic():
             customer.save()

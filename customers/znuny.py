@@ -300,7 +300,7 @@ class _Screen:
         self.cursor.execute("TRUNCATE z_refused")
         buffer = io.StringIO("".join(f"{n}\t{_copy_field(label)}\n" for n, label in refused))
         self.cursor.cursor.copy_expert("COPY z_refused (n, label) FROM STDIN", buffer)
-        self.writer._skipped(what, "SELECT label FROM z_refused ORDER BY n")
+        self.writer.skipped(what, "SELECT label FROM z_refused ORDER BY n")
         self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM z_refused)")
 
     def _rows(self, sql: str) -> Iterator[tuple]:
@@ -377,7 +377,7 @@ class _Screen:
                 "FROM z_user z WHERE coalesce(z.customer_id, '') <> '' AND NOT EXISTS"
                 " (SELECT 1 FROM customer_company c WHERE lower(c.customer_id) = lower(z.customer_id))"
             )
-            self.writer._skipped(
+            self.writer.skipped(
                 "customer users",
                 "SELECT format('customer user %%L: UserCustomerID: there is no customer %%L', z.login,"
                 f" z.customer_id) AS label {missing}",
@@ -396,7 +396,7 @@ class _Screen:
                 " WHERE rank > 1 OR lower(holder) <> lower(login)"
             )
             self.cursor.execute(f"CREATE TEMPORARY TABLE z_clash ON COMMIT DROP AS {clash}")  # one sort
-            self.writer._skipped(
+            self.writer.skipped(
                 "customer users",
                 "SELECT format('customer user %%L: UserEmail: the e-mail address %%L is held by %%L', login,"
                 " email, holder) AS label FROM z_clash ORDER BY n",
@@ -511,7 +511,7 @@ class _Writer:
         self.cursor.execute(sql, params)
         self.result.add(what, self.cursor.rowcount)
 
-    def _skipped(self, what: str, sql: str, params: tuple = ()) -> None:
+    def skipped(self, what: str, sql: str, params: tuple = ()) -> None:
         """Count the staged rows `sql` selects as not copied (a label each), and name the first few."""
         self.cursor.execute(f"SELECT count(*) OVER (), label FROM ({sql}) s LIMIT {EXAMPLES}", params)
         rows = self.cursor.fetchall()
@@ -547,7 +547,7 @@ class _Writer:
             "CREATE TEMPORARY TABLE z_twins ON COMMIT DROP AS"
             f" SELECT n, {key} AS key, first FROM ({ranked}) r WHERE rank > 1"
         )
-        self._skipped(what, f"SELECT format('{label}', key, first) AS label FROM z_twins ORDER BY n")
+        self.skipped(what, f"SELECT format('{label}', key, first) AS label FROM z_twins ORDER BY n")
         self.cursor.execute(f"DELETE FROM {table} WHERE n IN (SELECT n FROM z_twins)")
         self.cursor.execute("DROP TABLE z_twins")
 
@@ -618,7 +618,7 @@ class _Writer:
         """Of each login's key the last row read wins; reserved keys (R136) and unknown logins are named."""
         self._step("preferences")
         reserved = sorted(RESERVED_ATTRIBUTES)
-        self._skipped(
+        self.skipped(
             "preferences",
             "SELECT format('preference %%L of %%L', z.preferences_key, z.user_id) AS label"
             " FROM z_preference z WHERE z.preferences_key = ANY(%s)"

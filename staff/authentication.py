@@ -52,9 +52,10 @@ def _lock_ends(request, until: datetime) -> None:
 class LockingModelBackend(ModelBackend):
     """Django's user and password check, refused while the account or the client address is locked.
 
-    The account's attempt is counted before its password is checked (as a customer's is): parallel
-    guesses check at most HELPDESK_STAFF_LOGIN_MAX_FAILED passwords. The address's failures are counted
-    after, against its own, higher limit: one person's typos never lock the others behind the same proxy.
+    Each attempt is counted before its password is checked (as a customer's is), for the account and for
+    the client address: parallel guesses check at most HELPDESK_STAFF_LOGIN_MAX_FAILED passwords of one
+    account; the address has its own, higher limit, so one person's typos never lock the others behind
+    the same proxy.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
@@ -64,9 +65,11 @@ class LockingModelBackend(ModelBackend):
             return None
         account, address = str(username).strip().casefold(), client_address(request)
         accounts, addresses = staff_login_lock(), address_lock()
-        until = addresses.locked(address, ADDRESS) if address else None
+        until = addresses.reserve(address, ADDRESS) if address else None
         if until is None:
             until = accounts.reserve(account, ACCOUNT)
+            if until is not None and address:
+                addresses.release(address, ADDRESS)  # no password was checked: not the address's failure
         if until is not None:
             logger.warning("staff login refused from %s: %r is locked", address or "?", username)
             _lock_ends(request, until)
@@ -76,10 +79,7 @@ class LockingModelBackend(ModelBackend):
             if address:
                 LoginLock.forget({address}, [ADDRESS])
             return user
-        ended = [
-            accounts.failed(account, ACCOUNT),
-            addresses.count_failure(address, ADDRESS) if address else None,
-        ]
+        ended = [accounts.failed(account, ACCOUNT), addresses.failed(address, ADDRESS) if address else None]
         logger.warning("staff login failed from %s for %r", address or "?", username)
         if any(ended):
             _lock_ends(request, max(filter(None, ended)))

@@ -5,8 +5,10 @@ sessions. Measured on the landed code: 30 wrong passwords, then the right one lo
 from __future__ import annotations
 
 import base64
+import contextlib
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -172,3 +174,38 @@ def test_a_made_up_forwarded_for_does_not_escape_the_anonymous_rate(staff, monke
         anonymous.get("/api/v1/groups/", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(5)
     ]
     assert statuses == [401, 401, 401, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_check_at_most_the_limit_of_passwords(django_user_model, monkeypatch, settings):
+    """Issue 33, point 3: each attempt is counted before its password is checked (it was after: 6–8 of a
+    burst got through); 12 parallel wrong passwords for one account check at most 5."""
+    import threading
+
+    from django.contrib.auth.backends import ModelBackend
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from staff.authentication import LockingModelBackend
+
+    settings.STAFF_LOGIN_MAX_FAILED = 5
+    django_user_model.objects.create_superuser("ops", "ops@example.com", PASSWORD)
+    checked, start = [], threading.Barrier(12)
+    check = ModelBackend.authenticate
+    monkeypatch.setattr(ModelBackend, "authenticate", lambda *a, **k: checked.append(1) or check(*a, **k))
+
+    def guess(n):
+        start.wait()
+        try:
+            request = RequestFactory().post("/", REMOTE_ADDR=f"10.1.0.{n}")
+            with contextlib.suppress(PermissionDenied):  # the lock ends the attempt
+                LockingModelBackend().authenticate(request, username="ops", password=f"wrong-{n}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 0 < len(checked) <= 5
