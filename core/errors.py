@@ -49,3 +49,15 @@ class DeletionRefused(HelpdeskError):
     def of(cls, model: type) -> DeletionRefused:
         """The refusal to delete rows of `model`, named in the reader's language."""
         return cls(kind=model._meta.verbose_name_plural.capitalize())
+
+
+class TooManyRequests(HelpdeskError):
+    """A client over one of its rates (core.rates): refused before any work, told when to come back."""
+
+    code = "throttled"
+    status = 429
+    template = gettext_lazy("Too many requests from your address: try again in {minutes} minutes.")
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(int(retry_after + 0.999), 1)
+        super().__init__(minutes=max((self.retry_after + 59) // 60, 1))

@@ -46,3 +46,21 @@ class HistoryEntry(models.Model):
         return (
             f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type} {self.object_key}"
         )
+
+
+class RateCount(models.Model):
+    """Requests of one key (a client address, a staff user) in one scope within the window that began at
+    `started` (epoch seconds): core.rates counts them, one atomic statement per request."""
+
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=191)
+    started = models.FloatField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "helpdesk_rate_count"
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="rate_count_unique")]
+        indexes = [models.Index(fields=["scope", "started"], name="rate_count_started")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}: {self.count}"

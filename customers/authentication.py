@@ -20,12 +20,14 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext, gettext_noop
 
 from backends.base import CustomerUserRecord
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
+from core import rates
+from core.errors import TooManyRequests
 from customers.models import CustomerUserPreference, LoginFailure, Validity
 from customers.selectors import get_customer_user
 
@@ -38,9 +40,10 @@ FAILED = gettext_noop("Login failed: the login or the password is wrong.")
 class LoginOutcome:
     ok: bool
     login: str
-    reason: str  # ok | bad_credentials | locked | invalid | unavailable | missing
+    reason: str  # ok | bad_credentials | locked | throttled | invalid | unavailable | missing
     source: str = ""
     locked_until: datetime | None = None
+    retry_after: int = 0  # throttled: seconds until the client address may try again
 
     @property
     def message(self) -> str:
@@ -49,11 +52,21 @@ class LoginOutcome:
             case "ok":
                 return ""
             case "locked":
-                return gettext("Too many failed logins: try again later.")
+                return locked_message(self.locked_until)
+            case "throttled":
+                return TooManyRequests(self.retry_after).message
             case "unavailable":
                 return gettext("The login service is unavailable; please try again in a few minutes.")
             case _:
                 return gettext(FAILED)
+
+
+def locked_message(until: datetime | None) -> str:
+    """What a locked login is told: until when (in the reader's time zone and format), never why."""
+    if until is None:
+        return gettext("Too many failed logins: try again later.")
+    when = formats.date_format(timezone.localtime(until), "SHORT_DATETIME_FORMAT")
+    return gettext("Too many failed logins: try again after %(time)s") % {"time": when}
 
 
 def auth_sources(registry: SourceHandler) -> list[str]:
@@ -66,6 +79,11 @@ def authenticate_customer_user(
 ) -> LoginOutcome:
     login = (login or "").strip()
     where = f" from {remote_addr}" if remote_addr else ""
+    try:  # the address's rate first: over it, nothing is looked up and no password hashed
+        rates.limit("login", remote_addr)
+    except TooManyRequests as exc:
+        logger.warning("customer login refused%s: too many logins from this address (login %r)", where, login)
+        return LoginOutcome(False, login, "throttled", retry_after=exc.retry_after)
     if not login or not password:
         logger.info("customer login refused%s: login or password missing (login %r)", where, login)
         return LoginOutcome(False, login, "missing")

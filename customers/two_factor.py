@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 import pyotp
 from django.conf import settings
@@ -79,6 +80,11 @@ def code_lock() -> LoginLock:
     in a million tries, and a session is only one of many."""
     lock = customer_login_lock()
     return LoginLock(lock.maximum or 5, lock.minutes or 15)
+
+
+def locked_until(login: str) -> datetime | None:
+    """The end of the account's lock for wrong codes, if it is locked."""
+    return code_lock().locked(login.casefold(), SECOND_FACTOR)
 
 
 def verify(login: str, code: str) -> str:

@@ -247,17 +247,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "staff.authentication.TokenAuthentication",
     ],
-    # Request rates per client address (anonymous) and per staff user, shared by every process through
-    # the cache; HELPDESK_API_USER_RATE= (empty) turns the per-user limit off (benchmarks).
+    # Request rates per client address (anonymous) and per staff user, counted atomically in the database
+    # for every process (core.rates); HELPDESK_API_USER_RATE= (empty) turns the per-user limit off.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "helpdesk.api.throttles.AddressRate",
+        "helpdesk.api.throttles.StaffUserRate",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("HELPDESK_API_ANON_RATE", "60/minute") or None,
         "user": os.environ.get("HELPDESK_API_USER_RATE", "20000/minute") or None,
     },
-    "NUM_PROXIES": TRUSTED_PROXIES,  # the throttles' client address: the same rule as core/clients.py
     "DEFAULT_PERMISSION_CLASSES": ["helpdesk.access.StaffPermission"],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -277,6 +276,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# The panel's rates per client address (core.rates), counted before any password is hashed or mail sent:
+# logins and second-factor codes (password spraying, and the hashing it costs), sign-ups and lost-password
+# requests (each one sends a mail). Empty: no limit.
+PANEL_RATES = {
+    "login": os.environ.get("HELPDESK_PANEL_LOGIN_RATE", "30/minute"),
+    "mail": os.environ.get("HELPDESK_PANEL_MAIL_RATE", "20/hour"),
 }
 
 # Sessions (admins and the customer panel) live in the database, so they survive a restart; they expire

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -24,16 +23,9 @@ CODES = {
 }
 
 
-# Refusals before the view runs: nothing to roll back but the failed logins they counted, which must stay.
-BEFORE_THE_VIEW = (exceptions.AuthenticationFailed, exceptions.NotAuthenticated, exceptions.Throttled)
-
-
 def exception_handler(exc, context):
-    """Our HelpdeskErrors keep their code and status; DRF's get the same shape. The request's
-    transaction is rolled back: a failed request changes nothing (but the failed logins it counted).
-    """
-    if getattr(context.get("view"), "atomic_request", False) and not isinstance(exc, BEFORE_THE_VIEW):
-        transaction.set_rollback(True)  # the view's own transaction (AtomicMixin)
+    """Our HelpdeskErrors keep their code and status; DRF's get the same shape. (The handler's transaction
+    is rolled back before this runs: AtomicMixin.)"""
     if isinstance(exc, HelpdeskError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, Http404):

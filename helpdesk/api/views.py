@@ -113,13 +113,28 @@ class EditConflict(HelpdeskError):
 
 
 class AtomicMixin:
-    """One transaction per request; input with NUL characters (which no database stores) is refused."""
+    """One transaction per request around the view's handler; input with NUL characters (which no database
+    stores) is refused.
 
-    atomic_request = True
+    Authentication, permissions and rates run before the transaction begins (DRF's `dispatch`, with the
+    handler alone made atomic): failed logins and request counts commit at once, whatever the view does,
+    and their rows are never locked for a whole request. Any error in the handler rolls it back.
+    """
 
     def dispatch(self, request, *args, **kwargs):
-        with transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
+        self.args, self.kwargs = args, kwargs
+        request = self.request = self.initialize_request(request, *args, **kwargs)
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            with transaction.atomic():
+                response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)
+        except Exception as exc:  # DRF's own catch-all: every error becomes an API error
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
 
     def check_permissions(self, request):
         super().check_throttles(request)  # rates first: anonymous clients are limited before being refused

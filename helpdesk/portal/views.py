@@ -22,11 +22,12 @@ from django.views.decorators.http import require_POST
 
 from backends.errors import CustomerUserInvalid, SourceUnavailable
 from backends.registry import sources
+from core import rates
 from core.clients import client_address
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, TooManyRequests, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
-from customers.authentication import authenticate_customer_user, check_current_password
+from customers.authentication import authenticate_customer_user, check_current_password, locked_message
 from customers.password_reset import record_for_link, request_password_reset, reset_password
 from customers.selectors import get_customer_user, get_preference, preferred_language, session_version
 from customers.services import set_customer_user_password, set_customer_user_preference
@@ -101,12 +102,22 @@ def login(request: HttpRequest) -> HttpResponse:
             _log_in(request, outcome.login)
             return redirect("portal:tickets")
         error = outcome.message
+        if outcome.reason == "throttled":
+            return _too_many(request, "portal/login.html", outcome.retry_after,
+                             {"error": error, "username": username, "signup": signup_enabled()})  # fmt: skip
     return render(
         request,
         "portal/login.html",
         {"error": error, "username": username, "signup": signup_enabled()},
         status=401 if error else 200,
     )
+
+
+def _too_many(request: HttpRequest, template: str, retry_after: int, context: dict) -> HttpResponse:
+    """429 with the page the client asked for, its message, and Retry-After."""
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _log_in(request: HttpRequest, login: str) -> None:
@@ -123,13 +134,17 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("portal:login")
     error = ""
     if request.method == "POST":
+        try:
+            rates.limit("login", client_address(request))
+        except TooManyRequests as exc:
+            return _too_many(request, "portal/login_code.html", exc.retry_after, {"error": exc.message})
         checked = two_factor.verify(login, request.POST.get("code", ""))
         if checked == "ok":
             _log_in(request, login)
             return redirect("portal:tickets")
         if checked == "locked":  # too many wrong codes for this account, whichever logins sent them
             request.session.flush()
-            messages.error(request, _("Too many failed logins: try again later."))
+            messages.error(request, locked_message(two_factor.locked_until(login)))
             return redirect("portal:login")
         error = _("That code is not right (or was used already).")
     return render(request, "portal/login_code.html", {"error": error}, status=401 if error else 200)
@@ -163,6 +178,10 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 def password_reset(request: HttpRequest) -> HttpResponse:
     """Asks for the login or the e-mail address (`login`) and always answers the same way."""
     if request.method == "POST":
+        try:
+            rates.limit("mail", client_address(request))
+        except TooManyRequests as exc:
+            return _too_many(request, "portal/password_reset.html", exc.retry_after, {"error": exc.message})
         request_password_reset(
             request.POST.get("login", ""),
             link=lambda uid, token: request.build_absolute_uri(
@@ -205,6 +224,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     fields = signup_fields(source)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
+        try:
+            rates.limit("mail", client_address(request))
+        except TooManyRequests as exc:
+            rows = [(row, request.POST.get(row.attribute, ""), []) for row in fields]
+            return _too_many(
+                request, "portal/signup.html", exc.retry_after, {"rows": rows, "error": exc.message}
+            )
         errors = request_signup(
             {row.attribute: request.POST.get(row.attribute, "") for row in fields},
             link=lambda token: request.build_absolute_uri(reverse("portal:signup_confirm", args=[token])),
@@ -341,7 +367,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         )
         checked = check_current_password(record, old)
         if checked.reason == "locked":
-            errors["old_password"] = [_("Too many failed logins: try again later.")]
+            errors["old_password"] = [checked.message]
         elif not checked.ok:
             errors["old_password"] = [_("The current password is not right.")]
         elif not new:

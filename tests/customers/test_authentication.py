@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from django.contrib.auth.hashers import identify_hasher
+from django.utils import formats, timezone
 
 from customers.authentication import authenticate_customer_user
 from customers.models import CustomerUser, CustomerUserPreference, LoginFailure, Validity
@@ -82,7 +83,10 @@ def test_failed_logins_lock_the_account_for_a_while(local, caplog):
     ]  # fmt: skip
     locked = authenticate_customer_user("jdoe", "right one")
     assert (locked.ok, locked.reason) == (False, "locked")
-    assert locked.message == "Too many failed logins: try again later."
+    until = formats.date_format(timezone.localtime(locked.locked_until), "SHORT_DATETIME_FORMAT")
+    assert (
+        locked.message == f"Too many failed logins: try again after {until}"
+    )  # the lock page says until when
     LoginFailure.objects.update(locked_until=None)  # the lock expired
     ok = authenticate_customer_user("jdoe", "right one")
     assert ok.ok
