@@ -150,6 +150,7 @@ class BaseSource(ABC):
     runs_inline = False  # True: asked in the caller's thread (it reads the project's own database)
     reads_own_table = False  # True: its customer users are rows of our own table (the importer writes there)
     storage_names_case_blind = False  # True: its storage names match whatever their case (LDAP, RFC 4512)
+    hashes_passwords = True  # a refused password cost a slow hash here (False: a directory's bind did)
     # What a configuration that leaves these keys out gets from this kind of source (R11, R14).
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 250, "AdminSetPreferences": 1, "CacheTTL": 86400, "ReadOnly": 0,

@@ -124,6 +124,10 @@ def authenticate_customer_user(
         lock.release(key, counted_at)  # no source could say no: not a failure
         return LoginOutcome(False, login, "unavailable")
     until = lock.failed(key, counted_at)
+    if not any(registry[alias].hashes_passwords for alias in refused_by):
+        # No slow hash was checked (nobody knows the login, or a directory's bind refused it in a few
+        # milliseconds): one of the same cost, so the time of the answer tells no login from another.
+        check_password(password, _unknown_login_hash())
     if refused_by:
         lock = f"; locked until {until.isoformat()}" if until else ""
         logger.warning(
@@ -134,9 +138,7 @@ def authenticate_customer_user(
             lock,
         )
         return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
-    # Nobody knows the login: as long an answer as a wrong password, and the same lock, so that neither
-    # the time nor the message tells which logins exist.
-    check_password(password, _unknown_login_hash())
+    # Nobody knows the login: the same lock and message as a wrong password (and a hash of the same cost).
     logger.warning("customer login failed%s: no source knows %r", where, login)
     return LoginOutcome(False, login, "locked" if until else "bad_credentials", locked_until=until)
 

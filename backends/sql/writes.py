@@ -143,7 +143,10 @@ class Writes:
         if not stored:
             return None
         encoded = as_django_encoded(stored[0] or "")
-        if not password or encoded is None:
+        if not password:
+            return False
+        if encoded is None:  # no usable hash (no password set): as slow a "no" as a wrong password's,
+            make_password(password)  # as Django's ModelBackend does, so the time tells nothing
             return False
 
         def upgrade(clear: str) -> None:
