@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
@@ -26,7 +27,7 @@ from django.utils.translation import gettext, gettext_noop
 from backends.base import CustomerUserRecord
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler, sources
-from core import rates
+from core import history, rates
 from core.errors import TooManyRequests
 from customers.models import CustomerUserPreference, LoginFailure, Validity
 from customers.selectors import get_customer_user
@@ -267,6 +268,26 @@ class LoginLock:
         """A successful login: the failures of these keys in these scopes are forgotten (a customer's
         login may also be a staff user's name, whose failures are another scope's)."""
         LoginFailure.objects.filter(login__in=keys, source__in=list(scopes)).delete()
+
+
+def lift_login_locks(locks: Iterable[tuple[str, str]], *, acting_user: Any = None) -> int:
+    """Lift the locks of (login or client address, scope) pairs and forget their failures, whether a lock
+    is set yet or not: one history entry for each (the admin's "Login locks" screen, `lift_login_lock`).
+    Returns how many were found."""
+    lifted = 0
+    with transaction.atomic():
+        for key, scope in locks:
+            failure = LoginFailure.objects.select_for_update().filter(login=key, source=scope).first()
+            if failure is None:
+                continue
+            until = failure.locked_until
+            failure.delete()
+            history.record(
+                "login.lock_lifted", "login", key, actor=acting_user, scope=scope, failures=failure.count,
+                locked_until=until.isoformat() if until else "",
+            )  # fmt: skip
+            lifted += 1
+    return lifted
 
 
 def customer_login_lock() -> LoginLock:

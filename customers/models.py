@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Concat, Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DeletionRefused
@@ -426,18 +427,28 @@ class DefaultService(models.Model):
         return str(self.service_id)
 
 
-class LoginFailure(models.Model):
-    """Failed customer logins of one login at one source (R86), and the lock that too many of them set."""
+class LoginFailureQuerySet(models.QuerySet):
+    def locked(self) -> LoginFailureQuerySet:
+        """The locks that hold now, the longest first."""
+        return self.filter(locked_until__gt=timezone.now()).order_by("-locked_until")
 
-    login = models.CharField(_("login"), max_length=191)  # casefolded
-    source = models.CharField(_("source"), max_length=20)
+
+class LoginFailure(models.Model):
+    """Failed logins of one login (or client address) in one scope — a source (R86), `staff`, `staff
+    address`, `second factor` — and the lock that too many of them set."""
+
+    login = models.CharField(_("login or client address"), max_length=191)  # casefolded
+    source = models.CharField(_("scope"), max_length=20)
     count = models.PositiveIntegerField(_("failed logins"), default=0)
     last_failed_at = models.DateTimeField(_("last failed at"))
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
 
+    objects = LoginFailureQuerySet.as_manager()
+
     class Meta:
         db_table = "customer_user_login_failure"
-        verbose_name = _("failed customer login")
+        verbose_name = _("login lock")
+        verbose_name_plural = _("login locks")
         constraints = [models.UniqueConstraint(fields=["login", "source"], name="login_failure_unique")]
 
     def __str__(self) -> str:

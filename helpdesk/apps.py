@@ -10,5 +10,5 @@ class HelpdeskAdminConfig(AdminConfig):
 
     def ready(self) -> None:
         super().ready()
-        for module in ("customers", "tickets", "history"):
+        for module in ("customers", "tickets", "history", "logins"):
             import_module(f"helpdesk.admin.{module}")
