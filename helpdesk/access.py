@@ -9,12 +9,17 @@ every permission; a staff user has what their groups (`Customer administrators`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseForbidden
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+logger = logging.getLogger("helpdesk.access")
 
 # The permissions that belong to no model's add / change / view (declared in the models' Meta).
 CHANGE_GROUP_PERMISSIONS = "customers.change_group_permissions"
@@ -61,6 +66,56 @@ def screen(view: Callable, required: Needs) -> Callable:
 
     guarded.needs = required
     return guarded
+
+
+# Who may open a page of the panel (and the open pages, /health/): anyone, or a logged-in customer user.
+ANYONE, CUSTOMER = "anyone", "customer"
+
+
+def opens_to(who: str) -> Callable[[Callable], Callable]:
+    """Declare a page of the panel: `ANYONE` or `CUSTOMER` (customer_required declares the latter)."""
+
+    def declare(view: Callable) -> Callable:
+        view.opens_to = who
+        return view
+
+    return declare
+
+
+def declaration(view: Callable) -> object | None:
+    """What a resolved view declares it needs: `Needs` (an API view, an admin screen), its ModelAdmin or
+    AdminSite (Django's admin checks their permissions), `ANYONE` or `CUSTOMER` (the panel); None if it
+    declares nothing — DeclaredRoutesMiddleware refuses it."""
+    cls = getattr(view, "cls", None)
+    if cls is not None:  # an API view: its class's `needs`
+        return getattr(cls, "needs", None) if isinstance(getattr(cls, "needs", None), Needs) else None
+    for attribute in ("needs", "model_admin", "admin_site", "opens_to"):
+        if (declared := getattr(view, attribute, None)) is not None:
+            return declared
+    while hasattr(view, "__wrapped__") and not hasattr(view, "__self__"):
+        view = view.__wrapped__
+    # A method of the admin site (its login page, open to anyone) or of a ModelAdmin behind admin_view
+    # (UserAdmin's password page): they check their own permissions.
+    owner = getattr(view, "__self__", None)
+    return owner if isinstance(owner, AdminSite | ModelAdmin) else None
+
+
+class DeclaredRoutesMiddleware:
+    """Fail closed: a route whose view declares nothing (`declaration`) is refused, 403, to everyone."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view, args, kwargs):
+        if declaration(view) is None:
+            logger.error(
+                "refused %s: its view %s declares nothing", request.path, getattr(view, "__name__", view)
+            )
+            return HttpResponseForbidden("This page declares no permissions, so nobody may open it.")
+        return None
 
 
 class StaffPermission(BasePermission):

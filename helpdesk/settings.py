@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.middleware.HelpdeskErrorMiddleware",
+    "helpdesk.access.DeclaredRoutesMiddleware",  # last: it sees the resolved view
 ]
 
 ROOT_URLCONF = "helpdesk.urls"

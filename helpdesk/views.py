@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from backends.dispatch import ask_sources
 from backends.registry import sources
+from helpdesk.access import ANYONE, opens_to
 
 try:  # the client is installed with the app; without it a Redis cache cannot be configured anyway
     from redis.exceptions import RedisError
@@ -52,6 +53,7 @@ def _check_cache() -> None:
     cache.delete(key)
 
 
+@opens_to(ANYONE)
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
     """`GET /health/`: the database, the shared cache and every source, with their answer times.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -77,5 +78,7 @@ class HistoryOfObject:
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
+        if not self.has_view_or_change_permission(request, obj):  # as Django's own history page refuses
+            raise PermissionDenied
         key = getattr(obj, self.history_key) if obj is not None else object_id
         return HttpResponseRedirect(history_link(self.history_object_type, key))

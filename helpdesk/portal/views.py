@@ -40,6 +40,7 @@ from customers.signup import (
     signup_fields,
     signup_source,
 )
+from helpdesk.access import ANYONE, CUSTOMER, opens_to
 from permissions.company_tickets import list_customer_user_services
 from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
 from tickets.services import create_customer_ticket, reply_as_customer
@@ -82,9 +83,10 @@ def customer_required(view):
         except NotFound as exc:  # another company's ticket is "not found", never shown
             return render(request, "portal/not_found.html", {"message": exc.message}, status=404)
 
-    return wrapped
+    return opens_to(CUSTOMER)(wrapped)
 
 
+@opens_to(ANYONE)
 def login(request: HttpRequest) -> HttpResponse:
     if request.session.get(SESSION_KEY):
         return redirect("portal:tickets")
@@ -127,6 +129,7 @@ def _log_in(request: HttpRequest, login: str) -> None:
     request.session[SESSION_VERSION_KEY] = session_version(login)
 
 
+@opens_to(ANYONE)
 def login_code(request: HttpRequest) -> HttpResponse:
     """The second step of a login with a second factor: `code`, from the app or a recovery code."""
     login = request.session.get(PENDING_KEY)
@@ -175,6 +178,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/two_factor.html", context, status=400 if error else 200)
 
 
+@opens_to(ANYONE)
 def password_reset(request: HttpRequest) -> HttpResponse:
     """Asks for the login or the e-mail address (`login`) and always answers the same way."""
     if request.method == "POST":
@@ -192,6 +196,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/password_reset.html")
 
 
+@opens_to(ANYONE)
 def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
     """The mailed link: a new password twice (`new_password1`, `new_password2`), with the policy."""
     record = record_for_link(uid, token)
@@ -216,6 +221,7 @@ def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpRe
                   status=400 if errors else 200)  # fmt: skip
 
 
+@opens_to(ANYONE)
 def signup(request: HttpRequest) -> HttpResponse:
     """CustomerPanelCreateAccount: the Map's shown fields; "check your mail" for every allowed address."""
     source = signup_source() if signup_enabled() else None
@@ -241,6 +247,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/signup.html", {"rows": rows}, status=400 if errors else 200)
 
 
+@opens_to(ANYONE)
 def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The mailed link: a password twice (`new_password1`, `new_password2`), then the account exists."""
     pending = pending_signup(token) if signup_enabled() else None
@@ -269,6 +276,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "portal/signup_confirm.html", context, status=400 if errors else 200)
 
 
+@opens_to(ANYONE)
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     request.session.flush()

@@ -86,3 +86,11 @@ def test_every_export_is_a_history_entry_with_its_actor(anna, django_user_model)
     assert administrator.get("/api/v1/customer-users/anna/export/").status_code == 200
     entry = HistoryEntry.objects.get(action="customer_user.exported")
     assert (entry.object_key, entry.actor_name) == ("anna", "administrator")
+
+
+@pytest.mark.urls("tests.staff.undeclared_urls")
+def test_a_page_that_declares_nothing_is_refused_to_everyone(client, django_user_model):
+    assert client.get("/undeclared/").status_code == 403
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-1"))
+    assert client.get("/undeclared/").status_code == 403
+    assert client.get("/admin/").status_code == 200  # the declared ones are served
