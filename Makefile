@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
-TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server gettext
+TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server gettext nginx-light
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
 .PHONY: messages bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
