@@ -11,15 +11,19 @@ processes share it.
 
 Answers live in the shared cache (`CACHES["default"]`: a table of the app's database by default, Redis in
 larger deployments) and, under the same keys, in a small cache in each process: a repeated read costs one
-primary-key look-up of the generations. Settings changed at run time in one process (tests'
-`override_settings`) are part of that process's keys.
+primary-key look-up of the generations. Every key carries a fingerprint of the configuration too (the
+sources, their Maps, `[Settings]`): a restart with a changed configuration computes new answers on every
+worker and app server at once. Settings changed at run time in one process (tests' `override_settings`) are
+part of that process's keys.
 """
 
 from __future__ import annotations
 
 import collections
 import contextvars
+import hashlib
 import itertools
+import json
 import math
 import secrets
 import threading
@@ -27,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import IntegrityError, connection, transaction
@@ -80,6 +85,18 @@ _pinned: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
 )
 _settings_epoch = itertools.count(1)
 _epoch = next(_settings_epoch)
+CONFIGURATION = ("CUSTOMER_USER_BACKENDS", "HELPDESK_SETTINGS")  # the sources, their Maps and [Settings]
+
+
+def _configuration_fingerprint() -> str:
+    """A digest of the effective configuration: an answer computed under another one (before a restart
+    with a changed file, on an app server not yet updated) is never taken, whichever cache holds it."""
+    effective = {name: getattr(settings, name, None) for name in CONFIGURATION}
+    encoded = json.dumps(effective, sort_keys=True, default=repr, ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+_fingerprint = ""
 
 
 def source_reads(alias: str) -> str:
@@ -154,7 +171,7 @@ def remember(names: Iterable[str], key: str, compute: Callable[[], T], timeout: 
     """The answer cached under `key` for the current generations of `names`, computed on a miss."""
     names = list(names)
     generations = current(names)
-    full_key = f"answer:{key}:{'.'.join(map(str, generations))}:{_epoch}"
+    full_key = f"answer:{key}:{'.'.join(map(str, generations))}:{configuration()}:{_epoch}"
     value = _in_process.get(full_key, _MISSING)
     if value is _MISSING:
         value = cache.get(full_key, _MISSING)
@@ -175,9 +192,17 @@ def forget_in_process() -> None:
     _in_process.clear()
 
 
+def configuration() -> str:
+    """The fingerprint of the configuration every cached answer was computed under (part of its key)."""
+    global _fingerprint
+    if not _fingerprint:
+        _fingerprint = _configuration_fingerprint()
+    return _fingerprint
+
+
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     """Sources and run-time setting seeds are part of every answer; a change in this process is new keys."""
-    global _epoch
+    global _epoch, _fingerprint
     if setting in ("HELPDESK_SETTINGS", "CUSTOMER_USER_BACKENDS", "CACHES"):
-        _epoch = next(_settings_epoch)
+        _epoch, _fingerprint = next(_settings_epoch), ""

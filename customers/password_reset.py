@@ -85,10 +85,12 @@ def record_for_link(uid: str, token: str, *, registry: SourceHandler = sources) 
         login = force_str(urlsafe_base64_decode(uid))
     except (ValueError, TypeError):
         return None
-    record = find_by_login_or_email(login, registry=registry) if "@" not in login else None
-    if record is None or record.login != login or not tokens.check_token(record, token):
+    if not login or "\x00" in login:
         return None
-    return record
+    record = get_customer_user(login, registry=registry)  # the login the link was made for, never an e-mail
+    if record is None or record.valid_id != Validity.VALID or record.login != login:
+        return None
+    return record if tokens.check_token(record, token) else None
 
 
 def reset_password(record: CustomerUserRecord, password: str, *, registry: SourceHandler = sources) -> None:

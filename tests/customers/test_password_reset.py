@@ -82,3 +82,22 @@ def test_a_mail_server_that_refuses_changes_no_answer(client, rosa, mailbox, set
     assert (known.status_code, unknown.status_code) == (200, 200)
     assert known.content == unknown.content
     assert "a mail to example.com could not be sent" in caplog.text
+
+
+def test_a_login_that_is_an_email_address_resets_its_password(client, panel_customer_user, mailbox):
+    """Issue 34, point 4: sign-up's default login is the e-mail address; its reset link was always refused."""
+    from customers.services import create_customer_user
+
+    panel_customer_user("rosa", "Rosa", "Reset", OLD)  # the source and customer ACME
+    create_customer_user(attributes={"UserLogin": "mara@example.com", "UserFirstname": "Mara", "UserLastname": "Mail",
+                                     "UserEmail": "mara@example.com", "UserCustomerID": "ACME", "UserPassword": OLD},
+                         acting_user=None)  # fmt: skip
+    client.post(reverse("portal:password_reset"), {"login": "mara@example.com"})
+    [mail] = mailbox.messages
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.get_content())[1]
+    assert client.get(link).status_code == 200
+    assert client.post(link, {"new_password1": NEW, "new_password2": NEW}).url == reverse("portal:login")
+    assert (
+        client.post(reverse("portal:login"), {"login": "mara@example.com", "password": NEW}).status_code
+        == 302
+    )
