@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from backends.config import ALIAS_RE, MAX_SOURCES, ordered_aliases, validate_source_config
+from backends.config import ALIAS_RE, MAX_SOURCES, SourceConfig, ordered_aliases, validate_source_config
 
 OBJ = "settings.CUSTOMER_USER_BACKENDS"
 
@@ -57,4 +57,18 @@ def check_customer_user_sources(app_configs: Any = None, **kwargs: Any) -> list[
             )
             for p in problems
         )
+        if not problems and not SourceConfig.from_settings(alias, raw[alias]).group_support:
+            messages.append(group_support_off(alias))
     return messages
+
+
+def group_support_off(alias: str) -> Warning:
+    """R103: a source without group support gives each of its customer users every permission type on
+    every valid group — said out loud, since a copied example or a missing key does it silently."""
+    return Warning(
+        f"CUSTOMER_USER_BACKENDS[{alias!r}]: CustomerGroupSupport is off, so every customer user of this "
+        "source holds every permission type on every group (R103)",
+        hint=f"Set CustomerGroupSupport = 1 in [{alias}] to grant groups per customer user and customer.",
+        obj=OBJ,
+        id="backends.W002",
+    )

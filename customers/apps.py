@@ -28,6 +28,8 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_unicode_lower_for_sqlite, dispatch_uid="customers.sqlite_lower")
+        from customers import checks  # noqa: F401 (registers the checks that need the database)
+
         customer_user = self.get_model("CustomerUser")
         for signal in (post_save, post_delete):
             signal.connect(

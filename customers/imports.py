@@ -51,9 +51,11 @@ from customers.rules import (
     customer_id_taken_problem,
     customer_name_taken_problem,
     customer_problems,
+    email_domain_taken_problem,
     no_customer_problem,
     stored_customer_ids,
     taken_customer_names,
+    taken_email_domains,
 )
 
 BATCH_SIZE = 5000
@@ -552,6 +554,7 @@ class CustomerImporter(Importer):
         super().__init__(*args, **kwargs)
         self.seen_ids: set[str] = set()
         self.seen_names: set[str] = set()
+        self.seen_domains: set[str] = set()
         self._names_checked: dict[tuple[str, ...], list[tuple[str, str]]] = {}
 
     def write(self, rows: list) -> None:
@@ -605,11 +608,17 @@ class CustomerImporter(Importer):
                         "CustomerCompanyName appears twice in the file.",
                     )
                 )
+            row_errors += [
+                RowError(line, "CustomerEmailDomains", domain, "The e-mail domain appears twice in the file.")
+                for domain in customer.email_domains.split()
+                if domain in self.seen_domains
+            ]
             if row_errors:
                 errors.extend(row_errors)
                 continue
             self.seen_ids.add(key)
             self.seen_names.add(name_key)
+            self.seen_domains.update(customer.email_domains.split())
             candidates.append((line, customer))
         return candidates, errors
 
@@ -618,9 +627,11 @@ class CustomerImporter(Importer):
         errors: list[RowError] = []
         taken_ids = stored_customer_ids(c.customer_id for _, c in candidates)
         taken_names = taken_customer_names(c.name for _, c in candidates)
+        taken_domains = taken_email_domains(d for _, c in candidates for d in c.email_domains.split())
         rows = []
         for line, customer in candidates:
             taken = taken_ids.get(fold(customer.customer_id))
+            held = [d for d in customer.email_domains.split() if d in taken_domains]
             if taken is not None:
                 problem = customer_id_taken_problem(customer.customer_id, taken)
                 errors.append(RowError(line, "CustomerID", customer.customer_id, problem))
@@ -628,6 +639,9 @@ class CustomerImporter(Importer):
                 errors.append(
                     RowError(line, "CustomerCompanyName", customer.name, customer_name_taken_problem())
                 )
+            elif held:
+                problem = email_domain_taken_problem(held[0], taken_domains[held[0]])
+                errors.append(RowError(line, "CustomerEmailDomains", held[0], problem))
             else:
                 rows.append((line, customer))
         return rows, errors

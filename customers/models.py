@@ -72,6 +72,17 @@ class Customer(NeverDeleted, Audited):
     country = models.CharField(_("country"), max_length=200, blank=True)
     url = models.CharField(_("URL"), max_length=200, blank=True)
     comments = models.CharField(_("comments"), max_length=250, blank=True)
+    email_domains = models.CharField(
+        _("e-mail domains"),
+        max_length=1000,
+        blank=True,
+        default="",
+        db_default="",  # rows written by SQL of their own (the Znuny migration) get none
+        help_text=_(
+            "Separated by spaces or commas: a person who signs up with an address in one of them joins this "
+            "customer. A domain belongs to one customer."
+        ),
+    )  # stored lower-case, IDNA, one space between (customers.rules.normal_email_domains)
     validity = models.PositiveSmallIntegerField(
         _("validity"), choices=Validity.choices, default=Validity.VALID, db_column="valid_id"
     )
@@ -103,6 +114,7 @@ COMPANY_ATTRIBUTES = {
     "CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyStreet": "street",
     "CustomerCompanyZIP": "zip", "CustomerCompanyCity": "city", "CustomerCompanyCountry": "country",
     "CustomerCompanyURL": "url", "CustomerCompanyComment": "comments",
+    "CustomerEmailDomains": "email_domains",  # ours: where sign-up puts a person (customers.signup)
 }  # fmt: skip
 
 SEARCH_KEY_SEPARATOR = "\x1f"  # ASCII unit separator: around each field of the search key

@@ -7,26 +7,57 @@ stored one only in case is that stored key, and is stored in the existing spelli
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from backends.values import has_control_characters
 from core.lookups import fold
+from core.validity import Validity
 from customers.models import Customer
 
 CUSTOMER_TEXT_FIELDS = ("customer_id", "name", "street", "zip", "city", "country", "url", "comments")
 
 
+DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normal_email_domains(text: str | Iterable[str]) -> tuple[str, list[str]]:
+    """E-mail domains as mail compares them — lower-case, IDNA, without a leading `@` — once each, joined by
+    one space; and the problems, each naming the value that is no domain."""
+    parts = text if not isinstance(text, str) else re.split(r"[\s,;]+", text)
+    domains, problems = [], []
+    for part in (str(p).strip().lstrip("@").rstrip(".") for p in parts):
+        if not part:
+            continue
+        try:
+            domain = unicodedata.normalize("NFKC", part).lower().encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = ""
+        labels = domain.split(".")
+        if len(labels) < 2 or len(domain) > 253 or not all(DOMAIN_LABEL.match(label) for label in labels):
+            problems.append(_("%(value)r is not an e-mail domain (such as example.com).") % {"value": part})
+        elif domain not in domains:
+            domains.append(domain)
+    return " ".join(domains), problems
+
+
 def customer_problems(customer: Customer) -> dict[str, list[str]]:
     """Every problem of one customer's own values, by field, without asking the database: the model's
-    field rules, no control characters in the ID, no NUL anywhere. Uniqueness is `taken_customer_keys`."""
+    field rules, no control characters in the ID, no NUL anywhere, e-mail domains that are domains (made
+    normal in place). Uniqueness is `stored_customer_ids`, `taken_customer_names`, `taken_email_domains`."""
     errors: dict[str, list[str]] = {}
+    customer.email_domains, domain_problems = normal_email_domains(customer.email_domains or "")
     try:
         customer.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+    if domain_problems:
+        errors.setdefault("email_domains", []).extend(domain_problems)
     if has_control_characters(customer.customer_id or ""):
         errors.setdefault("customer_id", []).insert(
             0,
@@ -58,6 +89,37 @@ def taken_customer_names(names: Iterable[str], *, exclude_pk: int | None = None)
         rows = Customer.objects.filter(name__in=names[start : start + 1000]).exclude(pk=exclude_pk)
         taken.update(rows.values_list("name", flat=True))
     return taken
+
+
+def taken_email_domains(domains: Iterable[str], *, exclude_pk: int | None = None) -> dict[str, str]:
+    """Which of these (normal) e-mail domains another customer holds: `{domain: its customer ID}`."""
+    wanted = set(domains)
+    if not wanted:
+        return {}
+    query = Q()
+    for domain in wanted:
+        query |= Q(email_domains__contains=domain)
+    taken: dict[str, str] = {}
+    for customer_id, held in (
+        Customer.objects.filter(query).exclude(pk=exclude_pk).values_list("customer_id", "email_domains")
+    ):
+        taken.update({domain: customer_id for domain in held.split() if domain in wanted})
+    return taken
+
+
+def customer_for_email_domain(domain: str) -> Customer | None:
+    """The valid customer whose e-mail domains hold `domain` (normal form), if any."""
+    found = taken_email_domains([domain])
+    if domain not in found:
+        return None
+    return Customer.objects.filter(customer_id=found[domain], validity=Validity.VALID).first()
+
+
+def email_domain_taken_problem(domain: str, customer_id: str) -> str:
+    return _("E-mail domain %(domain)r belongs to customer %(id)r already.") % {
+        "domain": domain,
+        "id": customer_id,
+    }
 
 
 def customer_id_taken_problem(customer_id: str, taken: str) -> str:

@@ -39,9 +39,11 @@ from customers.rules import (
     customer_id_taken_problem,
     customer_name_taken_problem,
     customer_problems,
+    email_domain_taken_problem,
     no_customer_problem,
     stored_customer_ids,
     taken_customer_names,
+    taken_email_domains,
 )
 from customers.selectors import SESSION_VERSION, get_customer_user
 from customers.signals import customer_renamed, customer_user_renamed
@@ -398,6 +400,8 @@ def _check_customer(customer: Customer) -> None:
         )
     if customer.name and taken_customer_names([customer.name], exclude_pk=customer.pk):
         errors.setdefault("name", []).append(customer_name_taken_problem())
+    for domain, holder in taken_email_domains(customer.email_domains.split(), exclude_pk=customer.pk).items():
+        errors.setdefault("email_domains", []).append(email_domain_taken_problem(domain, holder))
     if errors:
         raise CustomerInvalid(errors, customer_id=customer_id, summary=summarize(errors))
 

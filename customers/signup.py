@@ -22,14 +22,17 @@ from django.utils.translation import gettext_lazy
 
 from backends.base import BaseSource, CustomerUserRecord
 from backends.config import MapRow
+from backends.errors import CustomerUserInvalid
 from backends.registry import SourceHandler, sources
 from backends.values import email_problem, label_in_language, value_errors
 from core.errors import HelpdeskError
+from core.lookups import fold
 from core.mail import send_after_answer
 from core.validity import Validity
 from customers.models import UsedSignupLink
+from customers.rules import customer_for_email_domain, normal_email_domains, stored_customer_ids
 from customers.selectors import get_customer_user, search_customer_users
-from customers.services import create_customer_user
+from customers.services import create_customer, create_customer_user
 
 logger = logging.getLogger(__name__)
 SALT = "helpdesk.customers.signup"
@@ -120,9 +123,11 @@ def request_signup(
         send_after_answer(_("Your helpdesk account"), body, [email])
         logger.info("sign-up for an existing account (%s): told so by mail", existing.login)
         return {}
-    problems = source.validate(
-        {**values, "ValidID": Validity.VALID, "UserCustomerID": _customer_id(email)}, None
-    )
+    customer_id, _new = signup_customer(email, source)
+    if customer_id is None:
+        logger.error("sign-up refused: CustomerPanelCreateAccount::CustomerID names no customer")
+        return {"UserEmail": [_("Sign-up is not possible at the moment; please ask the helpdesk.")]}
+    problems = source.validate({**values, "ValidID": Validity.VALID, "UserCustomerID": customer_id}, None)
     problems = {k: v for k, v in problems.items() if k in fields}  # what the customer can correct
     if problems:
         return problems
@@ -157,17 +162,20 @@ def complete_signup(
 ) -> CustomerUserRecord:
     """Create the account with its password (the policy applies). The link is spent in the same transaction:
     followed twice, in parallel, or after its account was anonymised or renamed, it creates nobody."""
-    values = {
-        **pending["values"],
-        "UserPassword": password,
-        "UserCustomerID": _customer_id(pending["values"]["UserEmail"]),
-    }
+    email = pending["values"]["UserEmail"]
+    customer_id, new = signup_customer(email, registry[pending["source"]])
+    if customer_id is None:
+        problem = _("Sign-up is not possible at the moment.")
+        raise CustomerUserInvalid({"UserCustomerID": [problem]}, login=email, summary=problem)
+    values = {**pending["values"], "UserPassword": password, "UserCustomerID": customer_id}
     with transaction.atomic():
         try:
             with transaction.atomic():
                 UsedSignupLink.objects.create(digest=pending["link"])
         except IntegrityError as exc:
             raise SignupLinkUsed() from exc
+        if new:  # the reference's default: the e-mail address is the customer ID; the customer comes along
+            create_customer(customer_id=customer_id, name=customer_id, acting_user=None)
         record, _generated = create_customer_user(
             attributes=values, acting_user=None, source=pending["source"], registry=registry
         )
@@ -175,5 +183,17 @@ def complete_signup(
     return record
 
 
-def _customer_id(email: str) -> str:
-    return settings.HELPDESK_SETTINGS.get("CustomerPanelCreateAccountCustomerID") or email
+def signup_customer(email: str, source: BaseSource) -> tuple[str | None, bool]:
+    """The customer a new account joins, and whether it is to be created with it: the valid customer whose
+    e-mail domains hold the address's domain; else `CustomerPanelCreateAccount::CustomerID` (None when it
+    names no customer: a system check says so); else, as the reference does, the e-mail address itself,
+    a customer created with the account where the source keeps customers (CustomerCompanySupport)."""
+    domain, _problems = normal_email_domains([email.rpartition("@")[2]])
+    if domain and (customer := customer_for_email_domain(domain)) is not None:
+        return customer.customer_id, False
+    configured = settings.HELPDESK_SETTINGS.get("CustomerPanelCreateAccountCustomerID")
+    if configured:
+        stored = stored_customer_ids([configured]).get(fold(configured))
+        return (stored or configured, False) if stored or not source.config.company_support else (None, False)
+    stored = stored_customer_ids([email]).get(fold(email))
+    return stored or email, stored is None and source.config.company_support

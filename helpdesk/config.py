@@ -8,6 +8,7 @@ validated by the system checks of `backends` (a bad source never reaches a reque
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
@@ -224,6 +225,8 @@ def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
     if not isinstance(global_options, dict):
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: [{SETTINGS_TABLE}] must be a table")
     options, problems = translate_settings(global_options)
+    if not raw:  # only [Settings]: the shipped database source, as without a file
+        raw = {"CustomerUser": copy.deepcopy(DEFAULT_CUSTOMER_USER_SOURCE)}
     for key in SOURCE_DEFAULTS:
         if key in options:
             default = options.pop(key)

@@ -82,6 +82,15 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
         raise Http404(f"There is no group {group_id}.")
     types = permission_types()
     members = list(group_member_permissions(group.pk))
+    if off := [alias for alias in sources.aliases if not sources.configs[alias].group_support]:
+        messages.warning(  # R103: their users hold this group whatever the list below says
+            request,
+            _(
+                "Group support is off for %(sources)s (CustomerGroupSupport = 0): every customer user of it"
+                " holds %(group)s with every permission type, whatever this list says."
+            )
+            % {"sources": ", ".join(off), "group": group.name},
+        )
     if request.method == "POST":
         added = [
             login.strip() for login in request.POST.get("add", "").replace(",", " ").split() if login.strip()

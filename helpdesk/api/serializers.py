@@ -10,6 +10,18 @@ CUSTOMER_FIELDS = {**COMPANY_ATTRIBUTES, "ValidID": "validity"}
 MODEL_TO_API = {model: api for api, model in CUSTOMER_FIELDS.items()}
 
 
+class DomainList(serializers.ListField):
+    """A customer's e-mail domains as a list (stored as one text; the customers service checks each)."""
+
+    child = serializers.CharField(max_length=253)
+
+    def to_representation(self, data):
+        return str(data or "").split()
+
+    def to_internal_value(self, data):
+        return " ".join(super().to_internal_value(data))
+
+
 class CustomerSerializer(serializers.ModelSerializer):
     CustomerID = serializers.CharField(source="customer_id", max_length=150)
     CustomerCompanyName = serializers.CharField(source="name", max_length=200)
@@ -27,6 +39,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     CustomerCompanyComment = serializers.CharField(
         source="comments", max_length=250, required=False, allow_blank=True
     )
+    CustomerEmailDomains = DomainList(source="email_domains", required=False)
     ValidID = serializers.ChoiceField(source="validity", choices=Validity.values, required=False)
 
     class Meta:
