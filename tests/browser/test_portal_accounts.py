@@ -175,3 +175,33 @@ def assert_accessible(page, path: str) -> None:
         for v in result["violations"]
     ]
     assert problems == [], f"{path}: {problems}"
+
+
+def test_signing_up_with_the_readmes_minimal_config(page, live_server, settings, mailbox, tmp_path):
+    """Issue 34, point 3: the README's smallest sign-up configuration, as written there, from the form to the
+    first login (measured: "There is no customer '<e-mail>'" after the password, and nothing created)."""
+    from helpdesk.config import load_helpdesk_config
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"The smallest configuration that signs people\s+up is a file with only\s+```toml\n(.*?)```",
+                      readme, re.S)[1]  # fmt: skip
+    (tmp_path / "helpdesk.toml").write_text(block, encoding="utf-8")
+    config = load_helpdesk_config(str(tmp_path / "helpdesk.toml"))
+    settings.CUSTOMER_USER_BACKENDS = config.customer_user_backends
+    settings.HELPDESK_SETTINGS = config.settings
+    page.goto(live_server.url + "/")
+    page.click("text=Create an account")
+    page.fill("#UserFirstname", "Sol")
+    page.fill("#UserLastname", "Solo")
+    page.fill("#UserEmail", "sol@freelance.example")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Check your mail")
+    [mail] = mailbox.messages
+    page.goto(re.search(r"(http://\S+/signup/\S+/)", mail.get_content())[1])
+    page.fill("#new_password1", NEW)
+    page.fill("#new_password2", NEW)
+    page.click("button[type=submit]")
+    page.fill("#login", "sol@freelance.example")
+    page.fill("#password", NEW)
+    page.click("button[type=submit]")
+    expect(page.locator("#ticket-list")).to_be_visible()
