@@ -23,7 +23,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.core.cache import cache
 from django.db import connections
 from django.utils.translation import gettext as _
 
@@ -31,6 +30,7 @@ from backends.base import BaseSource
 from backends.connections import close_source_connections
 from backends.errors import SourceUnavailable
 from backends.registry import SourceHandler
+from core import shared_cache
 from core.generations import pinned_context, source_reads
 
 T = TypeVar("T")
@@ -115,9 +115,11 @@ class _Breaker:
         keys = {self._key(registry, alias): alias for alias in aliases}
         skipped, probing = {}, set()
         now = time.time()
-        for key, state in cache.get_many(list(keys)).items():
+        for key, state in shared_cache.get_many(keys).items():
             alias = keys[key]
-            if now >= state["until"] and cache.add(f"{key}:probe", 1, registry.configs[alias].timeout + 1):
+            if now >= state["until"] and shared_cache.add(
+                f"{key}:probe", 1, registry.configs[alias].timeout + 1
+            ):
                 probing.add(alias)
             else:
                 retry = time.strftime("%H:%M:%S", time.localtime(state["until"]))
@@ -131,13 +133,13 @@ class _Breaker:
         key = self._key(registry, answer.alias)
         if answer.error is None:
             if probing:
-                cache.delete_many([key, f"{key}:probe"])
+                shared_cache.delete_many([key, f"{key}:probe"])
                 logger.info("source %s answers again", answer.alias)
             return answer
         retry_after = registry.configs[answer.alias].retry_after
         detail = str(answer.error.fields.get("detail") or answer.error.message)
-        cache.set(key, {"until": time.time() + retry_after, "detail": detail}, retry_after * 20)
-        cache.delete(f"{key}:probe")
+        shared_cache.set(key, {"until": time.time() + retry_after, "detail": detail}, retry_after * 20)
+        shared_cache.delete_many([f"{key}:probe"])
         logger.warning("source %s failed (%s); skipped for %g s", answer.alias, detail, retry_after)
         return answer
 

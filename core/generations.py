@@ -32,11 +32,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import IntegrityError, connection, transaction
 from django.dispatch import receiver
 
+from core import shared_cache
 from core.models import Generation
 
 T = TypeVar("T")
@@ -174,7 +174,7 @@ def remember(names: Iterable[str], key: str, compute: Callable[[], T], timeout: 
     full_key = f"answer:{key}:{'.'.join(map(str, generations))}:{configuration()}:{_epoch}"
     value = _in_process.get(full_key, _MISSING)
     if value is _MISSING:
-        value = cache.get(full_key, _MISSING)
+        value = shared_cache.get(full_key, _MISSING)  # a lost cache is a miss, never a failed request
         if value is _MISSING:
             # Answers it reads on the way are keyed by the same generations, with no second look-up.
             token = _pinned.set({**(_pinned.get() or {}), **dict(zip(names, generations, strict=True))})
@@ -182,7 +182,7 @@ def remember(names: Iterable[str], key: str, compute: Callable[[], T], timeout: 
                 value = compute()
             finally:
                 _pinned.reset(token)
-            cache.set(full_key, value, timeout)
+            shared_cache.set(full_key, value, timeout)
         _in_process.set(full_key, value, timeout)
     return value
 

@@ -12,7 +12,9 @@ from customers.models import Customer
 
 
 @register(Tags.database)
-def check_signup_customer(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_signup_customer(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     """`CustomerPanelCreateAccount::CustomerID` must name a customer, or every sign-up fails at its end."""
     options = settings.HELPDESK_SETTINGS
     configured = options.get("CustomerPanelCreateAccountCustomerID")
@@ -25,8 +27,8 @@ def check_signup_customer(app_configs: Any = None, databases: Any = None, **kwar
         return []
     return [
         Error(
-            f"[Settings] CustomerPanelCreateAccount::CustomerID = {configured!r} names no customer, so sign-ups "
-            "cannot finish",
+            f"[Settings] CustomerPanelCreateAccount::CustomerID = {configured!r} names no customer, so "
+            "sign-ups cannot finish",
             hint="Add that customer (Admin → Customers), or leave the key out: a new account then joins the "
             "customer whose e-mail domains hold its address, else a customer made from the address.",
             obj="HELPDESK_CONFIG",

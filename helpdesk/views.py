@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
+import threading
 import time
 
 from django.core.cache import cache, caches
@@ -22,6 +24,7 @@ except ImportError:  # pragma: no cover
     RedisError = OSError
 
 
+request_logger = logging.getLogger("django.request")
 UNAVAILABLE = "The {what} is unavailable; try again shortly."
 # What /health/ (no login) says of a source that did not answer (backends.dispatch sets the state).
 SOURCE_STATES = {"timeout": "timeout", "skipped": "skipped after failures"}
@@ -58,14 +61,17 @@ def _check_cache() -> None:
 def health(request: HttpRequest) -> JsonResponse:
     """`GET /health/`: the database, the shared cache and every source, with their answer times.
 
-    200 while the database and the cache work (an unreachable source is reported, not fatal: the others
-    serve their users); 503 when either is down. No login needed, and nothing secret in it.
+    200 while the database works: a shared cache or a source that cannot be reached makes the status
+    "degraded" (answers are computed from the database; the other sources serve their users); 503 when the
+    database is down. No login needed, and nothing secret in it.
     """
     database = _timed(_check_database)
     shared_cache = _timed(_check_cache) if database["ok"] else {"ok": False, "detail": "database down"}
     shared_cache["backend"] = type(caches["default"]).__name__
+    if database["ok"] and not shared_cache["ok"]:
+        shared_cache["state"] = "degraded: answers are computed from the database"
     report_sources = []
-    if shared_cache["ok"]:
+    if database["ok"]:
         started = time.perf_counter()
         for answer in ask_sources(sources, sources.aliases, "health", lambda source: source.ping()):
             config = sources.configs[answer.alias]
@@ -75,8 +81,8 @@ def health(request: HttpRequest) -> JsonResponse:
             if answer.error is not None:  # a state in words: never a URI, DN or a server's error text
                 entry["state"] = SOURCE_STATES.get(str(answer.error.fields.get("state")), "unreachable")
             report_sources.append(entry)
-    ok = database["ok"] and shared_cache["ok"]
-    degraded = any(not entry["reachable"] for entry in report_sources)
+    ok = database["ok"]
+    degraded = not shared_cache["ok"] or any(not entry["reachable"] for entry in report_sources)
     body = {
         "status": "ok" if ok and not degraded else "degraded" if ok else "unavailable",
         "database": database,
@@ -113,4 +119,34 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = error_page(status, message)
     if status == 503:
         response["Retry-After"] = "5"  # recovery needs no restart: the next request reconnects
+    _log_failure(request, status, code, exc)
+    response._has_been_logged = True  # by _log_failure: Django's own line would repeat the traceback
     return response
+
+
+TRACEBACK_EVERY = 60.0  # seconds: a cause's traceback once a minute per process; one line per request always
+_tracebacks: dict[tuple[str, str], float] = {}
+_tracebacks_lock = threading.Lock()
+
+
+def _log_failure(request: HttpRequest, status: int, code: str, exc: BaseException | None) -> None:
+    """One line per failed request (status, code, method, path); the traceback of a cause (its exception's
+    type and where it was raised) at most once a minute, so an outage cannot flood the log."""
+    cause = (type(exc).__qualname__, _raised_at(exc))
+    now = time.monotonic()
+    with _tracebacks_lock:
+        first = now - _tracebacks.get(cause, float("-inf")) >= TRACEBACK_EVERY
+        if first:
+            _tracebacks[cause] = now
+    request_logger.error(
+        "%s %s %s %s%s", status, code, request.method, request.path,
+        "" if first else f" ({cause[0]} at {cause[1]}; its traceback was logged within the last minute)",
+        exc_info=exc if first else None,
+    )  # fmt: skip
+
+
+def _raised_at(exc: BaseException | None) -> str:
+    trace = exc.__traceback__ if exc is not None else None
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return f"{trace.tb_frame.f_code.co_filename}:{trace.tb_lineno}" if trace is not None else "?"

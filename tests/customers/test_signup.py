@@ -131,7 +131,9 @@ def _sign_up(client, mailbox, email: str) -> None:
     assert client.post(reverse("portal:signup"), {**FORM, "UserEmail": email}).status_code == 200
     done = client.post(link_in(mailbox), {"new_password1": "Quince-5-Tree", "new_password2": "Quince-5-Tree"})
     assert done.status_code == 302, done.content.decode()
-    assert client.post(reverse("portal:login"), {"login": email, "password": "Quince-5-Tree"}).status_code == 302
+    assert (
+        client.post(reverse("portal:login"), {"login": email, "password": "Quince-5-Tree"}).status_code == 302
+    )
 
 
 def test_with_its_defaults_the_address_is_the_customer_and_the_customer_comes_along(
@@ -143,21 +145,31 @@ def test_with_its_defaults_the_address_is_the_customer_and_the_customer_comes_al
     assert Customer.objects.get(customer_id="solo@freelance.example").name == "solo@freelance.example"
 
 
-def test_a_customer_whose_email_domains_hold_the_address_gets_the_person(client, default_signup, mailbox, settings):
+def test_a_customer_whose_email_domains_hold_the_address_gets_the_person(
+    client, default_signup, mailbox, settings
+):
     from customers.services import create_customer
 
     create_customer(customer_id="ACME", name="Acme", email_domains="acme.example, ACME.de", acting_user=None)
-    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccountCustomerID": "PARTNER"}
+    settings.HELPDESK_SETTINGS = {
+        **settings.HELPDESK_SETTINGS,
+        "CustomerPanelCreateAccountCustomerID": "PARTNER",
+    }
     Customer.objects.create(customer_id="PARTNER", name="Partner")
     _sign_up(client, mailbox, "jo@Acme.DE")  # the domain as mail compares it; before the configured ID
     assert get_customer_user("jo@acme.de").customer_id == "ACME"
     assert Customer.objects.count() == 2
 
 
-def test_a_configured_customer_id_that_names_no_customer_is_said_at_once(client, default_signup, settings, mailbox):
+def test_a_configured_customer_id_that_names_no_customer_is_said_at_once(
+    client, default_signup, settings, mailbox
+):
     from django.core.checks import run_checks
 
-    settings.HELPDESK_SETTINGS = {**settings.HELPDESK_SETTINGS, "CustomerPanelCreateAccountCustomerID": "GHOST"}
+    settings.HELPDESK_SETTINGS = {
+        **settings.HELPDESK_SETTINGS,
+        "CustomerPanelCreateAccountCustomerID": "GHOST",
+    }
     [error] = [m for m in run_checks(databases=["default"]) if m.id == "helpdesk.E002"]
     assert "CustomerPanelCreateAccount::CustomerID = 'GHOST' names no customer" in error.msg
     refused = client.post(reverse("portal:signup"), {**FORM, "UserEmail": "x@partner.example"})

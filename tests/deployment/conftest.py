@@ -62,6 +62,7 @@ class AppServer:
     threads: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    log: Path | None = None  # where its stderr goes (the app's log); None: the test's own
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -72,6 +73,7 @@ class AppServer:
              "--threads", str(self.threads), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
              "--graceful-timeout", "2"],
             env=self.env, cwd=ROOT, start_new_session=True,
+            stderr=self.log.open("a") if self.log is not None else None,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -155,31 +157,54 @@ def prepare(env: dict[str, str]) -> str:
     ).split()[-1]  # fmt: skip
 
 
+@dataclass
+class RedisServer:
+    """A real redis-server (the Debian package) on a free loopback port; it can be stopped and started again
+    on the same port (an outage)."""
+
+    port: int = field(default_factory=free_port)
+    workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="helpdesk-redis-"))
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if not binary:
+            pytest.fail("redis-server is not installed: `make test` installs it (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.workdir],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                assert self.process.poll() is None, "redis-server exited while starting"
+                assert time.monotonic() < deadline, "redis-server did not start within 20 s"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real redis-server (the Debian package) on a free loopback port, for this session."""
-    binary = shutil.which("redis-server")
-    if not binary:
-        pytest.fail("redis-server is not installed: `make test` installs it (apt-get install redis-server)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="helpdesk-redis-")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            assert process.poll() is None, "redis-server exited while starting"
-            assert time.monotonic() < deadline, "redis-server did not start within 20 s"
-            time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    """A real redis-server for this session."""
+    server = RedisServer().start()
+    yield server.url
+    server.remove()
 
 
 @pytest.fixture
