@@ -28,7 +28,7 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             messages.append(
                 Warning(
                     f"CACHES[{alias!r}] uses {config['BACKEND']}, which {scope} keeps for itself: what one "
-                    "process learns (a source that is down, request rates, cached answers) is not shared.",
+                    "process learns (a source that is down, cached answers) is not shared.",
                     hint="Leave CACHE_BACKEND unset (the database cache) or set "
                     "CACHE_BACKEND=django.core.cache.backends.redis.RedisCache and CACHE_LOCATION=redis://….",
                     obj="settings.CACHES",

@@ -111,6 +111,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
         status, code, message = 503, "database.unavailable", UNAVAILABLE.format(what="database")
     elif isinstance(exc, RedisError):
         status, code, message = 503, "cache.unavailable", UNAVAILABLE.format(what="shared cache")
+    elif isinstance(exc, ValueError) and "staticfiles manifest" in str(exc):  # a page needs a static file
+        status, code = 500, "static_files.not_collected"
+        message = "The static files are not collected: run `manage.py collectstatic --noinput` (README)."
     else:
         status, code, message = 500, "server_error", "The server could not answer this request."
     if request.path.startswith("/api/"):

@@ -53,6 +53,7 @@ from customers.services import (
 )
 from helpdesk import access
 from helpdesk.access import needs
+from helpdesk.api import schema  # noqa: F401 (drf-spectacular extensions register on import)
 from helpdesk.api import serializers as api
 from permissions.company_tickets import list_company_ticket_customer_ids
 from permissions.matrix import get_permission_matrix

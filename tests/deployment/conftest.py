@@ -173,7 +173,9 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if not binary:
-            pytest.fail("redis-server is not installed: `make test` installs it (apt-get install redis-server)")
+            pytest.fail(
+                "redis-server is not installed: `make test` installs it (apt-get install redis-server)"
+            )
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.workdir],
