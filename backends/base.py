@@ -17,6 +17,7 @@ from typing import Any
 from backends.config import ConfigProblem, MapRow, SourceConfig
 from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
 from backends.values import MapRules
+from core.validity import Validity
 
 # Attributes that are never stored as preferences because they shadow record data (R136).
 RESERVED_ATTRIBUTES = frozenset({
@@ -88,6 +89,11 @@ class CustomerUserRecord:
     def valid_id(self) -> int:
         value = self.attributes.get("ValidID")
         return 1 if value in (None, "") else int(value)
+
+    @property
+    def validity_label(self) -> str:
+        """The validity in words (valid, invalid, invalid-temporarily), in the reader's language."""
+        return str(Validity(self.valid_id).label) if self.valid_id in Validity.values else str(self.valid_id)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -107,6 +107,18 @@ def company_tickets(customer_id: str, *, closed: bool | None = None) -> QuerySet
         is_closed = Q(state=Ticket.State.CLOSED)
         found = found.filter(is_closed if closed else ~is_closed)
     return found.select_related("queue").order_by("-created_at")
+
+
+def ticket_counts_by_state(customer_id: str) -> list[tuple[str, int]]:
+    """How many tickets of the company are in each state (in words), in the states' own order."""
+    counts = dict(
+        company_tickets(customer_id)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return [(str(label), counts[value]) for value, label in Ticket.State.choices if counts.get(value)]
 
 
 def list_company_tickets(customer_id: str, *, limit: int = 50) -> list[Ticket]:

@@ -21,6 +21,7 @@ from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
 from customers.forms import CustomerUserForm
+from customers.people_search import find_customer_users
 from customers.selectors import (
     SourceInfo,
     additional_customer_ids,
@@ -30,7 +31,6 @@ from customers.selectors import (
     get_sources_status,
     list_services,
     list_sources,
-    search_customer_users,
     valid_customers,
 )
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
@@ -76,9 +76,7 @@ def customer_user_list(request: HttpRequest) -> HttpResponse:
     limit = int(request.GET["limit"]) if request.GET.get("limit") in LIST_LIMITS else None
     page, error = None, None
     try:
-        page = search_customer_users(
-            term=query or "*", source=source, valid_only=not include_invalid, limit=limit
-        )
+        page = find_customer_users(query, source=source, valid_only=not include_invalid, limit=limit)
     except UnknownSource as exc:
         error = exc.message
     context = {

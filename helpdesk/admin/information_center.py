@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from core.errors import HelpdeskError
+from customers.people_search import find_customer_users
 from customers.selectors import (
     customer_group_permissions,
     get_customer,
@@ -17,7 +18,7 @@ from customers.selectors import (
     services_of,
 )
 from helpdesk.admin.customer_users import render_admin
-from tickets.selectors import company_tickets
+from tickets.selectors import company_tickets, ticket_counts_by_state
 
 FOUND = 25  # of each kind, for the search box
 USERS_PER_PAGE = 50
@@ -26,25 +27,38 @@ TICKETS_PER_PAGE = 25
 
 
 def information_center(request: HttpRequest) -> HttpResponse:
+    """One search box over both kinds, FOUND of each per page: `page` goes on past the first."""
     term = request.GET.get("q", "").strip()
-    customers, customer_users, warnings = [], [], []
+    number = max(_int(request.GET.get("page"), 1), 1)
+    customers, customer_users, warnings, more_users = None, [], [], False
     if term:
-        customers = list(search_customers(term)[:FOUND])
-        try:
-            page = search_customer_users(term=f"*{term}*", valid_only=False, limit=FOUND)
+        customers = Paginator(search_customers(term), FOUND).get_page(number)
+        try:  # sources cannot skip rows: the first `number` pages are asked for, the last one shown
+            page = find_customer_users(term, infix=True, valid_only=False, limit=FOUND * number + 1)
         except HelpdeskError as exc:
             warnings.append(exc.message)
         else:
-            customer_users, warnings = page.rows, [f"{w.alias}: {w.message}" for w in page.warnings]
+            customer_users = page.rows[FOUND * (number - 1) : FOUND * number]
+            more_users = len(page.rows) > FOUND * number or bool(page.truncated_sources)
+            warnings = [f"{w.alias}: {w.message}" for w in page.warnings]
     return render_admin(
         request,
         "admin/information_center/search.html",
         _("Customer Information Center"),
         term=term,
+        number=number,
         customers=customers,
         customer_users=customer_users,
+        more=more_users or bool(customers and customers.has_next()),
         warnings=warnings,
     )
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
 
 
 def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
@@ -69,6 +83,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
         open_page=open_page,
         closed_page=closed_page,
         groups=customer_group_permissions(found),
+        ticket_states=ticket_counts_by_state(found.customer_id),
         services=services_of(record.login for record in users.rows),
         may_change=request.user.has_perm("customers.change_customer"),
     )

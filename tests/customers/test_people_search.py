@@ -1,0 +1,87 @@
+"""Search the way agents type (issue 35): the reference's search first, exactly (R43), then the people it
+misses — a pasted address, a name in either order, German transliterations and accents either way.
+
+Measured on the landed code: "Anna Müller", "amuller00@acme.example", "mueller" and "weiss" found nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group as AuthGroup
+from django.urls import reverse
+
+from customers.models import Customer, Group
+from customers.people_search import find_customer_users
+from customers.selectors import search_customer_users
+from staff.roles import AGENTS
+from tickets.models import Queue, Ticket
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def people(settings, db_source_settings, customer_user_factory):
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    for login, first, last in (
+        ("amuller00", "Anna", "Müller"),
+        ("fweiss", "Fritz", "Weiß"),
+        ("jose", "José", "Pérez"),
+        ("annab", "Anna", "Berg"),
+        ("mmann", "Max", "Mann"),
+    ):
+        customer_user_factory(login=login, first_name=first, last_name=last, email=f"{login}@acme.example",
+                              customer_id="ACME")  # fmt: skip
+
+
+def logins(page) -> list[str]:
+    return [record.login for record in page.rows]
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(("typed", "found"), [
+    ("Anna Müller", ["amuller00"]), ("Müller Anna", ["amuller00"]), ("amuller00@acme.example", ["amuller00"]),
+    ("mueller", ["amuller00"]), ("muller", ["amuller00"]), ("weiss", ["fweiss"]), ("WEISS", ["fweiss"]),
+    ("Pérez José", ["jose"]), ("JOSÉ", ["jose"]),
+])  # fmt: skip
+def test_people_are_found_the_way_agents_type_them(people, typed, found):
+    assert logins(find_customer_users(typed)) == found
+
+
+@pytest.mark.sqlite
+def test_the_reference_search_keeps_its_grammar_exactly(people):
+    assert (
+        logins(search_customer_users(term="Anna Müller")) == []
+    )  # R43: one phrase, as the reference reads it
+    assert logins(find_customer_users("anna+müller")) == ["amuller00"]  # `+` is AND
+    assert logins(find_customer_users("anna OR max")) == ["amuller00", "annab", "mmann"]
+    assert logins(find_customer_users("anna+!berg")) == ["amuller00"]  # an operator: nothing added
+    assert logins(find_customer_users("weiß*")) == ["fweiss"]
+
+
+@pytest.mark.sqlite
+def test_the_references_rows_come_first_and_the_page_is_not_overfilled(people):
+    page = find_customer_users("mann", limit=2)  # Max Mann by the reference; no room is taken by more
+    assert logins(page)[0] == "mmann"
+    assert len(page.rows) <= 2
+
+
+def test_the_information_center_shows_names_validity_states_and_pages(people, client, django_user_model):
+    agent = django_user_model.objects.create_user("agent", password="Staff-Pass-123", is_staff=True)
+    agent.groups.add(AuthGroup.objects.get(name=AGENTS))
+    client.force_login(agent)
+    found = client.get(reverse("admin:information_center"), {"q": "amuller00@acme.example"}).content.decode()
+    assert "Anna Müller" in found  # the name, not an empty cell
+    assert ">valid<" in found  # in words, not 1
+    queue = Queue.objects.create(name="Q", group=Group.objects.create(name="billing"))
+    for number, state in (("1", "new"), ("2", "open"), ("3", "open"), ("4", "closed")):
+        Ticket.objects.create(number=number, title="t", queue=queue, customer_id="ACME",
+                              customer_user_login="amuller00", state=state)  # fmt: skip
+    company = client.get(reverse("admin:information_center_customer", args=["ACME"]))
+    assert company.context["ticket_states"] == [("new", 1), ("open", 2), ("closed", 1)]
+    for n in range(30):
+        Customer.objects.create(customer_id=f"ANNA{n:02}", name=f"Anna company {n:02}")
+    first = client.get(reverse("admin:information_center"), {"q": "anna"})
+    assert first.context["more"]
+    second = client.get(reverse("admin:information_center"), {"q": "anna", "page": 2})
+    assert [c.customer_id for c in second.context["customers"]] == [f"ANNA{n:02}" for n in range(25, 30)]
