@@ -140,7 +140,8 @@ def customer_user_add(request: HttpRequest) -> HttpResponse:
 
 def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
     record = _record_or_404(login)
-    read_only = sources[record.source].read_only
+    # A read-only source's users, or a staff user who may read but not change (agents): shown, not edited.
+    read_only = sources[record.source].read_only or not request.user.has_perm("customers.change_customeruser")
     form = CustomerUserForm(
         sources.configs[record.source], request.POST or None, record=record, read_only=read_only
     )
@@ -165,6 +166,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         form=form,
         record=record,
         read_only=read_only,
+        source_read_only=sources[record.source].read_only,
         matrix=matrix,
         adding=False,
         tickets=tickets,

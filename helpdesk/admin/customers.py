@@ -181,10 +181,12 @@ class CustomerUserAdmin(NeverDeletedAdmin):
         )
 
 
-class NamedAdmin(WrittenByServiceAdmin):
-    """Groups and services, saved through their services (checked case-blind, audited, answers forgotten)."""
+class NamedAdmin(WrittenByServiceAdmin, NeverDeletedAdmin):
+    """Groups and services, saved through their services (checked case-blind, audited, answers forgotten);
+    never deleted, only made invalid (as the reference does), and who made and changed them is shown."""
 
     create_named = update_named = None
+    readonly_fields = ["created_at", "changed_at", "created_by", "changed_by"]
 
     def write(self, request, form, change):
         values = {f: form.cleaned_data[f] for f in form.changed_data if f in NAMED_FIELDS}

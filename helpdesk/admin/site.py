@@ -75,6 +75,18 @@ class HelpdeskAdminSite(admin.AdminSite):
         ]
         return own + super().get_urls()
 
+    def each_context(self, request):
+        """Every screen knows which custom screens the user may open (`may_open`) and write to
+        (`may_post`), so it shows only the links and buttons that work for them (agents read, never Save)."""
+        context = super().each_context(request)
+        user = getattr(request, "user", None)
+        screens = [(name, required) for _, _, name, required in self.screens()]
+        context["may_open"] = {name for name, required in screens if required.allow(user, "GET")}
+        context["may_post"] = {name for name, required in screens if required.allow(user, "POST")}
+        match = getattr(request, "resolver_match", None)
+        context["can_save"] = match is not None and match.url_name in context["may_post"]
+        return context
+
     def index(self, request, extra_context=None):
         """Agents (who may read customers but change none) land on the Customer Information Center."""
         user = request.user

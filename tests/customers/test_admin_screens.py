@@ -202,3 +202,23 @@ def test_marking_customers_invalid_reports_a_refusal(admin_client, data):
     assert response.status_code == 200
     texts = [str(m) for m in response.context["messages"]]
     assert texts == ["Customer 'BEL\\x07CO' was not saved: control characters", "0 customers marked invalid."]
+
+
+def test_groups_and_services_show_who_made_them_and_are_never_deleted(client, django_user_model):
+    """Issue 35: `Created by`/`Changed by` were editable pickers, and Delete was offered."""
+    from django.urls import reverse
+
+    from customers.models import Group, Service
+
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    client.force_login(root)
+    for model in (Group, Service):
+        row = model.objects.create(name=f"{model.__name__.lower()}1", created_by=root)
+        name = model._meta.model_name
+        page = client.get(reverse(f"admin:customers_{name}_change", args=[row.pk])).content.decode()
+        assert 'name="created_by"' not in page
+        assert 'name="changed_by"' not in page
+        assert "root" in page  # shown, read-only
+        assert f"/customers/{name}/{row.pk}/delete/" not in page
+        assert client.get(reverse(f"admin:customers_{name}_delete", args=[row.pk])).status_code == 403
+        assert model.objects.filter(pk=row.pk).exists()

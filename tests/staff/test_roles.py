@@ -260,3 +260,24 @@ def test_the_group_screen_says_when_group_support_is_off(
     assert "Group support is off for every source" in client.get(company).content.decode()
     client.post(company, {"same-rw:billing": "on"})
     assert not Customer.objects.get(customer_id="ACME").group_permissions.exists()
+
+
+def test_agents_get_read_only_renderings_without_buttons_that_would_refuse_them(client, world, make_staff):
+    """Issue 35: agents saw Save, Invalidate and Anonymise, and got a 403 when they used them."""
+    client.force_login(make_staff("agent", AGENTS))
+    page = client.get(reverse("admin:customer_user_change", args=["anna"])).content.decode()
+    for refused in ('name="_save"', "Invalidate", "Anonymise", "Export data", ">History<"):
+        assert refused not in page, refused
+    assert "shown read-only" in page
+    for name in ("customer_user_groups", "customer_user_customers", "customer_user_services"):
+        screen = client.get(reverse(f"admin:{name}", args=["anna"])).content.decode()
+        assert 'type="submit" value="Save"' not in screen, name
+        assert " disabled" in screen, name
+    client.force_login(make_staff("administrator", CUSTOMER_ADMINISTRATORS))
+    page = client.get(reverse("admin:customer_user_change", args=["anna"])).content.decode()
+    for offered in ('name="_save"', "Invalidate", "Anonymise", "Export data", ">History<"):
+        assert offered in page, offered
+    assert (
+        'type="submit" value="Save"'
+        in client.get(reverse("admin:customer_user_groups", args=["anna"])).content.decode()
+    )
