@@ -62,7 +62,10 @@ def hit(scope: str, key: str, rate: Rate) -> float | None:
         count, started = cursor.fetchone()
     if count == 1:  # a new window of this key: the scope's windows that ended a while ago go
         RateCount.objects.filter(scope=scope, started__lt=now - 2 * rate.seconds).delete()
-    return None if count <= rate.limit else max(started + rate.seconds - now, 0.0)
+    if count <= rate.limit:
+        return None
+    # The window's start may be a parallel request's clock, a moment after this one's: never more than a window.
+    return min(max(started + rate.seconds - now, 0.001), float(rate.seconds))
 
 
 def limit(scope: str, address: str) -> None:
