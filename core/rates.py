@@ -64,7 +64,7 @@ def hit(scope: str, key: str, rate: Rate) -> float | None:
         RateCount.objects.filter(scope=scope, started__lt=now - 2 * rate.seconds).delete()
     if count <= rate.limit:
         return None
-    # The window's start may be a parallel request's clock, a moment after this one's: never more than a window.
+    # The window may have begun on a parallel request's clock, a moment after this one's: at most a window.
     return min(max(started + rate.seconds - now, 0.001), float(rate.seconds))
 
 
