@@ -194,6 +194,17 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
     return CustomerUserRecord(record.source, record.login, attributes, record.shown)
 
 
+def person_names(logins: Iterable[str], *, registry: SourceHandler = sources) -> dict[str, str]:
+    """{casefolded login: the person's full name} for the logins a source knows (the panel shows people by
+    name); a login no source could name is left out, and shown as it is."""
+    logins = [login for login in logins if login]
+    try:
+        records, _unavailable = get_customer_users(logins, registry=registry)
+    except SourceUnavailable:
+        return {}
+    return {key: record.full_name for key, record in records.items() if record.full_name}
+
+
 def get_customer_users(
     logins: Iterable[str], *, registry: SourceHandler = sources
 ) -> tuple[dict[str, CustomerUserRecord], tuple[str, ...]]:

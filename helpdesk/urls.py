@@ -4,6 +4,8 @@ from django.urls import include, path
 from helpdesk import views
 
 handler500 = "helpdesk.views.server_error"
+handler403 = "helpdesk.views.permission_denied"
+handler404 = "helpdesk.views.page_not_found"
 
 urlpatterns = [
     path("health/", views.health, name="health"),

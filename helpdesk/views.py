@@ -12,6 +12,8 @@ from django.core.cache import cache, caches
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from backends.dispatch import ask_sources
@@ -101,6 +103,36 @@ def error_page(status: int, message: str) -> HttpResponse:
     if status == 503:
         response["Retry-After"] = "5"
     return response
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: refused, in the look of the surface asked (the admin's, the panel's, the API's shape)."""
+    message = _("You may not open this page. Ask a Customer administrator if you need it.")
+    return _refused(request, 403, "forbidden", _("Not allowed"), message)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: not found, in the look of the surface asked, with what was not found where a view said."""
+    said = exception.args[0] if exception is not None and exception.args else None
+    message = said if isinstance(said, str) and said else _("There is no such page.")
+    return _refused(request, 404, "not_found", _("Not found"), message)
+
+
+def _refused(request: HttpRequest, status: int, code: str, title: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": code, "message": message, "fields": {}}, status=status)
+    context = {"title": title, "message": message}
+    user = getattr(request, "user", None)
+    if request.path.startswith("/admin/") and user is not None and user.is_active and user.is_staff:
+        from django.contrib import admin
+
+        page = TemplateResponse(
+            request, "admin/refused.html", {**admin.site.each_context(request), **context}
+        )
+    else:
+        page = TemplateResponse(request, "portal/refused.html", context)
+    page.status_code = status
+    return page.render()
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

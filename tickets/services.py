@@ -131,6 +131,31 @@ def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHan
 
 
 @transaction.atomic
+def close_as_customer(*, login: str, number: str, registry: SourceHandler = sources) -> Ticket:
+    """The customer closes their ticket (solved, or no longer needed): needs rw on it, as an answer does."""
+    ticket = (
+        customer_tickets(login, registry=registry)
+        .select_for_update(of=("self",))
+        .filter(number=number)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
+    if not can_reply(login, ticket, registry=registry):
+        raise ValidationFailed(
+            {"state": [_("You may read this ticket but not close it.")]},
+            detail=_("You may read this ticket but not close it."),
+        )
+    if ticket.state != Ticket.State.CLOSED:
+        ticket.state = Ticket.State.CLOSED
+        ticket.save(update_fields=["state", "changed_at"])
+        Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=login,
+                               body=_("Closed by the customer."))  # fmt: skip
+        logger.info("ticket %s closed by customer user %s", ticket.number, login)
+    return ticket
+
+
+@transaction.atomic
 def set_ticket_customer(
     *, ticket: Ticket, login: str, customer_id: str | None = None, registry: SourceHandler = sources
 ) -> Ticket:

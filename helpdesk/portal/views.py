@@ -9,6 +9,7 @@ out at their next click. Authorisation lives in the selectors and services, not 
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import parse_qs, urlsplit
 
 import segno
 from django.conf import settings
@@ -29,7 +30,13 @@ from core.validity import Validity
 from customers import two_factor
 from customers.authentication import authenticate_customer_user, check_current_password, locked_message
 from customers.password_reset import record_for_link, request_password_reset, reset_password
-from customers.selectors import get_customer_user, get_preference, preferred_language, session_version
+from customers.selectors import (
+    get_customer_user,
+    get_preference,
+    person_names,
+    preferred_language,
+    session_version,
+)
 from customers.services import set_customer_user_password, set_customer_user_preference
 from customers.signup import (
     SignupLinkUsed,
@@ -43,7 +50,7 @@ from customers.signup import (
 from helpdesk.access import ANYONE, CUSTOMER, opens_to
 from permissions.company_tickets import list_customer_user_services
 from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
-from tickets.services import create_customer_ticket, reply_as_customer
+from tickets.services import close_as_customer, create_customer_ticket, reply_as_customer
 
 SESSION_KEY = "customer_user_login"
 SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
@@ -174,7 +181,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         error = _("That code is not right: type the six digits your app shows now.")
     uri = two_factor.pending_uri(login) if request.method == "POST" else two_factor.begin(login)
     qr = segno.make(uri, error="m").svg_inline(scale=4, title="QR code of the setup link")
-    context = {"uri": uri, "qr": qr, "error": error, "required": two_factor.is_required(request.customer)}
+    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]  # for typing in, in groups of four
+    context = {"uri": uri, "qr": qr, "error": error, "required": two_factor.is_required(request.customer),
+               "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))}  # fmt: skip
     return render(request, "portal/two_factor.html", context, status=400 if error else 200)
 
 
@@ -299,7 +308,15 @@ def tickets(request: HttpRequest) -> HttpResponse:
 def ticket(request: HttpRequest, number: str) -> HttpResponse:
     ticket_, articles = get_customer_ticket(request.customer.login, number)
     form_error = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "close":
+        try:
+            close_as_customer(login=request.customer.login, number=number)
+        except ValidationFailed as exc:
+            form_error = exc.message
+        else:
+            messages.success(request, _("The ticket is closed. An answer opens it again."))
+            return redirect("portal:ticket", number=number)
+    elif request.method == "POST":
         try:
             reply_as_customer(login=request.customer.login, number=number, body=request.POST.get("body", ""))
         except ValidationFailed as exc:
@@ -307,12 +324,16 @@ def ticket(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, _("Your answer was added."))
             return redirect("portal:ticket", number=number)
+    names = person_names({a.author for a in articles} | {ticket_.customer_user_login})
     return render(
         request,
         "portal/ticket.html",
         {
             "ticket": ticket_,
-            "articles": articles,
+            "customer_name": names.get(ticket_.customer_user_login.casefold(), ticket_.customer_user_login),
+            "articles": [
+                (article, names.get(article.author.casefold(), article.author)) for article in articles
+            ],
             "can_reply": can_reply(request.customer.login, ticket_),
             "form_error": form_error,
             "body": request.POST.get("body", ""),

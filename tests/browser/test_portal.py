@@ -104,3 +104,37 @@ def test_the_panel_fits_a_phone(browser, live_server, world, screenshot):
         expect(phone.locator("#ticket-list td[data-label=State]").first).to_be_visible()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_panel_names_people_marks_where_you_are_and_closes_a_ticket(browser, live_server, world, width):
+    """Issue 35, the panel: names instead of logins, the current navigation item marked, a ticket closed by its
+    customer (keyboard only), the refusal in the panel's own look; axe-core finds nothing serious."""
+    from tests.browser.test_portal_accounts import assert_accessible
+
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, "dana", "Dana's pass 1")
+        expect(page.locator("nav a[aria-current=page]")).to_have_text("My tickets")
+        expect(page.locator("form.logout button")).to_have_text("Log out Dana Example")
+        page.click("text=Company tickets")
+        expect(page.locator("nav a[aria-current=page]")).to_have_text("Company tickets")
+        page.goto(live_server.url + "/tickets/2001/")
+        expect(page.locator("article.article header").first).to_contain_text("Dana Example")
+        expect(page.locator(".meta")).to_contain_text("Dana Example (ACME)")
+        assert_accessible(page, "/tickets/2001/")
+        page.focus("form.close-ticket button")
+        page.keyboard.press("Enter")
+        expect(page.locator(".flash")).to_have_text("The ticket is closed. An answer opens it again.")
+        expect(page.locator(".meta")).to_contain_text("closed")
+        expect(page.locator("form.close-ticket")).to_have_count(0)
+        refused = page.goto(live_server.url + "/tickets/2003/")
+        assert refused.status == 404
+        page.goto(live_server.url + "/preferences/two-factor/")
+        secret = page.locator("#secret").inner_text()
+        assert len(secret.replace(" ", "")) == 32  # base32, typed in by hand where no camera is
+        assert_accessible(page, "/preferences/two-factor/")
+    finally:
+        context.close()
+    assert Ticket.objects.get(number="2001").state == "closed"

@@ -281,3 +281,23 @@ def test_agents_get_read_only_renderings_without_buttons_that_would_refuse_them(
         'type="submit" value="Save"'
         in client.get(reverse("admin:customer_user_groups", args=["anna"])).content.decode()
     )
+
+
+def test_a_refusal_and_a_missing_page_keep_the_look_of_their_surface(client, world, make_staff):
+    """Issue 35: a 403 and a 404 were Django's bare pages."""
+    client.force_login(make_staff("agent", AGENTS))
+    refused = client.get(reverse("admin:source_status"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "Helpdesk customer administration" in page  # the admin's header and menu
+    assert "You may not open this page" in page
+    missing = client.get(reverse("admin:customer_user_change", args=["nobody-here"]))
+    assert missing.status_code == 404
+    assert "There is no customer user &#x27;nobody-here&#x27;." in missing.content.decode()
+    assert "Helpdesk customer administration" in missing.content.decode()
+    client.logout()
+    panel = client.get("/no-such-page/")
+    assert panel.status_code == 404
+    assert 'class="portal"' in panel.content.decode()
+    api = client.get("/api/v1/no-such-endpoint/")
+    assert (api.status_code, api.json()["error"]) == (404, "not_found")
