@@ -301,3 +301,25 @@ def test_a_refusal_and_a_missing_page_keep_the_look_of_their_surface(client, wor
     assert 'class="portal"' in panel.content.decode()
     api = client.get("/api/v1/no-such-endpoint/")
     assert (api.status_code, api.json()["error"]) == (404, "not_found")
+
+
+def test_one_menu_with_one_word_for_each_thing_in_the_order_of_the_daily_work(client, world, make_staff):
+    """Issue 35. Measured: "Customer users" and "Groups" each appeared twice, customer and staff groups unnamed
+    apart, in alphabetical app order."""
+    import re
+
+    client.force_login(make_staff("root", is_superuser=True))
+    page = client.get(reverse("admin:index")).content.decode()
+    main = page[page.index('id="content-main"') :]
+    entries = re.findall(r'<th scope="row"[^>]*>\s*<a href="[^"]+"[^>]*>([^<]+)</a>', main)
+    assert entries.count("Customer users") == 1
+    assert "Groups" not in entries
+    assert entries[:5] == [
+        "Customer users",
+        "Customers",
+        "Customer Information Center",
+        "Customer groups",
+        "Services",
+    ]
+    assert entries.index("Sources") < entries.index("Login locks") < entries.index("Staff users")
+    assert {"Staff groups (roles)", "API tokens", "Login locks", "History"} <= set(entries)
