@@ -6,6 +6,7 @@ Words: `login` is the string mapped to UserLogin, `attributes` a dict keyed by M
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from abc import ABC, abstractmethod
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backends.config import ConfigProblem, MapRow, SourceConfig
+from backends.config import SOURCE_KEYS, ConfigProblem, MapRow, SourceConfig
 from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
 from backends.values import MapRules
 from core.validity import Validity
@@ -96,6 +97,25 @@ class CustomerUserRecord:
         return str(Validity(self.valid_id).label) if self.valid_id in Validity.values else str(self.valid_id)
 
 
+SECRET_KEY = re.compile(r"(pw|password|passwd|secret|token)$", re.IGNORECASE)
+MASK = "••••••"
+
+
+def masked(key: str, value: Any) -> Any:
+    """`value` with what must not be shown replaced by a mask: secret keys, a URL's password, `password=` in
+    a DBI DSN; tables and lists masked all the way down."""
+    if isinstance(value, Mapping):
+        return {k: masked(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(key, v) for v in value]
+    if SECRET_KEY.search(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        value = re.sub(r"(://[^:/@\s]*:)[^@/\s]+@", rf"\g<1>{MASK}@", value)
+        value = re.sub(r"((?:password|pwd)=)[^;]*", rf"\g<1>{MASK}", value, flags=re.IGNORECASE)
+    return value
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """One search; exactly one selector is honoured, by the precedence of R40."""
@@ -174,6 +194,21 @@ class BaseSource(ABC):
     @property
     def read_only(self) -> bool:
         return self.config.read_only or not self.supports_write
+
+    def effective_config(self) -> dict[str, Any]:
+        """Every key of this source as it takes effect — what was configured, else this kind's default, else
+        the reference's — with secrets masked (passwords, and the password in a DSN): the Sources page."""
+        raw = self.config.raw
+        keys = [*raw, *(key for key in SOURCE_KEYS if key not in raw)]
+        shown: dict[str, Any] = {}
+        for key in keys:
+            value = raw.get(key)
+            if value is None:
+                value = self.config_defaults.get(key, SOURCE_KEYS.get(key))
+            if key == "Map":
+                value = [f"{row.attribute} ← {row.storage}" for row in self.config.map_rows]
+            shown[key] = masked(key, value)
+        return shown
 
     @property
     def sets_passwords(self) -> bool:

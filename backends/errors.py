@@ -75,3 +75,30 @@ __all__ = [
     "login_taken_message",
     "summarize",
 ]
+
+
+# What an admin is told about the usual reasons a source cannot be reached (the Sources page's test).
+_REFUSED = ("refused", "can't contact", "cannot contact", "connection reset", "could not connect")
+CONNECTION_HINTS = (
+    (_REFUSED, gettext_lazy(
+        "Nothing answers at that address and port: is the server running, and are the host name and "
+        "the port right? A firewall that rejects the connection looks the same.")),
+    (("timed out", "timeout"), gettext_lazy(
+        "The server did not answer within the source's Timeout: is a firewall dropping the packets, "
+        "or is the server overloaded?")),
+    (("invalid credentials", "password authentication failed", "access denied"), gettext_lazy(
+        "The server refused the account the source logs in with: check the bind DN or user and its "
+        "password (Params: UserDN / UserPw, or the DSN's user and password).")),
+    (("no such object", "does not exist", "unknown database"), gettext_lazy(
+        "The server answers, but what the source reads is not there: check BaseDN (a directory) or "
+        "the database and table names (a DSN and Table).")),
+    (("size limit",), gettext_lazy(
+        "The server stopped at its size limit: the source pages its searches; raise the server's "
+        "limit for the bind account if searches are still cut.")),
+)  # fmt: skip
+
+
+def connection_hint(detail: str) -> str:
+    """A human hint for a failed source's detail text, or "" when none of the usual reasons fits."""
+    text = detail.lower()
+    return next((str(hint) for needles, hint in CONNECTION_HINTS if any(n in text for n in needles)), "")

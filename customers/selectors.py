@@ -6,6 +6,7 @@ reached: nothing is cut or dropped silently (W6).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from backends.base import (
     split_customer_ids,
 )
 from backends.dispatch import ask_sources
-from backends.errors import SourceUnavailable
+from backends.errors import SourceUnavailable, connection_hint
 from backends.registry import SourceHandler, sources
 from core.lookups import fold
 from customers.models import (
@@ -312,6 +313,28 @@ def list_login_conflicts(registry: SourceHandler = sources) -> tuple[list[LoginC
         if len(aliases) > 1
     ]
     return sorted(conflicts, key=lambda c: (c.login.casefold(), c.login)), tuple(unlisted)
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """One source asked now, past the breaker (the Sources page's "Test connection")."""
+
+    alias: str
+    ok: bool
+    ms: float
+    detail: str = ""
+    hint: str = ""  # what usually causes `detail` (backends.errors.connection_hint)
+
+
+def probe_source(alias: str, *, registry: SourceHandler = sources) -> ConnectionTest:
+    started = time.perf_counter()
+    try:
+        status = registry[alias].status()
+        ok, detail = status.reachable, status.detail or ""
+    except SourceUnavailable as exc:
+        ok, detail = False, exc.message
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    return ConnectionTest(alias, ok, ms, detail, "" if ok else connection_hint(detail))
 
 
 def get_sources_status(registry: SourceHandler = sources) -> SourcesStatus:

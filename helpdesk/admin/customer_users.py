@@ -31,6 +31,7 @@ from customers.selectors import (
     get_sources_status,
     list_services,
     list_sources,
+    probe_source,
     valid_customers,
 )
 from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
@@ -305,10 +306,29 @@ def default_services(request: HttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------------------------- sources
 def source_status(request: HttpRequest) -> HttpResponse:
+    """Each source's state, its effective configuration (secrets masked) and group support; `test` (POST)
+    asks one source now, past the breaker, and says what usually causes a failure."""
+    if request.method == "POST" and request.POST.get("test") in sources.aliases:
+        tested = probe_source(request.POST["test"])
+        if tested.ok:
+            messages.success(
+                request, _("%(alias)s answers (%(ms)s ms).") % {"alias": tested.alias, "ms": tested.ms}
+            )
+        else:
+            messages.error(request, f"{tested.alias}: {tested.detail} {tested.hint}".strip())
+        return redirect("admin:source_status")
     status = get_sources_status()
     infos = {info.alias: info for info in list_sources()}
     problems = [m for m in run_checks(tags=["backends"]) if m.is_serious() or m.level >= 30]
-    rows = [(infos.get(s.alias) or SourceInfo(s.alias, "", "", True), s) for s in status.sources]
+    rows = [
+        (
+            infos.get(s.alias) or SourceInfo(s.alias, "", "", True),
+            s,
+            sources.configs[s.alias].group_support if s.alias in sources.configs else None,
+            sources[s.alias].effective_config() if s.alias in sources.aliases else {},
+        )
+        for s in status.sources
+    ]
     return render_admin(
         request,
         "admin/customers/source_status.html",
