@@ -21,6 +21,7 @@ from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
 from customers.forms import CustomerUserForm
+from customers.password_reset import request_password_reset
 from customers.people_search import find_customer_users
 from customers.selectors import (
     SourceInfo,
@@ -34,7 +35,12 @@ from customers.selectors import (
     probe_source,
     valid_customers,
 )
-from customers.services import create_customer_user, invalidate_customer_user, update_customer_user
+from customers.services import (
+    create_customer_user,
+    invalidate_customer_user,
+    set_customer_user_password,
+    update_customer_user,
+)
 from helpdesk.admin.history import history_link
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
@@ -105,7 +111,9 @@ def customer_user_add(request: HttpRequest) -> HttpResponse:
     if alias not in {info.alias for info in writable}:
         raise Http404(_("Source %(alias)s is not a writable source.") % {"alias": alias})
     config = sources.configs[alias]
-    form = CustomerUserForm(config, request.POST or None)
+    # "Add a customer user" on a customer's page brings its customer ID along.
+    preset = {k: v for k, v in request.GET.items() if k in ("UserCustomerID", "UserEmail")}
+    form = CustomerUserForm(config, request.POST or None, initial=preset)
     if request.method == "POST" and form.is_valid():
         try:
             record, generated = create_customer_user(
@@ -172,6 +180,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         adding=False,
         tickets=tickets,
         second_factor=two_factor.is_enabled(record.login),
+        sets_passwords=sources[record.source].sets_passwords,
         history_url=history_link("customer_user", record.login),
     )
 
@@ -204,6 +213,31 @@ def customer_user_second_factor_reset(request: HttpRequest, login: str) -> HttpR
         messages.success(request, _("The second factor of %(login)s was reset.") % {"login": record.login})
     else:
         messages.info(request, _("%(login)s has no second factor.") % {"login": record.login})
+    return redirect("admin:customer_user_change", login=record.login)
+
+
+@require_POST
+def customer_user_password(request: HttpRequest, login: str) -> HttpResponse:
+    """Set a new password (`new_password1`, `new_password2`, the policy applies), or send the person a reset
+    mail (`send_reset`): their own link, as "Forgot your password?" sends it."""
+    record = _record_or_404(login)
+    if request.POST.get("send_reset"):
+        request_password_reset(record.login, link=lambda uid, token: request.build_absolute_uri(
+            reverse("portal:password_reset_confirm", args=[uid, token])))  # fmt: skip
+        messages.success(
+            request, _("A reset mail goes to %(email)s.") % {"email": record.email or record.login}
+        )
+        return redirect("admin:customer_user_change", login=record.login)
+    first, second = request.POST.get("new_password1", ""), request.POST.get("new_password2", "")
+    if not first or first != second:
+        messages.error(request, _("Type the new password twice, the same both times."))
+    else:
+        try:
+            set_customer_user_password(login=record.login, password=first, acting_user=request.user)
+        except HelpdeskError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The password of %(login)s was set.") % {"login": record.login})
     return redirect("admin:customer_user_change", login=record.login)
 
 

@@ -51,6 +51,8 @@ class HelpdeskAdminSite(admin.AdminSite):
              needs((_USER, access.EXPORT_PERSON))),
             (f"{user}/second-factor/reset/", customers.customer_user_second_factor_reset,
              "customer_user_second_factor_reset", needs(_USER, access.SET_PASSWORD)),
+            (f"{user}/password/", customers.customer_user_password, "customer_user_password",
+             needs(_USER, access.SET_PASSWORD)),
             (f"{user}/anonymise/", customers.customer_user_anonymise, "customer_user_anonymise",
              needs(_USER, access.ANONYMISE)),
             (f"{user}/invalidate/", customers.customer_user_invalidate, "customer_user_invalidate",

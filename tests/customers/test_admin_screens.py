@@ -222,3 +222,44 @@ def test_groups_and_services_show_who_made_them_and_are_never_deleted(client, dj
         assert f"/customers/{name}/{row.pk}/delete/" not in page
         assert client.get(reverse(f"admin:customers_{name}_delete", args=[row.pk])).status_code == 403
         assert model.objects.filter(pk=row.pk).exists()
+
+
+def test_the_customer_user_page_sets_a_password_or_sends_a_reset_mail(
+    client, django_user_model, panel_customer_user, mailbox
+):
+    """Issue 35: an admin had to know the API to set a password, and could not send a reset mail."""
+    import re
+
+    from django.urls import reverse
+
+    panel_customer_user("rosa", "Rosa", "Reset", "Juniper-4-Old")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123"))
+    page = client.get(reverse("admin:customer_user_change", args=["rosa"])).content.decode()
+    assert "Set password" in page
+    assert "Send a reset mail" in page
+    url = reverse("admin:customer_user_password", args=["rosa"])
+    weak = client.post(url, {"new_password1": "rosa", "new_password2": "rosa"}, follow=True)
+    assert any("The password is refused" in str(m) for m in weak.context["messages"])
+    client.post(url, {"new_password1": "Tamarind-8-New", "new_password2": "Tamarind-8-New"})
+    assert client.post(reverse("portal:login"), {"login": "rosa", "password": "Tamarind-8-New"}).status_code == 302
+    client.post(reverse("portal:logout"))
+    client.force_login(django_user_model.objects.get(username="root"))
+    client.post(url, {"send_reset": "1"})
+    [mail] = mailbox.messages
+    assert mail["To"] == "rosa@example.com"
+    assert re.search(r"/password-reset/\S+/\S+/", mail.get_content())
+
+
+def test_a_customers_page_adds_a_customer_user_to_it(client, django_user_model, settings, db_source_settings):
+    from django.urls import reverse
+
+    from customers.models import Customer
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    acme = Customer.objects.create(customer_id="ACME", name="Acme")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123"))
+    page = client.get(reverse("admin:customers_customer_change", args=[acme.pk])).content.decode()
+    link = reverse("admin:customer_user_add") + "?UserCustomerID=ACME"
+    assert f'href="{link}"' in page
+    form = client.get(link).context["form"]
+    assert form["UserCustomerID"].value() == "ACME"
