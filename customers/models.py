@@ -181,6 +181,7 @@ class CustomerUser(NeverDeleted, Audited):
             ("view_sources", _("Can view the customer-user sources and their status")),
             ("anonymise_customeruser", _("Can anonymise a customer user (erase their personal data)")),
             ("export_customeruser", _("Can export all data held about a customer user")),
+            ("view_panel_as_customeruser", _("Can see the customer panel as a customer user, read-only")),
         ]
         constraints = [
             # Lookups are case-insensitive (R55); `JDOE` and `jdoe` must never both exist.

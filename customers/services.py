@@ -196,6 +196,16 @@ def _check_customer_exists(
     raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
 
 
+def begin_panel_view(*, login: str, acting_user: Any) -> CustomerUserRecord:
+    """A staff user is about to see the panel as this customer user (read-only): a history entry, since it
+    shows the person's tickets and data to someone else."""
+    record = get_customer_user(login)
+    if record is None:
+        raise CustomerUserNotFound(login=login)
+    history.record("customer_user.panel_viewed", "customer_user", record.login, actor=acting_user)
+    return record
+
+
 def forget_preferences(login: str) -> int:
     """Remove every preference of a customer user (their anonymisation); return how many."""
     removed, _by_model = CustomerUserPreference.objects.filter(login=login).delete()

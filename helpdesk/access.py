@@ -29,6 +29,7 @@ VIEW_SOURCES = "customers.view_sources"
 VIEW_HISTORY = "core.view_historyentry"  # the audit log of every change (core.history)
 ANONYMISE = "customers.anonymise_customeruser"  # erase a person (GDPR Art. 17): customer administrators
 EXPORT_PERSON = "customers.export_customeruser"  # everything held about a person (Art. 15, 20): the same
+VIEW_PANEL_AS = "customers.view_panel_as_customeruser"  # the panel as the person sees it, read-only
 CHANGE_DEFAULTS = "permissions.change_defaults"
 
 

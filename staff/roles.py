@@ -36,6 +36,7 @@ ROLES: dict[str, list[str]] = {
         "customers.view_sources",
         "customers.anonymise_customeruser",
         "customers.export_customeruser",
+        "customers.view_panel_as_customeruser",
         "customers.view_loginfailure",
         "customers.change_loginfailure",  # lift a login lock
         "permissions.change_defaults",

@@ -36,12 +36,14 @@ from customers.selectors import (
     valid_customers,
 )
 from customers.services import (
+    begin_panel_view,
     create_customer_user,
     invalidate_customer_user,
     set_customer_user_password,
     update_customer_user,
 )
 from helpdesk.admin.history import history_link
+from helpdesk.portal.views import VIEW_AS_KEY
 from permissions.matrix import get_permission_matrix
 from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
 from privacy.services import anonymise_person, export_person
@@ -239,6 +241,14 @@ def customer_user_password(request: HttpRequest, login: str) -> HttpResponse:
         else:
             messages.success(request, _("The password of %(login)s was set.") % {"login": record.login})
     return redirect("admin:customer_user_change", login=record.login)
+
+
+@require_POST
+def customer_user_view_as(request: HttpRequest, login: str) -> HttpResponse:
+    """Open the customer panel as this customer user, read-only, with a banner (a history entry)."""
+    record = begin_panel_view(login=login, acting_user=request.user)
+    request.session[VIEW_AS_KEY] = record.login
+    return redirect("portal:tickets")
 
 
 # ------------------------------------------------------------------------------- privacy

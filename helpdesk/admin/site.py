@@ -53,6 +53,8 @@ class HelpdeskAdminSite(admin.AdminSite):
              "customer_user_second_factor_reset", needs(_USER, access.SET_PASSWORD)),
             (f"{user}/password/", customers.customer_user_password, "customer_user_password",
              needs(_USER, access.SET_PASSWORD)),
+            (f"{user}/view-as/", customers.customer_user_view_as, "customer_user_view_as",
+             needs(_USER, access.VIEW_PANEL_AS)),
             (f"{user}/anonymise/", customers.customer_user_anonymise, "customer_user_anonymise",
              needs(_USER, access.ANONYMISE)),
             (f"{user}/invalidate/", customers.customer_user_invalidate, "customer_user_invalidate",

@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", portal.login, name="login"),
     path("logout/", portal.logout, name="logout"),
+    path("view-as/end/", portal.view_as_end, name="view_as_end"),
     path("login/code/", portal.login_code, name="login_code"),
     path("preferences/two-factor/", portal.two_factor_setup, name="two_factor"),
     path("password-reset/", portal.password_reset, name="password_reset"),

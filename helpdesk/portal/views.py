@@ -47,7 +47,7 @@ from customers.signup import (
     signup_fields,
     signup_source,
 )
-from helpdesk.access import ANYONE, CUSTOMER, opens_to
+from helpdesk.access import ANYONE, CUSTOMER, VIEW_PANEL_AS, opens_to
 from permissions.company_tickets import list_customer_user_services
 from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
 from tickets.services import close_as_customer, create_customer_ticket, reply_as_customer
@@ -55,18 +55,34 @@ from tickets.services import close_as_customer, create_customer_ticket, reply_as
 SESSION_KEY = "customer_user_login"
 SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
 PENDING_KEY = "customer_user_pending_second_factor"
+VIEW_AS_KEY = "customer_user_viewed_as"  # a staff user sees the panel as this customer user, read-only
+
+
+def _viewed_as(request: HttpRequest) -> str | None:
+    """The customer user a staff user (with the permission, in this session) sees the panel as, if any."""
+    login = request.session.get(VIEW_AS_KEY)
+    user = getattr(request, "user", None)
+    return login if login and user is not None and user.is_active and user.has_perm(VIEW_PANEL_AS) else None
 
 
 def customer_required(view):
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        login = request.session.get(SESSION_KEY)
+        viewed_as = None if request.session.get(SESSION_KEY) else _viewed_as(request)
+        login = viewed_as or request.session.get(SESSION_KEY)
         record = None
         if login:
             try:
                 record = get_customer_user(login)
             except SourceUnavailable:
                 return render(request, "portal/unavailable.html", status=503)
+        if viewed_as and record is not None:
+            request.customer, request.viewing_as = record, True
+            if request.method != "GET":  # read-only: nothing is written in the person's name
+                said = {"title": _("Read-only"), "message": _(
+                    "You see the panel as this customer; nothing can be changed from here.")}  # fmt: skip
+                return render(request, "portal/refused.html", said, status=403)
+            return view(request, *args, **kwargs)
         if (
             record is None
             or record.valid_id != Validity.VALID
@@ -283,6 +299,16 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("portal:login")
     context = {"login": pending["values"]["UserLogin"], "errors": errors}
     return render(request, "portal/signup_confirm.html", context, status=400 if errors else 200)
+
+
+@opens_to(ANYONE)
+@require_POST
+def view_as_end(request: HttpRequest) -> HttpResponse:
+    """End seeing the panel as a customer user: back to their page in the admin."""
+    login = request.session.pop(VIEW_AS_KEY, None)
+    if login:
+        return redirect("admin:customer_user_change", login=login)
+    return redirect("portal:login")
 
 
 @opens_to(ANYONE)

@@ -233,7 +233,9 @@ def test_the_customer_user_page_sets_a_password_or_sends_a_reset_mail(
     from django.urls import reverse
 
     panel_customer_user("rosa", "Rosa", "Reset", "Juniper-4-Old")
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123"))
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
     page = client.get(reverse("admin:customer_user_change", args=["rosa"])).content.decode()
     assert "Set password" in page
     assert "Send a reset mail" in page
@@ -241,7 +243,10 @@ def test_the_customer_user_page_sets_a_password_or_sends_a_reset_mail(
     weak = client.post(url, {"new_password1": "rosa", "new_password2": "rosa"}, follow=True)
     assert any("The password is refused" in str(m) for m in weak.context["messages"])
     client.post(url, {"new_password1": "Tamarind-8-New", "new_password2": "Tamarind-8-New"})
-    assert client.post(reverse("portal:login"), {"login": "rosa", "password": "Tamarind-8-New"}).status_code == 302
+    assert (
+        client.post(reverse("portal:login"), {"login": "rosa", "password": "Tamarind-8-New"}).status_code
+        == 302
+    )
     client.post(reverse("portal:logout"))
     client.force_login(django_user_model.objects.get(username="root"))
     client.post(url, {"send_reset": "1"})
@@ -257,7 +262,9 @@ def test_a_customers_page_adds_a_customer_user_to_it(client, django_user_model, 
 
     settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
     acme = Customer.objects.create(customer_id="ACME", name="Acme")
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123"))
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
     page = client.get(reverse("admin:customers_customer_change", args=[acme.pk])).content.decode()
     link = reverse("admin:customer_user_add") + "?UserCustomerID=ACME"
     assert f'href="{link}"' in page

@@ -323,3 +323,31 @@ def test_one_menu_with_one_word_for_each_thing_in_the_order_of_the_daily_work(cl
     ]
     assert entries.index("Sources") < entries.index("Login locks") < entries.index("Staff users")
     assert {"Staff groups (roles)", "API tokens", "Login locks", "History"} <= set(entries)
+
+
+def test_customer_administrators_see_the_panel_as_a_customer_read_only(client, world, make_staff):
+    """Issue 35 (Zammad's "view from user's perspective"): measured, an admin had to know the password."""
+    from core.models import HistoryEntry
+    from customers.models import CustomerUserGroup
+
+    CustomerUserGroup.objects.create(login="anna", group=Group.objects.get(name="billing"), permission="ro")
+
+    client.force_login(make_staff("agent", AGENTS))
+    assert client.post(reverse("admin:customer_user_view_as", args=["anna"])).status_code == 403
+    client.force_login(make_staff("administrator", CUSTOMER_ADMINISTRATORS))
+    page = client.get(reverse("admin:customer_user_change", args=["anna"])).content.decode()
+    assert "See the panel as this customer" in page
+    started = client.post(reverse("admin:customer_user_view_as", args=["anna"]))
+    assert started.url == reverse("portal:tickets")
+    entry = HistoryEntry.objects.get(action="customer_user.panel_viewed")
+    assert (entry.object_key, entry.actor_name) == ("anna", "administrator")
+    tickets = client.get(reverse("portal:tickets")).content.decode()
+    assert "You see the panel as Anna Alt, read-only." in tickets
+    assert "7001" in tickets
+    assert 'action="/logout/"' not in tickets  # logging out would end the staff user's own session
+    refused = client.post(reverse("portal:new_ticket"), {"title": "x", "body": "y"})
+    assert refused.status_code == 403
+    assert not Ticket.objects.filter(title="x").exists()
+    ended = client.post(reverse("portal:view_as_end"))
+    assert ended.url == reverse("admin:customer_user_change", args=["anna"])
+    assert client.get(reverse("portal:tickets")).url == reverse("portal:login")
