@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from backends.registry import sources
 from customers.selectors import get_customer, get_customer_users, get_group, group_names
 from helpdesk.admin.customer_users import _record_or_404, render_admin, save_and_report
+from permissions.matrix import get_permission_matrix
 from permissions.selectors import (
     OTHER,
     SAME,
@@ -62,7 +63,15 @@ def customer_user_groups(request: HttpRequest, login: str) -> HttpResponse:
         ):
             return redirect("admin:customer_user_groups", login=record.login)
     held = {(g, t) for g, types in stored_group_permissions(login=record.login).items() for t in types}
-    rows = [(g, g, [(t, (g, t) in held) for t in types]) for g in groups]
+    effective = get_permission_matrix(record.login)
+
+    def held_otherwise(group: str, kind: str) -> str:
+        """Why the person holds this type other than by its own box (`rw`, default and company groups, …)."""
+        return "; ".join(
+            g.reason for g in effective.why(group, kind) if not (g.kind == "direct" and g.stored == kind)
+        )
+
+    rows = [(g, g, [(t, (g, t) in held, held_otherwise(g, t)) for t in types]) for g in groups]
     return render_admin(
         request,
         "admin/permissions/matrix.html",
@@ -113,7 +122,7 @@ def group_customer_users(request: HttpRequest, group_id: int) -> HttpResponse:
         (
             login,
             f"{login} — {records[login.casefold()].display}" if login.casefold() in records else login,
-            [(t, (login, t) in held) for t in types],
+            [(t, (login, t) in held, "") for t in types],
         )
         for login in members
     ]
@@ -168,7 +177,7 @@ def customer_groups(request: HttpRequest, customer_id: str) -> HttpResponse:
             return redirect("admin:customer_groups", customer_id=customer.customer_id)
     held = set(customer_group_links(customer.customer_id))
     sections = [
-        (label, prefix, [(g, g, [(t, (context, g, t) in held) for t in types]) for g in groups])
+        (label, prefix, [(g, g, [(t, (context, g, t) in held, "") for t in types]) for g in groups])
         for context, prefix, label in contexts
     ]
     return render_admin(
