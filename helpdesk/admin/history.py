@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from core.history import history_of
@@ -34,7 +35,7 @@ class AboutObject(admin.SimpleListFilter):
 
 @admin.register(HistoryEntry)
 class HistoryEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_name", "path", "action", "object_type", "object_key", "what"]
+    list_display = ["at", "actor_name", "path", "what"]  # the sentence names the action and the object
     list_filter = [AboutObject, "object_type", "path", "action", "actor_name"]
     date_hierarchy = "at"
     search_fields = ["object_key", "actor_name", "action"]
@@ -55,14 +56,55 @@ class HistoryEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # retention removes entries (purge_history), nobody else
 
+    list_display_links = None  # an entry is read, never edited: its sentence is the row
+
     @admin.display(description=_("what"))
     def what(self, entry: HistoryEntry) -> str:
-        changes = entry.detail.get("changes")
-        if changes:
-            return format_html(
-                "{}", "; ".join(f"{name}: {old!s} → {new!s}" for name, (old, new) in changes.items())
-            )
-        return format_html("{}", ", ".join(f"{k}: {v}" for k, v in entry.detail.items()))
+        return describe(entry)
+
+
+OBJECT_SCREENS = {  # where an entry's object is shown, for the link in its sentence
+    "customer_user": lambda key: reverse("admin:customer_user_change", args=[key]),
+    "customer": lambda key: reverse("admin:information_center_customer", args=[key]),
+}
+RELATIONS = {  # relation actions: what their granted/revoked items are
+    "group_permission": _("groups"), "customer_group": _("groups"), "customer_user_customer": _("customers"),
+    "customer_user_service": _("services"), "default_service": _("default services"),
+}  # fmt: skip
+
+
+def describe(entry: HistoryEntry) -> str:
+    """The entry in words, with its object linked: "gave anna: billing rw; took: support ro",
+    "changed UserLastname of anna (Alt → Neu)", "created customer ACME"."""
+    kind, _dot, verb = entry.action.partition(".")
+    key = entry.object_key
+    link = OBJECT_SCREENS.get(entry.object_type)
+    try:
+        shown = format_html('<a href="{}">{}</a>', link(key), key) if link and key else key
+    except NoReverseMatch:
+        shown = key
+    detail = entry.detail or {}
+    if kind in RELATIONS and ("granted" in detail or "revoked" in detail or "groups" in detail):
+        gave = [item.replace(":", " ") for item in detail.get("granted") or detail.get("groups") or []]
+        took = [item.replace(":", " ") for item in detail.get("revoked") or []]
+        if verb == "revoked":
+            gave, took = [], gave
+        parts = []
+        if gave:
+            parts.append(format_html("{} {}: {}", _("gave"), shown, ", ".join(gave)))
+        if took:
+            parts.append(format_html("{} {}: {}", _("took from"), shown, ", ".join(took)))
+        if not parts:
+            return format_html("{} {} ({})", _("kept"), shown, _("nothing changed"))
+        return mark_safe("; ".join(parts))
+    changes = detail.get("changes") or {}
+    if changes:
+        listed = "; ".join(f"{name}: {old!s} → {new!s}" for name, (old, new) in changes.items())
+        action = _("created") if verb == "created" else _("changed")
+        return format_html("{} {} {} ({})", action, entry.object_type.replace("_", " "), shown, listed)
+    words = entry.action.replace("_", " ").replace(".", ": ")
+    rest = ", ".join(f"{k}: {v}" for k, v in detail.items() if k not in ("keys",))
+    return format_html("{} — {}{}", words, shown, f" ({rest})" if rest else "")
 
 
 def history_link(object_type: str, key: str) -> str:
