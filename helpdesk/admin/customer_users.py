@@ -33,6 +33,7 @@ from customers.selectors import (
     list_services,
     list_sources,
     probe_source,
+    search_customers,
     valid_customers,
 )
 from customers.services import (
@@ -103,6 +104,27 @@ def customer_user_list(request: HttpRequest) -> HttpResponse:
     return render_admin(request, "admin/customers/customer_user_list.html", _("Customer users"), **context)
 
 
+def customer_choices(request: HttpRequest) -> JsonResponse:
+    """The customer-ID picker's answer as you type (`q`): the first valid customers by ID or name."""
+    found = search_customers(request.GET.get("q", ""), valid_only=True)[:CHOICES]
+    return JsonResponse(
+        {"results": [{"id": c.customer_id, "text": f"{c.customer_id} — {c.name}"} for c in found]}
+    )
+
+
+CHOICES = 20
+
+
+def _with_customer_picker(form: CustomerUserForm) -> CustomerUserForm:
+    """The customer-ID fields suggest existing customers as you type (admin.js asks customer_choices)."""
+    for name in ("UserCustomerID", "UserCustomerIDs"):
+        field = form.fields.get(name)
+        if field is not None and not field.disabled:
+            choices = reverse("admin:customer_choices")
+            field.widget.attrs.update({"data-customer-picker": choices, "autocomplete": "off"})
+    return form
+
+
 # ------------------------------------------------------------------------------------ add / edit
 def customer_user_add(request: HttpRequest) -> HttpResponse:
     writable = list_sources(read_only=False)
@@ -115,7 +137,7 @@ def customer_user_add(request: HttpRequest) -> HttpResponse:
     config = sources.configs[alias]
     # "Add a customer user" on a customer's page brings its customer ID along.
     preset = {k: v for k, v in request.GET.items() if k in ("UserCustomerID", "UserEmail")}
-    form = CustomerUserForm(config, request.POST or None, initial=preset)
+    form = _with_customer_picker(CustomerUserForm(config, request.POST or None, initial=preset))
     if request.method == "POST" and form.is_valid():
         try:
             record, generated = create_customer_user(
@@ -153,8 +175,10 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
     record = _record_or_404(login)
     # A read-only source's users, or a staff user who may read but not change (agents): shown, not edited.
     read_only = sources[record.source].read_only or not request.user.has_perm("customers.change_customeruser")
-    form = CustomerUserForm(
-        sources.configs[record.source], request.POST or None, record=record, read_only=read_only
+    form = _with_customer_picker(
+        CustomerUserForm(
+            sources.configs[record.source], request.POST or None, record=record, read_only=read_only
+        )
     )
     if request.method == "POST" and not read_only and form.is_valid():
         try:

@@ -38,6 +38,7 @@ class HelpdeskAdminSite(admin.AdminSite):
             ("information-center/", cic.information_center, "information_center", needs(_CUSTOMER)),
             ("information-center/<str:customer_id>/", cic.customer, "information_center_customer",
              needs(_CUSTOMER)),
+            ("customers/choose/", customers.customer_choices, "customer_choices", needs(_CUSTOMER)),
             ("customer-users/", customers.customer_user_list, "customer_user_list", needs(_USER)),
             ("customer-users/add/", customers.customer_user_add, "customer_user_add",
              needs((_USER, "customers.add_customeruser"))),

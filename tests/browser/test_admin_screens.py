@@ -115,3 +115,21 @@ def test_a_directory_user_is_shown_read_only(admin_page, settings, db_source_set
     expect(page.locator("input[name=_save]")).to_have_count(0)
     expect(page.locator("text=Invalidate")).to_have_count(0)
     expect(page.locator("#id_UserCustomerIDs")).to_have_value(re.compile(r"LDAP-\d\d;LDAP-\d\d"))
+
+
+def test_the_customer_id_is_picked_from_existing_customers_as_you_type(admin_page):
+    """Issue 35: the customer ID was a bare text box; a typo named no customer and was refused on saving."""
+    from playwright.sync_api import expect
+
+    from customers.models import Customer
+
+    Customer.objects.create(customer_id="ACME", name="Acme Corporation")
+    Customer.objects.create(customer_id="BETA", name="Beta")
+    admin_page.goto(admin_page.base_url + "/admin/customer-users/add/")
+    admin_page.locator("#id_UserCustomerID").press_sequentially("acm")
+    options = admin_page.locator("datalist#customer-choices-0 option")
+    expect(options).to_have_count(1)
+    assert options.first.get_attribute("value") == "ACME"
+    assert options.first.get_attribute("label") == "ACME — Acme Corporation"
+    admin_page.goto(admin_page.base_url + "/admin/customers/customer/")
+    assert "customer-choices" not in admin_page.content()

@@ -91,3 +91,31 @@
     }, 300);
   });
 })();
+
+// The customer-ID fields suggest existing customers as you type (a datalist the server fills); the field
+// stays a plain text box, so a customer ID typed by hand works as before.
+(function () {
+  "use strict";
+  document.querySelectorAll("input[data-customer-picker]").forEach(function (box, n) {
+    var url = box.dataset.customerPicker;
+    var list = document.createElement("datalist");
+    list.id = "customer-choices-" + n;
+    box.after(list);
+    box.setAttribute("list", list.id);
+    var timer = null;
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      var typed = box.value.split(/[;,|]/).pop().trim();
+      timer = setTimeout(function () {
+        fetch(url + "?" + new URLSearchParams({q: typed})).then(function (r) { return r.json(); }).then(function (data) {
+          list.replaceChildren.apply(list, data.results.map(function (choice) {
+            var option = document.createElement("option");
+            option.value = choice.id;
+            option.label = choice.text;
+            return option;
+          }));
+        });
+      }, 200);
+    });
+  });
+})();
