@@ -73,6 +73,9 @@ def test_the_information_center_shows_names_validity_states_and_pages(people, cl
     found = client.get(reverse("admin:information_center"), {"q": "amuller00@acme.example"}).content.decode()
     assert "Anna Müller" in found  # the name, not an empty cell
     assert ">valid<" in found  # in words, not 1
+    both = client.get(reverse("admin:information_center"), {"q": "acme"}).content.decode()
+    assert 'class="kind-customer"' in both  # one list of both kinds, the kind on each row
+    assert 'class="kind-customer-user"' in both
     queue = Queue.objects.create(name="Q", group=Group.objects.create(name="billing"))
     for number, state in (("1", "new"), ("2", "open"), ("3", "open"), ("4", "closed")):
         Ticket.objects.create(number=number, title="t", queue=queue, customer_id="ACME",
