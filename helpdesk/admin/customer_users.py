@@ -89,9 +89,12 @@ def customer_user_list(request: HttpRequest) -> HttpResponse:
         page = find_customer_users(query, source=source, valid_only=not include_invalid, limit=limit)
     except UnknownSource as exc:
         error = exc.message
+    shown = len(page.rows) if page is not None else 0
+    more = next((n for n in LIST_LIMITS if int(n) > shown), None)  # the next page size that shows more
     context = {
         "limits": LIST_LIMITS,
         "limit": str(limit or ""),
+        "more_limit": more if page is not None and page.truncated_sources else None,
         "page": page,
         "error": error,
         "query": query,

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from django.urls import reverse
 
-from customers.models import Customer, Group
+from customers.models import Customer, CustomerUser, Group
 from customers.people_search import find_customer_users
 from customers.selectors import search_customer_users
 from staff.roles import AGENTS
@@ -88,3 +88,21 @@ def test_the_information_center_shows_names_validity_states_and_pages(people, cl
     assert first.context["more"]
     second = client.get(reverse("admin:information_center"), {"q": "anna", "page": 2})
     assert [c.customer_id for c in second.context["customers"]] == [f"ANNA{n:02}" for n in range(25, 30)]
+
+
+def test_the_list_offers_more_rows_past_the_limit_and_a_placeholder_that_fits(
+    people, client, django_user_model
+):
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+    page = client.get(reverse("admin:customer_user_list"), {"q": "*", "limit": "50"})
+    assert page.context["more_limit"] is None  # five people: nothing more to show
+    for n in range(60):
+        CustomerUser.objects.create(login=f"bulk{n:03}", customer_id="ACME", email=f"bulk{n:03}@acme.example",
+                                     first_name="Bulk", last_name=f"{n:03}")  # fmt: skip
+    page = client.get(reverse("admin:customer_user_list"), {"q": "bulk*", "limit": "50"})
+    html = page.content.decode()
+    assert "Show up to 250" in html
+    assert "limit=250" in html
+    assert 'placeholder="Name, login, e-mail or customer ID"' in html
