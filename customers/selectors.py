@@ -403,6 +403,13 @@ def valid_customers(*, limit: int = 1000) -> list[Customer]:
     return list(Customer.objects.filter(validity=Validity.VALID).order_by("customer_id")[:limit])
 
 
+def additional_members(customer_id: str) -> list[str]:
+    """The logins linked to a customer (its stored customer ID) beside their primary one (R23, seen from the
+    customer), by login."""
+    linked = CustomerUserCustomer.objects.filter(customer_id=customer_id).order_by("login")
+    return list(linked.values_list("login", flat=True))
+
+
 def additional_customer_ids(login: str) -> list[str]:
     """The customer IDs linked to a customer user beside the primary one (R23), as stored, by ID.
 

@@ -26,9 +26,12 @@ from customers.people_search import find_customer_users
 from customers.selectors import (
     SourceInfo,
     additional_customer_ids,
+    additional_members,
     customer_user_service_names,
     default_service_names,
+    get_customer,
     get_customer_user,
+    get_customer_users,
     get_sources_status,
     list_services,
     list_sources,
@@ -46,7 +49,13 @@ from customers.services import (
 from helpdesk.admin.history import history_link
 from helpdesk.portal.views import VIEW_AS_KEY
 from permissions.matrix import get_permission_matrix
-from permissions.services import set_additional_customers, set_customer_user_services, set_default_services
+from permissions.services import (
+    add_customer_users_to_customer,
+    remove_customer_users_from_customer,
+    set_additional_customers,
+    set_customer_user_services,
+    set_default_services,
+)
 from privacy.services import anonymise_person, export_person
 from tickets.selectors import list_customer_user_tickets
 
@@ -118,13 +127,63 @@ def customer_choices(request: HttpRequest) -> JsonResponse:
 CHOICES = 20
 
 
+def customer_user_choices(request: HttpRequest) -> JsonResponse:
+    """The customer-user picker's answer as you type (`q`): people found the way agents type them."""
+    found = (
+        find_customer_users(request.GET.get("q", ""), infix=True, limit=CHOICES).rows
+        if request.GET.get("q")
+        else []
+    )
+    return JsonResponse({"results": [{"id": r.login, "text": f"{r.login} — {r.display}"} for r in found]})
+
+
+def customer_customer_users(request: HttpRequest, customer_id: str) -> HttpResponse:
+    """A customer's customer users beside their primary one (R23), from the customer's side: tick off to
+    remove, add by login (suggested as you type) — the same services as the customer user's own screen."""
+    customer = get_customer(customer_id)
+    if customer is None:
+        raise Http404(_("There is no customer %(id)r.") % {"id": customer_id})
+    members = additional_members(customer.customer_id)
+    if request.method == "POST":
+        kept = set(request.POST.getlist("member"))
+        added = [
+            login.strip()
+            for login in request.POST.get("add", "").replace(";", ",").split(",")
+            if login.strip()
+        ]
+
+        def write():
+            remove_customer_users_from_customer(
+                logins=[m for m in members if m not in kept], customer_id=customer.customer_id,
+                acting_user=request.user)  # fmt: skip
+            if added:
+                add_customer_users_to_customer(logins=added, customer_id=customer.customer_id,
+                                               acting_user=request.user)  # fmt: skip
+
+        saved = _("The customer users of %(customer)s were saved.") % {"customer": customer.customer_id}
+        if save_and_report(request, write, saved):
+            return redirect("admin:customer_customer_users", customer_id=customer.customer_id)
+    records, _unavailable = get_customer_users(members)
+    rows = [
+        (login, records[login.casefold()].display if login.casefold() in records else "") for login in members
+    ]
+    return render_admin(
+        request,
+        "admin/customers/customer_members.html",
+        _("Customer users of %(customer)s") % {"customer": customer.customer_id},
+        customer=customer,
+        rows=rows,
+        choices_url=reverse("admin:customer_user_choices"),
+    )
+
+
 def _with_customer_picker(form: CustomerUserForm) -> CustomerUserForm:
     """The customer-ID fields suggest existing customers as you type (admin.js asks customer_choices)."""
     for name in ("UserCustomerID", "UserCustomerIDs"):
         field = form.fields.get(name)
         if field is not None and not field.disabled:
             choices = reverse("admin:customer_choices")
-            field.widget.attrs.update({"data-customer-picker": choices, "autocomplete": "off"})
+            field.widget.attrs.update({"data-choices": choices, "autocomplete": "off"})
     return form
 
 

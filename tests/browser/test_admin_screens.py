@@ -127,9 +127,9 @@ def test_the_customer_id_is_picked_from_existing_customers_as_you_type(admin_pag
     Customer.objects.create(customer_id="BETA", name="Beta")
     admin_page.goto(admin_page.base_url + "/admin/customer-users/add/")
     admin_page.locator("#id_UserCustomerID").press_sequentially("acm")
-    options = admin_page.locator("datalist#customer-choices-0 option")
+    options = admin_page.locator("datalist#choices-0 option")
     expect(options).to_have_count(1)
     assert options.first.get_attribute("value") == "ACME"
     assert options.first.get_attribute("label") == "ACME — Acme Corporation"
     admin_page.goto(admin_page.base_url + "/admin/customers/customer/")
-    assert "customer-choices" not in admin_page.content()
+    assert "data-choices" not in admin_page.content()

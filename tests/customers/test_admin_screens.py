@@ -270,3 +270,32 @@ def test_a_customers_page_adds_a_customer_user_to_it(client, django_user_model, 
     assert f'href="{link}"' in page
     form = client.get(link).context["form"]
     assert form["UserCustomerID"].value() == "ACME"
+
+
+def test_a_customers_users_are_edited_from_the_customers_side(
+    client, django_user_model, settings, db_source_settings
+):
+    """Issue 35: relations could be edited only from the customer user's side."""
+    from django.urls import reverse
+
+    from customers.models import Customer, CustomerUser
+    from customers.selectors import additional_customer_ids
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    acme = Customer.objects.create(customer_id="ACME", name="Acme")
+    Customer.objects.create(customer_id="BETA", name="Beta")
+    for login in ("anna", "ben"):
+        CustomerUser.objects.create(login=login, customer_id="BETA", email=f"{login}@example.com", first_name=login,
+                                    last_name="X")  # fmt: skip
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+    url = reverse("admin:customer_customer_users", args=["ACME"])
+    assert url in client.get(reverse("admin:customers_customer_change", args=[acme.pk])).content.decode()
+    client.post(url, {"add": "anna, ben"})
+    assert additional_customer_ids("anna") == additional_customer_ids("ben") == ["ACME"]
+    choices = client.get(reverse("admin:customer_user_choices"), {"q": "ann"}).json()["results"]
+    assert [c["id"] for c in choices] == ["anna"]
+    client.post(url, {"member": ["anna"]})  # ben's box untouched: removed
+    assert (additional_customer_ids("anna"), additional_customer_ids("ben")) == (["ACME"], [])
+    assert "anna" in client.get(url).content.decode()

@@ -92,14 +92,14 @@
   });
 })();
 
-// The customer-ID fields suggest existing customers as you type (a datalist the server fills); the field
-// stays a plain text box, so a customer ID typed by hand works as before.
+// Fields that suggest existing things as you type (customer IDs, customer users): a datalist the server
+// fills from `data-choices`; the field stays a plain text box, so what is typed by hand works as before.
 (function () {
   "use strict";
-  document.querySelectorAll("input[data-customer-picker]").forEach(function (box, n) {
-    var url = box.dataset.customerPicker;
+  document.querySelectorAll("input[data-choices]").forEach(function (box, n) {
+    var url = box.dataset.choices;
     var list = document.createElement("datalist");
-    list.id = "customer-choices-" + n;
+    list.id = "choices-" + n;
     box.after(list);
     box.setAttribute("list", list.id);
     var timer = null;
