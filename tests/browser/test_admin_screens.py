@@ -133,3 +133,43 @@ def test_the_customer_id_is_picked_from_existing_customers_as_you_type(admin_pag
     assert options.first.get_attribute("label") == "ACME — Acme Corporation"
     admin_page.goto(admin_page.base_url + "/admin/customers/customer/")
     assert "data-choices" not in admin_page.content()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_changed_admin_screens_pass_the_accessibility_rules(browser, live_server, django_user_model, settings,
+                                                                db_source_settings, width):  # fmt: skip
+    """Issue 35: axe-core finds nothing serious or critical on the screens this round changed."""
+    from customers.models import Customer, CustomerUser, Group
+    from tests.browser.test_portal_accounts import AXE
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    CustomerUser.objects.create(login="anna", customer_id="ACME", email="anna@acme.example", first_name="Anna",
+                                last_name="Müller")  # fmt: skip
+    Group.objects.create(name="billing")
+    django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/admin/login/")
+        page.fill("#id_username", "root")
+        page.fill("#id_password", "Root-Pass-123")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#content-main")
+        for path in ["/admin/", "/admin/information-center/?q=acme", "/admin/customer-users/anna/",
+                     "/admin/customer-users/anna/groups/", "/admin/sources/", "/admin/customers/loginfailure/",
+                     "/admin/core/historyentry/", "/admin/customers/ACME/customer-users/",
+                     "/admin/customer-users/?q=anna"]:  # fmt: skip
+            page.goto(live_server.url + path)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+            )
+            serious = [
+                f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            assert serious == [], f"{path} at {width}px: {serious}"
+    finally:
+        context.close()
