@@ -82,7 +82,8 @@ bench-search: system-deps-test $(VENV)/.installed-dev
 
 # Server time of the admin's customer-user list with 1000 rows, on PostgreSQL with 20,000 users.
 bench-admin: system-deps-test $(VENV)/.installed-dev
-	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && \
+	DJANGO_SECRET_KEY=benchmark-only DJANGO_STATIC_ROOT=$(CURDIR)/var/bench-static $(PY) -m tests.stack bash -c \
+	  '$(PY) manage.py migrate -v0 && $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py load_bench_customer_users --count 20000 && $(PY) manage.py bench_admin_list'
 
 # Requests/s and latency of GET /api/v1/customer-users/?search= under gunicorn (2 workers), 1M users.
