@@ -138,3 +138,21 @@ def test_the_panel_names_people_marks_where_you_are_and_closes_a_ticket(browser,
     finally:
         context.close()
     assert Ticket.objects.get(number="2001").state == "closed"
+
+
+def test_a_long_ticket_number_wraps_on_a_phone(browser, live_server, world):
+    """Issue 35: a long ticket number pushed the page past 375 px."""
+    long_number = "2026120712345678901234567890"
+    ticket = Ticket.objects.create(number=long_number, title="A long one", queue=Queue.objects.get(name="Support queue"),
+                                   customer_id="ACME", customer_user_login="dana")  # fmt: skip
+    Article.objects.create(ticket=ticket, sender="customer", author="dana", body="Text")
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    phone = context.new_page()
+    try:
+        log_in(phone, live_server.url, "dana", "Dana's pass 1")
+        for path in ("/tickets/?scope=mine", f"/tickets/{long_number}/"):
+            phone.goto(live_server.url + path)
+            expect(phone.locator("main")).to_contain_text(long_number)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 375, path
+    finally:
+        context.close()
