@@ -299,3 +299,25 @@ def test_a_customers_users_are_edited_from_the_customers_side(
     client.post(url, {"member": ["anna"]})  # ben's box untouched: removed
     assert (additional_customer_ids("anna"), additional_customer_ids("ben")) == (["ACME"], [])
     assert "anna" in client.get(url).content.decode()
+
+
+def test_every_custom_screen_has_a_trail_that_leads_home_the_right_way(client, django_user_model, settings,
+                                                                      db_source_settings):  # fmt: skip
+    """Issue 35: the Sources page and the default services said Home › Customer users › …"""
+    import re
+
+    from django.urls import reverse
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+
+    def trail(name, *args):
+        page = client.get(reverse(f"admin:{name}", args=args)).content.decode()
+        crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.S)[1]
+        return " › ".join(part.strip() for part in re.sub(r"<[^>]+>", "", crumbs).split("›") if part.strip())
+
+    assert trail("source_status") == "Home › Sources"
+    assert trail("default_services") == "Home › Default services"
+    assert trail("customer_user_add") == "Home › Customer users › Add customer user"
