@@ -208,6 +208,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
 if DEBUG:  # runserver serves the apps' files directly; WhiteNoise only needs the (empty) directory
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Files customers attach to tickets (tickets/attachments.py): kept here by the default storage and handed out
+# only by the panel, to those who may read the ticket — never served from MEDIA_URL.
+MEDIA_ROOT = os.environ.get("HELPDESK_MEDIA_ROOT") or str(VAR_DIR / "media")
+ATTACHMENT_MAX_BYTES = int(os.environ.get("HELPDESK_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

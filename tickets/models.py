@@ -87,3 +87,21 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.author} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Attachment(models.Model):
+    """A file a customer attached to an article, kept by Django's default storage (tickets.attachments)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("size"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -4,6 +4,7 @@ agents see of a customer or a customer user."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from backends.registry import SourceHandler, sources
 from core.errors import NotFound
 from permissions.tickets import creatable_queue_groups, ticket_access
-from tickets.models import Article, Queue, Ticket
+from tickets.models import Article, Attachment, Queue, Ticket
 
 ORDERINGS = {
     "created": "created_at",
@@ -84,7 +85,21 @@ def get_customer_ticket(
     ticket = customer_tickets(login, registry=registry).filter(number=number).first()
     if ticket is None:
         raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
-    return ticket, list(ticket.articles.filter(visible_to_customer=True))
+    return ticket, list(ticket.articles.filter(visible_to_customer=True).prefetch_related("attachments"))
+
+
+def customer_attachment(
+    login: str, number: str, attachment_id: Any, *, registry: SourceHandler = sources
+) -> Attachment:
+    """A file of a ticket the customer may read, on an article shown to them; else "not found"."""
+    ticket, _articles = get_customer_ticket(login, number, registry=registry)
+    found = Attachment.objects.filter(
+        pk=int(attachment_id) if str(attachment_id).isdigit() else 0,
+        article__ticket=ticket, article__visible_to_customer=True,
+    ).first()  # fmt: skip
+    if found is None:
+        raise NotFound(detail=_("There is no such file on ticket %(number)r.") % {"number": number})
+    return found
 
 
 def can_reply(login: str, ticket: Ticket, *, registry: SourceHandler = sources) -> bool:

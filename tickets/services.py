@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,9 @@ from backends.registry import SourceHandler, sources
 from core.errors import NotFound, ValidationFailed
 from customers.selectors import get_customer_user
 from permissions.company_tickets import list_customer_user_services
-from tickets.models import Article, Ticket
+from tickets.attachments import attachment_problems
+from tickets.attachments import keep as keep_attachments
+from tickets.models import Article, Attachment, Ticket
 from tickets.selectors import can_reply, customer_tickets, list_creatable_queues
 
 logger = logging.getLogger(__name__)
@@ -57,7 +60,14 @@ def _check_text(errors: dict[str, list[str]], field: str, value: str, label: str
 
 @transaction.atomic
 def create_customer_ticket(
-    *, login: str, queue_id: Any, title: str, body: str, service: str = "", registry: SourceHandler = sources
+    *,
+    login: str,
+    queue_id: Any,
+    title: str,
+    body: str,
+    service: str = "",
+    attachments: Iterable[Any] = (),
+    registry: SourceHandler = sources,
 ) -> Ticket:
     """A customer opens a ticket: only into a queue where they hold `create` (or rw), only with a service
     they may use (R116, R130); anything else is refused naming the field, and nothing is written."""
@@ -81,6 +91,9 @@ def create_customer_ticket(
             from customers.models import Service
 
             service_obj = Service.objects.get(name=service)
+    attachments = list(attachments)
+    if problems := attachment_problems(attachments):
+        errors["attachments"] = problems
     if errors:
         raise ValidationFailed(
             errors,
@@ -98,13 +111,18 @@ def create_customer_ticket(
     ticket.number = f"{ticket.created_at:%Y%m%d}{ticket.pk:08d}"
     copy_customer_user_fields(ticket, registry=registry)
     ticket.save(update_fields=["number", "dynamic_fields"])
-    Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=record.login, body=body)
+    article = Article.objects.create(
+        ticket=ticket, sender=Article.Sender.CUSTOMER, author=record.login, body=body
+    )
+    keep_attachments(article, attachments)
     logger.info("ticket %s opened by customer user %s in %s", ticket.number, record.login, queue.name)
     return ticket
 
 
 @transaction.atomic
-def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHandler = sources) -> Article:
+def reply_as_customer(
+    *, login: str, number: str, body: str, attachments: Iterable[Any] = (), registry: SourceHandler = sources
+) -> Article:
     """A follow-up from the customer: needs rw on the ticket (R115 with type rw); reopens a closed ticket."""
     ticket = (
         customer_tickets(login, registry=registry)
@@ -121,9 +139,13 @@ def reply_as_customer(*, login: str, number: str, body: str, registry: SourceHan
         )
     errors: dict[str, list[str]] = {}
     text = _check_text(errors, "body", body, _("The text"), BODY_MAX)
+    attachments = list(attachments)
+    if problems := attachment_problems(attachments):
+        errors["attachments"] = problems
     if errors:
-        raise ValidationFailed(errors, detail=" ".join(errors["body"]))
+        raise ValidationFailed(errors, detail=" ".join(m for v in errors.values() for m in v))
     article = Article.objects.create(ticket=ticket, sender=Article.Sender.CUSTOMER, author=login, body=text)
+    keep_attachments(article, attachments)
     if ticket.state in (Ticket.State.CLOSED, Ticket.State.PENDING):
         ticket.state = Ticket.State.OPEN
     ticket.save(update_fields=["state", "changed_at"])
@@ -218,4 +240,8 @@ def anonymise_tickets(login: str, new_login: str, personal: list[str]) -> int:
         if (body, author) != (article.body, article.author):
             article.body, article.author = body, author
             article.save(update_fields=["body", "author"])
+    # The files they attached are theirs to erase: a file cannot be scrubbed of a name like a text.
+    for attachment in Attachment.objects.filter(article__author__iexact=new_login):
+        attachment.file.delete(save=False)
+        attachment.delete()
     return len(tickets)

@@ -19,5 +19,8 @@ urlpatterns = [
     path("tickets/", portal.tickets, name="tickets"),
     path("tickets/new/", portal.new_ticket, name="new_ticket"),
     path("tickets/<str:number>/", portal.ticket, name="ticket"),
+    path(
+        "tickets/<str:number>/files/<str:attachment_id>/", portal.ticket_attachment, name="ticket_attachment"
+    ),
     path("preferences/", portal.preferences, name="preferences"),
 ]

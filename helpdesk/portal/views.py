@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -49,7 +49,14 @@ from customers.signup import (
 )
 from helpdesk.access import ANYONE, CUSTOMER, VIEW_PANEL_AS, opens_to
 from permissions.company_tickets import list_customer_user_services
-from tickets.selectors import can_reply, get_customer_ticket, list_creatable_queues, list_customer_tickets
+from tickets.attachments import accepted as accepted_attachments
+from tickets.selectors import (
+    can_reply,
+    customer_attachment,
+    get_customer_ticket,
+    list_creatable_queues,
+    list_customer_tickets,
+)
 from tickets.services import close_as_customer, create_customer_ticket, reply_as_customer
 
 SESSION_KEY = "customer_user_login"
@@ -344,7 +351,8 @@ def ticket(request: HttpRequest, number: str) -> HttpResponse:
             return redirect("portal:ticket", number=number)
     elif request.method == "POST":
         try:
-            reply_as_customer(login=request.customer.login, number=number, body=request.POST.get("body", ""))
+            reply_as_customer(login=request.customer.login, number=number, body=request.POST.get("body", ""),
+                              attachments=request.FILES.getlist("attachments"))  # fmt: skip
         except ValidationFailed as exc:
             form_error = " ".join(m for v in exc.field_errors.values() for m in v) or exc.message
         else:
@@ -361,11 +369,22 @@ def ticket(request: HttpRequest, number: str) -> HttpResponse:
                 (article, names.get(article.author.casefold(), article.author)) for article in articles
             ],
             "can_reply": can_reply(request.customer.login, ticket_),
+            "accepted": accepted_attachments(),
             "form_error": form_error,
             "body": request.POST.get("body", ""),
         },
         status=400 if form_error else 200,
     )
+
+
+@customer_required
+def ticket_attachment(request: HttpRequest, number: str, attachment_id: str) -> FileResponse:
+    """A file of a ticket the customer may read, as a download (never shown inline: nosniff)."""
+    found = customer_attachment(request.customer.login, number, attachment_id)
+    response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename,
+                            content_type=found.content_type)  # fmt: skip
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @customer_required
@@ -382,6 +401,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                 title=request.POST.get("title", ""),
                 body=request.POST.get("body", ""),
                 service=request.POST.get("service", ""),
+                attachments=request.FILES.getlist("attachments"),
             )
         except ValidationFailed as exc:
             errors = exc.field_errors
@@ -396,6 +416,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
             "services": services,
             "errors": errors,
             "values": request.POST,
+            "accepted": accepted_attachments(),
         },
         status=400 if errors else 200,
     )
