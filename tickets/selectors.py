@@ -102,6 +102,14 @@ def customer_attachment(
     return found
 
 
+def get_attachment(attachment_id: int) -> Attachment:
+    """A file of any ticket, for staff who may read tickets (the admin's article list)."""
+    found = Attachment.objects.filter(pk=attachment_id).first()
+    if found is None:
+        raise NotFound(detail=_("There is no such file."))
+    return found
+
+
 def can_reply(login: str, ticket: Ticket, *, registry: SourceHandler = sources) -> bool:
     return customer_tickets(login, "rw", registry=registry).filter(pk=ticket.pk).exists()
 
@@ -154,8 +162,9 @@ def tickets_of_person(login: str) -> list[dict]:
     data export holds (privacy.services)."""
 
     def article(a: Article) -> dict:
+        files = [{"name": f.filename, "type": f.content_type, "size": f.size} for f in a.attachments.all()]
         return {"ticket": a.ticket.number, "sender": a.sender, "author": a.author, "body": a.body,
-                "created": a.created_at.isoformat()}  # fmt: skip
+                "created": a.created_at.isoformat(), "files": files}  # fmt: skip
 
     own = list(
         Ticket.objects.filter(customer_user_login__ci=login).prefetch_related("articles").order_by("pk")

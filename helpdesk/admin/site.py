@@ -31,7 +31,7 @@ class HelpdeskAdminSite(admin.AdminSite):
         """(route, view, name, what it needs): every screen that is not one model's change list."""
         from helpdesk.admin import customer_users as customers
         from helpdesk.admin import information_center as cic
-        from helpdesk.admin import permissions
+        from helpdesk.admin import permissions, tickets
 
         user = "customer-users/<path:login>"
         return [
@@ -75,6 +75,8 @@ class HelpdeskAdminSite(admin.AdminSite):
             ("default-services/", customers.default_services, "default_services",
              needs(_SERVICE, access.CHANGE_DEFAULTS)),
             ("sources/", customers.source_status, "source_status", needs(access.VIEW_SOURCES)),
+            ("tickets/attachments/<int:attachment_id>/", tickets.attachment_download, "ticket_attachment",
+             needs("tickets.view_ticket")),
         ]  # fmt: skip
 
     def get_urls(self):

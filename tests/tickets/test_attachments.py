@@ -97,3 +97,25 @@ def test_anonymising_a_person_erases_the_files_they_attached(panel, client):
     assert not Attachment.objects.exists()
     assert not Path(stored).exists()
     assert Ticket.objects.exists()  # the ticket stays, without its person
+
+
+def test_staff_who_read_tickets_download_a_file_and_the_export_lists_it(panel, client, django_user_model):
+    from django.contrib.auth.models import Group as AuthGroup
+
+    from privacy.services import export_person
+    from staff.roles import AGENTS
+
+    _open(client, SimpleUploadedFile("invoice.pdf", PDF))
+    ticket, kept = Ticket.objects.get(), Attachment.objects.get()
+    agent = django_user_model.objects.create_user("agent", password="Staff-Pass-123", is_staff=True)
+    agent.groups.add(AuthGroup.objects.get(name=AGENTS))
+    client.force_login(agent)
+    page = client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).content.decode()
+    url = reverse("admin:ticket_attachment", args=[kept.pk])
+    assert url in page
+    assert b"".join(client.get(url).streaming_content) == PDF
+    nobody = django_user_model.objects.create_user("nobody", password="Staff-Pass-123", is_staff=True)
+    client.force_login(nobody)
+    assert client.get(url).status_code == 403
+    [exported] = export_person("dana", acting_user=None)["tickets"]
+    assert exported["articles"][0]["files"] == [{"name": "invoice.pdf", "type": "application/pdf", "size": len(PDF)}]
