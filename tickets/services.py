@@ -119,11 +119,9 @@ def create_customer_ticket(
     return ticket
 
 
-@transaction.atomic
-def reply_as_customer(
-    *, login: str, number: str, body: str, attachments: Iterable[Any] = (), registry: SourceHandler = sources
-) -> Article:
-    """A follow-up from the customer: needs rw on the ticket (R115 with type rw); reopens a closed ticket."""
+def _ticket_to_write(login: str, number: str, registry: SourceHandler, field: str, refusal: str) -> Ticket:
+    """The customer's ticket, locked for the write, if they hold rw on it; "not found" if they may not even
+    read it (never the ticket), `refusal` on `field` if they may only read it."""
     ticket = (
         customer_tickets(login, registry=registry)
         .select_for_update(of=("self",))
@@ -133,10 +131,17 @@ def reply_as_customer(
     if ticket is None:
         raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
     if not can_reply(login, ticket, registry=registry):
-        raise ValidationFailed(
-            {"body": [_("You may read this ticket but not answer it.")]},
-            detail=_("You may read this ticket but not answer it."),
-        )
+        raise ValidationFailed({field: [refusal]}, detail=refusal)
+    return ticket
+
+
+@transaction.atomic
+def reply_as_customer(
+    *, login: str, number: str, body: str, attachments: Iterable[Any] = (), registry: SourceHandler = sources
+) -> Article:
+    """A follow-up from the customer: needs rw on the ticket (R115 with type rw); reopens a closed ticket."""
+    refusal = _("You may read this ticket but not answer it.")
+    ticket = _ticket_to_write(login, number, registry, "body", refusal)
     errors: dict[str, list[str]] = {}
     text = _check_text(errors, "body", body, _("The text"), BODY_MAX)
     attachments = list(attachments)
@@ -155,19 +160,8 @@ def reply_as_customer(
 @transaction.atomic
 def close_as_customer(*, login: str, number: str, registry: SourceHandler = sources) -> Ticket:
     """The customer closes their ticket (solved, or no longer needed): needs rw on it, as an answer does."""
-    ticket = (
-        customer_tickets(login, registry=registry)
-        .select_for_update(of=("self",))
-        .filter(number=number)
-        .first()
-    )
-    if ticket is None:
-        raise NotFound(detail=_("There is no ticket %(number)r.") % {"number": number})
-    if not can_reply(login, ticket, registry=registry):
-        raise ValidationFailed(
-            {"state": [_("You may read this ticket but not close it.")]},
-            detail=_("You may read this ticket but not close it."),
-        )
+    refusal = _("You may read this ticket but not close it.")
+    ticket = _ticket_to_write(login, number, registry, "state", refusal)
     if ticket.state != Ticket.State.CLOSED:
         ticket.state = Ticket.State.CLOSED
         ticket.save(update_fields=["state", "changed_at"])

@@ -118,4 +118,6 @@ def test_staff_who_read_tickets_download_a_file_and_the_export_lists_it(panel, c
     client.force_login(nobody)
     assert client.get(url).status_code == 403
     [exported] = export_person("dana", acting_user=None)["tickets"]
-    assert exported["articles"][0]["files"] == [{"name": "invoice.pdf", "type": "application/pdf", "size": len(PDF)}]
+    assert exported["articles"][0]["files"] == [
+        {"name": "invoice.pdf", "type": "application/pdf", "size": len(PDF)}
+    ]
