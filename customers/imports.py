@@ -27,6 +27,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -1020,3 +1021,37 @@ def memory_mb() -> float:
     except OSError:
         pass
     return 0.0
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What a dry run of a file found (the admin's import screen): its result and the first reported rows."""
+
+    result: ImportResult | None
+    problems: list[tuple[str, str, str, str]]  # line, field, value, reason
+    refused: str = ""  # the whole file refused (its header, its format): why
+
+
+REPORT_SHOWN = 200  # reported rows shown on the screen; the full report is the command's
+
+
+def check_file(upload: Any, importer_class: type[Importer], **extra: Any) -> FileCheck:
+    """Run the import of an uploaded file as a dry run — the commands' engine and rules, writing nothing —
+    in a directory of its own that is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="helpdesk-import-") as workdir:
+        path = Path(workdir) / Path(getattr(upload, "name", "") or "upload.csv").name
+        with path.open("wb") as target:
+            for chunk in upload.chunks():
+                target.write(chunk)
+        importer = importer_class(path, dry_run=True, **extra)
+        try:
+            result = importer.run()
+        except (HeaderRejected, ValueError) as exc:
+            return FileCheck(None, [], refused=str(exc))
+        problems: list[tuple[str, str, str, str]] = []
+        if importer.report_path.exists():
+            with importer.report_path.open(encoding="utf-8", newline="") as report:
+                rows = csv.reader(report)
+                next(rows, None)
+                problems = [tuple(row[:4]) for row, _ in zip(rows, range(REPORT_SHOWN), strict=False)]
+    return FileCheck(result, problems)

@@ -21,6 +21,7 @@ from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
 from customers.forms import CustomerUserForm
+from customers.imports import CustomerImporter, CustomerUserImporter, check_file
 from customers.password_reset import request_password_reset
 from customers.people_search import find_customer_users
 from customers.selectors import (
@@ -185,6 +186,29 @@ def _with_customer_picker(form: CustomerUserForm) -> CustomerUserForm:
             choices = reverse("admin:customer_choices")
             field.widget.attrs.update({"data-choices": choices, "autocomplete": "off"})
     return form
+
+
+# ------------------------------------------------------------------------------------ import
+def customer_user_import(request: HttpRequest) -> HttpResponse:
+    """Check a CSV or JSONL file of customers or customer users before importing it: a dry run by the import
+    commands' own engine and rules — what would be written, and every refused row with its field, value and
+    reason. Nothing is written; the import itself runs as `import_customer_users` / `import_customers`."""
+    kind = request.POST.get("kind") or "customer_users"
+    own = [info for info in list_sources(read_only=False) if sources[info.alias].reads_own_table]
+    check = None
+    if request.method == "POST" and request.FILES.get("file") is not None:
+        upload = request.FILES["file"]
+        if kind == "customers":
+            check = check_file(upload, CustomerImporter)
+        elif own:
+            alias = (
+                request.POST.get("source") if request.POST.get("source") in sources.aliases else own[0].alias
+            )
+            check = check_file(upload, CustomerUserImporter, config=sources.configs[alias])
+    elif request.method == "POST":
+        messages.error(request, _("Choose a file to check."))
+    return render_admin(request, "admin/customers/customer_user_import.html", _("Check a file to import"),
+                        kind=kind, own_sources=own, check=check)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ add / edit

@@ -42,6 +42,8 @@ class HelpdeskAdminSite(admin.AdminSite):
             ("customer-users/", customers.customer_user_list, "customer_user_list", needs(_USER)),
             ("customer-users/choose/", customers.customer_user_choices, "customer_user_choices",
              needs(_USER)),
+            ("customer-users/import/", customers.customer_user_import, "customer_user_import",
+             needs((_USER, "customers.add_customeruser"))),
             ("customer-users/add/", customers.customer_user_add, "customer_user_add",
              needs((_USER, "customers.add_customeruser"))),
             (f"{user}/groups/", permissions.customer_user_groups, "customer_user_groups",

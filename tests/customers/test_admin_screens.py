@@ -321,3 +321,33 @@ def test_every_custom_screen_has_a_trail_that_leads_home_the_right_way(client, d
     assert trail("source_status") == "Home › Sources"
     assert trail("default_services") == "Home › Default services"
     assert trail("customer_user_add") == "Home › Customer users › Add customer user"
+
+
+def test_a_file_is_checked_before_importing_by_the_commands_own_rules(client, django_user_model, settings,
+                                                                     db_source_settings):  # fmt: skip
+    """Issue 35, the first half of the admin's bulk import: a dry run with its summary and error report."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from customers.models import Customer, CustomerUser
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+    assert (
+        reverse("admin:customer_user_import")
+        in client.get(reverse("admin:customer_user_list")).content.decode()
+    )
+    body = ("UserLogin,UserFirstname,UserLastname,UserEmail,UserCustomerID\n"
+            "new1,New,One,new1@example.com,ACME\nnew2,New,Two,not-an-address,ACME\n")  # fmt: skip
+    page = client.post(reverse("admin:customer_user_import"),
+                       {"kind": "customer_users", "file": SimpleUploadedFile("people.csv", body.encode())})  # fmt: skip
+    html = page.content.decode()
+    assert "2 rows read; 1 would be refused." in html
+    assert "not-an-address" in html  # the refused row: line, field, value, reason
+    assert not CustomerUser.objects.filter(login__in=["new1", "new2"]).exists()  # nothing written
+    bad = client.post(reverse("admin:customer_user_import"),
+                      {"kind": "customers", "file": SimpleUploadedFile("c.csv", b"Nope\nx\n")})  # fmt: skip
+    assert "The file cannot be imported" in bad.content.decode()
