@@ -243,13 +243,20 @@ CUSTOMER_CASES = [
     ("name taken", {"CustomerID": "NORD", "CustomerCompanyName": "Acme"}, "CustomerCompanyName"),
     ("name too long", {"CustomerID": "NORD", "CustomerCompanyName": "N" * 200}, "CustomerCompanyName"),
     ("no name", {"CustomerID": "NORD", "CustomerCompanyName": ""}, "CustomerCompanyName"),
+    ("e-mail domains as mail compares them", {"CustomerID": "NORD", "CustomerEmailDomains": "@Nord.Example"}, "NORD"),
+    ("e-mail domain of another customer", {"CustomerID": "NORD", "CustomerEmailDomains": "ACME.example"},
+     "CustomerEmailDomains"),
+    ("not an e-mail domain", {"CustomerID": "NORD", "CustomerEmailDomains": "localhost"}, "CustomerEmailDomains"),
 ]  # fmt: skip
-FORM_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyCity": "city"}
+FORM_FIELDS = {"CustomerID": "customer_id", "CustomerCompanyName": "name", "CustomerCompanyCity": "city",
+               "CustomerEmailDomains": "email_domains"}  # fmt: skip
 
 
 def customer_via_api(values, staff, tmp_path, client):
     api = APIClient()
     api.force_authenticate(staff)
+    if "CustomerEmailDomains" in values:  # a list in the API, text in a form or a file
+        values = {**values, "CustomerEmailDomains": values["CustomerEmailDomains"].split()}
     response = api.post("/api/v1/customers/", values, format="json")
     assert response.status_code in (201, 400), response.content
     return set(response.json().get("fields", {})) if response.status_code == 400 else None
@@ -303,7 +310,7 @@ def test_every_customer_path_takes_the_same_decision(
     settings, db_source_settings, django_user_model, tmp_path, client, path, case, values, decision
 ):
     settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
-    Customer.objects.create(customer_id="ACME", name="Acme")
+    Customer.objects.create(customer_id="ACME", name="Acme", email_domains="acme.example")
     staff = django_user_model.objects.create_user(
         "parity-admin", password="x", is_staff=True, is_superuser=True
     )
@@ -316,3 +323,5 @@ def test_every_customer_path_takes_the_same_decision(
         assert (decision in (refused or set()), added) == (True, [])
     else:
         assert (refused, added) == (None, [decision])
+        if "CustomerEmailDomains" in values:  # stored as mail compares domains, whichever path wrote it
+            assert Customer.objects.get(customer_id=decision).email_domains == "nord.example"
