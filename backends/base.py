@@ -97,7 +97,7 @@ class CustomerUserRecord:
         return str(Validity(self.valid_id).label) if self.valid_id in Validity.values else str(self.valid_id)
 
 
-SECRET_KEY = re.compile(r"(pw|password|passwd|secret|token)$", re.IGNORECASE)
+SECRET_NAME = re.compile(r"(pw|password|passwd|secret|token)$", re.IGNORECASE)  # a key whose value is masked
 MASK = "••••••"
 
 
@@ -108,7 +108,7 @@ def masked(key: str, value: Any) -> Any:
         return {k: masked(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [masked(key, v) for v in value]
-    if SECRET_KEY.search(key) and value not in (None, ""):
+    if SECRET_NAME.search(key) and value not in (None, ""):
         return MASK
     if isinstance(value, str):
         value = re.sub(r"(://[^:/@\s]*:)[^@/\s]+@", rf"\g<1>{MASK}@", value)

@@ -6,7 +6,7 @@ request asks every source, as before the failure was known). So every read of it
 every write is dropped while it cannot be reached, instead of a 503 for every request; what must be shared to
 stay correct — login locks, request rates, sessions, generations — lives in the database, not here.
 
-An outage is logged once a minute per process, and `/health/` reports the cache as degraded while it lasts.
+An outage is logged once a minute per process; `/health/` asks the cache itself and reports it as degraded.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ UNREACHABLE = (RedisError, ConnectionError, TimeoutError)
 LOG_EVERY = 60.0  # seconds between two log lines of one outage, per process
 
 _state = threading.Lock()
-_failed_at = 0.0  # when a call last failed (monotonic); 0: never
-_logged_at = float("-inf")
+_logged_at = float("-inf")  # when an outage was last logged (monotonic)
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -75,20 +74,10 @@ def delete_many(keys: Iterable[str]) -> None:
         _failed("write", exc)
 
 
-def degraded_since(window: float = LOG_EVERY) -> float | None:
-    """Seconds since the last failed call, if one failed within `window` seconds; else None."""
-    failed_at = _failed_at
-    if not failed_at:
-        return None
-    ago = time.monotonic() - failed_at
-    return ago if ago <= window else None
-
-
 def _failed(what: str, exc: BaseException) -> None:
-    global _failed_at, _logged_at
+    global _logged_at
     now = time.monotonic()
     with _state:
-        _failed_at = now
         due = now - _logged_at >= LOG_EVERY
         if due:
             _logged_at = now

@@ -121,3 +121,19 @@ def test_staff_who_read_tickets_download_a_file_and_the_export_lists_it(panel, c
     assert exported["articles"][0]["files"] == [
         {"name": "invoice.pdf", "type": "application/pdf", "size": len(PDF)}
     ]
+
+
+def test_a_persons_tickets_are_exported_in_a_fixed_number_of_queries(
+    panel, client, django_assert_max_num_queries
+):
+    from tickets.selectors import tickets_of_person
+
+    for n in range(3):
+        _open(client, SimpleUploadedFile(f"file{n}.txt", b"text\n"))
+        ticket = Ticket.objects.order_by("-pk").first()
+        client.post(reverse("portal:ticket", args=[ticket.number]),
+                    {"body": "More.", "attachments": [SimpleUploadedFile(f"more{n}.txt", b"more\n")]})  # fmt: skip
+    with django_assert_max_num_queries(4):
+        exported = tickets_of_person("dana")
+    assert [len(t["articles"]) for t in exported] == [2, 2, 2]
+    assert exported[0]["articles"][1]["files"] == [{"name": "more0.txt", "type": "text/plain", "size": 5}]
