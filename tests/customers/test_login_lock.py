@@ -8,14 +8,13 @@ login (`ｐｅｒｓｏｎ0007`) logged in while `person0007` was locked.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 
 from backends.sql import DBSource
 from customers.authentication import authenticate_customer_user
 from customers.services import set_customer_user_password
+from tests.bursts import in_parallel
 from tests.ldap_server import PASSWORD
 
 MAXIMUM = 5
@@ -44,17 +43,7 @@ def test_parallel_wrong_passwords_check_at_most_the_maximum(
         return check_password(self, login, password)
 
     monkeypatch.setattr(DBSource, "check_password", counted)
-    start = threading.Barrier(20)
-
-    def attempt(n: int) -> str:
-        try:
-            start.wait()
-            return authenticate_customer_user("race", f"wrong-{n}").reason
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(20) as pool:
-        reasons = list(pool.map(attempt, range(20)))
+    reasons = in_parallel(20, lambda n: authenticate_customer_user("race", f"wrong-{n}").reason)
     assert len(checked) <= MAXIMUM
     assert set(reasons) <= {"bad_credentials", "locked"}
     assert reasons.count("locked") >= 20 - MAXIMUM

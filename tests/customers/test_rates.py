@@ -8,11 +8,7 @@ every attempt cost a PBKDF2 hash.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -20,22 +16,9 @@ from backends.sql import DBSource
 from core.rates import Rate, hit
 from customers.authentication import authenticate_customer_user
 from customers.services import set_customer_user_password
+from tests.bursts import in_parallel
 
 PARALLEL = 40
-
-
-def _burst(work, count: int = PARALLEL) -> list:
-    start = threading.Barrier(count)
-
-    def one(n: int):
-        try:
-            start.wait()
-            return work(n)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(one, range(count)))
 
 
 @pytest.mark.sqlite
@@ -49,7 +32,7 @@ def test_rates_are_written_as_drf_writes_them(text, rate):
 @pytest.mark.django_db(transaction=True)
 def test_a_parallel_burst_gets_exactly_the_limit_through():
     rate = Rate(PARALLEL // 2, 60)
-    waits = _burst(lambda n: hit("test", "10.0.0.1", rate))
+    waits = in_parallel(PARALLEL, lambda n: hit("test", "10.0.0.1", rate))
     assert waits.count(None) == PARALLEL // 2
     assert all(0 < wait <= 60 for wait in waits if wait is not None)
     assert hit("test", "10.0.0.2", rate) is None  # another key: its own count
@@ -65,7 +48,7 @@ def test_parallel_api_requests_of_one_user_get_exactly_the_limit(django_user_mod
         client.force_authenticate(staff)
         return client.get("/api/v1/groups/").status_code
 
-    statuses = _burst(call, 30)
+    statuses = in_parallel(30, call)
     assert statuses.count(200) == 15
     assert statuses.count(429) == 15
 

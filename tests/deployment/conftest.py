@@ -108,6 +108,19 @@ class Api:
         return requests.request(method, self.servers[server].url(path), headers=headers, timeout=30, **kwargs)
 
 
+def add_customer_user(api: Api, login: str, group: str) -> None:
+    """Customer ACME, a group and one customer user of ACME, through the API: how the tests begin."""
+    assert api.request(
+        "POST", "/api/v1/customers/", json={"CustomerID": "ACME", "CustomerCompanyName": "Acme"}
+    ).ok
+    assert api.request("POST", "/api/v1/groups/", json={"name": group}).ok
+    created = api.request("POST", "/api/v1/customer-users/", json={
+        "UserLogin": login, "UserFirstname": login.title(), "UserLastname": "Alt",
+        "UserEmail": f"{login}@example.com", "UserCustomerID": "ACME",
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+
+
 @pytest.fixture(scope="session")
 def static_root() -> Iterator[Path]:
     """The static files, collected once as the README's production steps do."""

@@ -17,10 +17,8 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.bursts import in_parallel
 from tests.deployment.conftest import ROOT, AppServer, app_environment, manage, new_app_database, prepare
 from tests.stack import free_port
 
@@ -142,20 +141,9 @@ def stack(session_cluster_url, static_root) -> Iterator[Stack]:
     shutil.rmtree(proxy.workdir, ignore_errors=True)
 
 
-def burst(count: int, work) -> list:
-    start = threading.Barrier(count)
-
-    def one(n: int):
-        start.wait()
-        return work(n)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(one, range(count)))
-
-
 def test_parallel_token_requests_get_exactly_the_users_rate(stack):
     token = {"Authorization": f"Token {stack.tokens['rated']}"}
-    statuses = burst(
+    statuses = in_parallel(
         2 * USER_RATE, lambda n: stack.get("127.0.0.2", "/api/v1/groups/", headers=token).status_code
     )
     assert (statuses.count(200), statuses.count(429)) == (USER_RATE, USER_RATE)
@@ -187,7 +175,7 @@ def test_wrong_tokens_lock_their_address_never_a_valid_token_or_another_address(
 
 
 def test_a_parallel_guess_burst_checks_at_most_the_accounts_limit_and_locks_no_one_else(stack):
-    statuses = burst(
+    statuses = in_parallel(
         20, lambda n: stack.get("127.0.0.7", "/api/v1/groups/", auth=("guessed", f"wrong-{n}")).status_code
     )
     assert statuses.count(401) <= ACCOUNT_MAX  # a 401 is a password checked and refused
@@ -209,6 +197,6 @@ def test_the_panel_login_has_a_rate_per_address(stack):
         return session.post(stack.proxy.url("/"), timeout=60,
                             data={"login": f"spray{n}", "password": "Summer2026!", "csrfmiddlewaretoken": csrf}).status_code  # fmt: skip
 
-    statuses = burst(3 * PANEL_RATE, attempt)
+    statuses = in_parallel(3 * PANEL_RATE, attempt)
     assert statuses.count(401) == PANEL_RATE
     assert statuses.count(429) == 2 * PANEL_RATE

@@ -11,7 +11,15 @@ from __future__ import annotations
 import copy
 
 from helpdesk.config import DEFAULT_CUSTOMER_USER_SOURCE
-from tests.deployment.conftest import Api, AppServer, app_environment, new_app_database, prepare, write_config
+from tests.deployment.conftest import (
+    Api,
+    AppServer,
+    add_customer_user,
+    app_environment,
+    new_app_database,
+    prepare,
+    write_config,
+)
 
 READS = 100
 
@@ -35,15 +43,7 @@ def test_a_restart_with_another_configuration_computes_new_answers_everywhere(
     token = prepare(env)
     servers += [AppServer(env).start(), AppServer(env).start()]
     api = Api(servers, token)
-    assert api.request(
-        "POST", "/api/v1/customers/", json={"CustomerID": "ACME", "CustomerCompanyName": "Acme"}
-    ).ok
-    assert api.request("POST", "/api/v1/groups/", json={"name": "billing"}).ok
-    created = api.request("POST", "/api/v1/customer-users/", json={
-        "UserLogin": "anna", "UserFirstname": "Anna", "UserLastname": "Alt", "UserEmail": "anna@example.com",
-        "UserCustomerID": "ACME",
-    })  # fmt: skip
-    assert created.status_code == 201, created.text
+    add_customer_user(api, "anna", "billing")
     warm = [_groups(api) for _ in range(20)]  # every worker of both servers computes and caches its answer
     assert all("rw" in groups.get("billing", []) for groups in warm)  # R103: every group, every type
 

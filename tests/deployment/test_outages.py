@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.deployment.conftest import Api, AppServer, RedisServer, app_environment, prepare
+from tests.deployment.conftest import Api, AppServer, RedisServer, add_customer_user, app_environment, prepare
 
 OUTAGE = 20.0  # seconds
 CLIENTS = 6
@@ -49,14 +49,7 @@ def _load(api: Api, seconds: float, check) -> Counter:
 
 
 def _world(api: Api) -> None:
-    assert api.request(
-        "POST", "/api/v1/customers/", json={"CustomerID": "ACME", "CustomerCompanyName": "Acme"}
-    ).ok
-    assert api.request("POST", "/api/v1/groups/", json={"name": "billing"}).ok
-    assert api.request("POST", "/api/v1/customer-users/", json={
-        "UserLogin": "anna", "UserFirstname": "Anna", "UserLastname": "Alt", "UserEmail": "anna@example.com",
-        "UserCustomerID": "ACME",
-    }).status_code == 201  # fmt: skip
+    add_customer_user(api, "anna", "billing")
     assert api.request("PUT", "/api/v1/customer-users/anna/groups/", json={"billing": ["ro"]}).ok
 
 

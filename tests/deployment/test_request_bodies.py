@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.deployment.conftest import Api, AppServer, app_environment, prepare
+from tests.deployment.conftest import Api, AppServer, add_customer_user, app_environment, prepare
 
 
 def _chunked(payload: dict):
@@ -21,15 +21,7 @@ def test_a_chunked_body_is_read_whole_and_a_missing_body_is_refused(own_cluster,
     server = AppServer(env)
     servers.append(server.start())
     api = Api([server], token)
-    assert api.request(
-        "POST", "/api/v1/customers/", json={"CustomerID": "ACME", "CustomerCompanyName": "Acme"}
-    ).ok
-    assert api.request("POST", "/api/v1/groups/", json={"name": "tg1"}).ok
-    created = api.request("POST", "/api/v1/customer-users/", json={
-        "UserLogin": "chunky", "UserFirstname": "C", "UserLastname": "Hunk", "UserEmail": "chunky@example.com",
-        "UserCustomerID": "ACME",
-    })  # fmt: skip
-    assert created.status_code == 201, created.text
+    add_customer_user(api, "chunky", "tg1")
     groups = "/api/v1/customer-users/chunky/groups/"
     assert api.request("PUT", groups, json={"tg1": ["rw"]}).ok
 

@@ -14,6 +14,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.bursts import in_parallel
+
 pytestmark = [pytest.mark.django_db]
 
 PASSWORD = "Staff-Pass-123"
@@ -180,32 +182,21 @@ def test_a_made_up_forwarded_for_does_not_escape_the_anonymous_rate(staff, monke
 def test_parallel_guesses_check_at_most_the_limit_of_passwords(django_user_model, monkeypatch, settings):
     """Issue 33, point 3: each attempt is counted before its password is checked (it was after: 6–8 of a
     burst got through); 12 parallel wrong passwords for one account check at most 5."""
-    import threading
-
     from django.contrib.auth.backends import ModelBackend
-    from django.db import connection
     from django.test import RequestFactory
 
     from staff.authentication import LockingModelBackend
 
     settings.STAFF_LOGIN_MAX_FAILED = 5
     django_user_model.objects.create_superuser("ops", "ops@example.com", PASSWORD)
-    checked, start = [], threading.Barrier(12)
+    checked = []
     check = ModelBackend.authenticate
     monkeypatch.setattr(ModelBackend, "authenticate", lambda *a, **k: checked.append(1) or check(*a, **k))
 
     def guess(n):
-        start.wait()
-        try:
-            request = RequestFactory().post("/", REMOTE_ADDR=f"10.1.0.{n}")
-            with contextlib.suppress(PermissionDenied):  # the lock ends the attempt
-                LockingModelBackend().authenticate(request, username="ops", password=f"wrong-{n}")
-        finally:
-            connection.close()
+        request = RequestFactory().post("/", REMOTE_ADDR=f"10.1.0.{n}")
+        with contextlib.suppress(PermissionDenied):  # the lock ends the attempt
+            LockingModelBackend().authenticate(request, username="ops", password=f"wrong-{n}")
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_parallel(12, guess)
     assert 0 < len(checked) <= 5
