@@ -177,6 +177,7 @@ class BaseSource(ABC):
     reads_own_table = False  # True: its customer users are rows of our own table (the importer writes there)
     storage_names_case_blind = False  # True: its storage names match whatever their case (LDAP, RFC 4512)
     hashes_passwords = True  # a refused password cost a slow hash here (False: a directory's bind did)
+    supports_sync = False  # True: a local shadow can be synced from it (the directory lifecycle)
     # What a configuration that leaves these keys out gets from this kind of source (R11, R14).
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 250, "AdminSetPreferences": 1, "CacheTTL": 86400, "ReadOnly": 0,

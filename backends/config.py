@@ -64,6 +64,13 @@ SOURCE_KEYS: dict[str, Any] = {
     "TranslateManagerTo": "",
     "Map": None,
     "Selections": {},
+    # The directory lifecycle (ours; directory sources only, backends.ldap.lifecycle).
+    "Sync": False,
+    "SyncSchedule": None,
+    "SyncIncrementalSchedule": None,
+    "SyncGuardPercent": 10,
+    "IdentityAttribute": "entryUUID",
+    "DisabledPreset": None,
 }
 
 LIST_KEYS = (
@@ -309,6 +316,12 @@ def validate_source_config(alias: str, raw: Any) -> list[ConfigProblem]:
     if not problems:
         source_class = import_string(module_path(raw["Module"]))
         problems = list(source_class.config_problems(raw))
+        if truthy(raw.get("Sync")) and not source_class.supports_sync:
+            problems.append(ConfigProblem(
+                "['Sync']", f"a {source_class.kind} source is read where it lives and is not synced",
+                hint="Sync is for directory sources (Module LDAP); remove the key here.",
+                check_id="backends.E045",
+            ))  # fmt: skip
     return problems
 
 

@@ -138,3 +138,31 @@ def people_ldif() -> str:
         )
         for row in people()
     )
+
+
+class SyncDirectoryServer(DirectoryServer):
+    """A slapd that offers content synchronisation (the syncprov overlay, RFC 4533) and password policy
+    lock times (ppolicy), as a directory a synced source reads; the service account, as a replica's, has
+    no size limit."""
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        modules = (  # loaded first: the overlays' object classes exist once they are
+            "dn: cn=module{0},cn=config\nchangetype: modify\nadd: olcModuleLoad\n"
+            "olcModuleLoad: syncprov\nolcModuleLoad: ppolicy\n\n"
+            "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcDbIndex\n"
+            "olcDbIndex: entryUUID,entryCSN eq\n-\nadd: olcLimits\n"
+            f"olcLimits: dn.exact={SERVICE_DN} size=unlimited time=unlimited\n"
+        )
+        overlays = (
+            "dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config\nchangetype: add\n"
+            "objectClass: olcOverlayConfig\nobjectClass: olcSyncProvConfig\nolcOverlay: syncprov\n"
+            "olcSpCheckpoint: 100 1\n\n"
+            "dn: olcOverlay=ppolicy,olcDatabase={1}mdb,cn=config\nchangetype: add\n"
+            "objectClass: olcOverlayConfig\nobjectClass: olcPPolicyConfig\nolcOverlay: ppolicy\n"
+        )
+        for ldif in (modules, overlays):
+            subprocess.run(
+                ["slapmodify", "-F", self._slapd_conf, "-n0"], input=ldif.encode(), check=True,
+                capture_output=True,
+            )  # fmt: skip

@@ -45,6 +45,9 @@ from backends.errors import (
     empty_password,
     summarize,
 )
+from backends.ldap.lifecycle import SyncSettings, sync_problems
+from backends.ldap.shadow import Shadow
+from backends.ldap.sync import DirectoryReader
 from backends.ldap.writes import Directory, write_entry
 from backends.search import Expression, Term, UnparsableSearch, parse_search
 from core.validity import Validity
@@ -112,6 +115,7 @@ class LDAPSource(BaseSource):
     kind = "LDAP"
     storage_names_case_blind = True
     hashes_passwords = False  # the server checks a password by a bind, in a few milliseconds
+    supports_sync = True
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 200, "AdminSetPreferences": 0, "CacheTTL": 0, "ReadOnly": 1,
     }  # fmt: skip
@@ -135,12 +139,15 @@ class LDAPSource(BaseSource):
         self.version = int(options.get("version") or 3)
         self.object_classes = tuple(params.get("ObjectClasses") or DEFAULT_OBJECT_CLASSES)
         self._connection: ldap.ldapobject.LDAPObject | None = None
+        self.sync = SyncSettings.from_config(config.raw)
+        self.shadow = Shadow(self) if self.sync.enabled else None
         self._attributes = sorted(
             {row.storage for row in config.map_rows if not row.is_password}
             | {config.customer_key, config.customer_id}
             | ({config.customer_valid} if config.customer_valid else set())
             | set(self.config.unmapped_shown_fields)
             | ({self.validity.storage} if self.validity is not None else set())
+            | ({self.sync.disabled.attribute} if self.sync.disabled is not None else set())
         )
 
     @property
@@ -194,7 +201,7 @@ class LDAPSource(BaseSource):
         page_size = params.get("PageSize")
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
             problem("['Params']['PageSize']", f"must be a whole number ≥ 1, not {page_size!r}")
-        return problems
+        return problems + sync_problems(raw)
 
     # ------------------------------------------------------------------------------------ connection
     def _connect(self, bind_dn: str | None = None, bind_pw: str | None = None) -> ldap.ldapobject.LDAPObject:
@@ -276,7 +283,14 @@ class LDAPSource(BaseSource):
 
     # ------------------------------------------------------------------------------------- filters
     def _with_fixed_filters(self, filterstr: str, *, valid: bool) -> str:
-        return _and(self.always_filter, self.config.valid_filter.strip() if valid else "", filterstr)
+        """R74's AlwaysFilter, and for searches R76's valid filter with the disabled preset's entries left
+        out (a disabled account is not valid, whatever the administrator's filter says)."""
+        return _and(self.always_filter, self.valid_filter if valid else "", filterstr)
+
+    @cached_property
+    def valid_filter(self) -> str:
+        preset = self.sync.disabled
+        return _and(self.config.valid_filter.strip(), f"(!{preset.filter})" if preset is not None else "")
 
     def _term_filter(self, term: Term) -> str:
         pattern = escape_pattern(term.pattern(self.config.search_prefix, self.config.search_suffix))
@@ -303,7 +317,20 @@ class LDAPSource(BaseSource):
         return f"({config.customer_id}={escape_filter_chars(value)})"  # customer_id_raw: exact (R73)
 
     # ---------------------------------------------------------------------------------------- reads
+    # ---------------------------------------------------------------------------------------- reads
+    # A synced source reads its shadow once a full sync has written it (backends.ldap.shadow); logins and
+    # password checks always ask the directory.
+    def _serving_shadow(self) -> bool:
+        return self.shadow is not None and self.shadow.serving()
+
+    @property
+    def runs_inline(self) -> bool:
+        """A source served from its shadow reads the project's database: in the caller's thread."""
+        return self._serving_shadow()
+
     def search(self, query: SearchQuery) -> SourceResult:
+        if self._serving_shadow():
+            return self.shadow.search(query)
         limit = query.limit or self.config.search_list_limit
         try:
             selector = self._selector_filter(query)
@@ -317,6 +344,11 @@ class LDAPSource(BaseSource):
         return SourceResult(records=records[:limit], has_more=len(entries) > limit or not complete)
 
     def get(self, login: str) -> CustomerUserRecord | None:
+        if self._serving_shadow():
+            return self.shadow.get(login)
+        return self.live_get(login)
+
+    def live_get(self, login: str) -> CustomerUserRecord | None:
         """R76: data get never applies the valid filter; the AlwaysFilter does apply (R74)."""
         if not login:
             return None
@@ -328,6 +360,8 @@ class LDAPSource(BaseSource):
         return records[0] if records else None
 
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        if self._serving_shadow():
+            return self.shadow.get_many(logins)
         logins = list(dict.fromkeys(login for login in logins if login))
         found: dict[str, CustomerUserRecord] = {}
         for start in range(0, len(logins), 200):
@@ -339,6 +373,8 @@ class LDAPSource(BaseSource):
 
     def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
         """R62/R76: distinct primary customer IDs; the valid filter applies only when asked for."""
+        if self._serving_shadow():
+            return self.shadow.list_customer_id_values(term, valid_only=valid_only)
         condition = f"({self.config.customer_id}=*)"
         if term:
             try:
@@ -355,11 +391,17 @@ class LDAPSource(BaseSource):
         return sorted((v for v in values if v), key=str.casefold)
 
     def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
+        if self._serving_shadow():
+            yield from self.shadow.iter_records(valid_only=valid_only)
+            return
         condition = self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=valid_only)
         entries, _ = self._search(condition, None)
         yield from sorted(self._records(entries), key=login_order)
 
     def iter_logins(self) -> Iterator[str]:
+        if self._serving_shadow():
+            yield from self.shadow.iter_logins()
+            return
         entries, _ = self._search(self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False),
                                   None, [self.config.customer_key])  # fmt: skip
         for _, attrs in entries:
@@ -371,6 +413,8 @@ class LDAPSource(BaseSource):
         """Every entry the source can see (or only the valid ones, R76), counted through paged results
         (DNs only, no attributes), and whether the count is complete: a server whose limits cut paged
         results too (an anonymous size limit) gives a lower bound, said as such (W6)."""
+        if self._serving_shadow():
+            return self.shadow.count(valid_only=valid_only), True
         entries, complete = self._search(
             self._with_fixed_filters(f"({self.config.customer_key}=*)", valid=valid_only), None, ["1.1"]
         )
@@ -428,6 +472,8 @@ class LDAPSource(BaseSource):
         valid = config.customer_valid.lower() if config.customer_valid else ""
         validity = self.validity
         charset = self.charset
+        disabled = self.sync.disabled
+        disabled_storage = disabled.attribute.lower() if disabled is not None else ""
         records = []
         for dn, entry in entries:
             attrs = {name.lower(): values for name, values in entry.items()}  # names are case-blind (R78)
@@ -457,6 +503,10 @@ class LDAPSource(BaseSource):
                     v.decode(charset, "replace").casefold() for v in attrs.get(validity.storage.lower(), ())
                 }
                 attributes["ValidID"] = Validity.INVALID if validity.value.casefold() in marked else 1
+            if disabled is not None and disabled.reason(
+                [v.decode(charset, "replace") for v in attrs.get(disabled_storage, ())]
+            ):
+                attributes["ValidID"] = Validity.INVALID  # the directory disabled it: no login, not valid
             attributes["DN"] = dn
             for name, lowered in zip(config.unmapped_shown_fields, unmapped, strict=True):
                 attributes.setdefault(name, self._first_of(attrs.get(lowered, ()), lowered))
@@ -513,7 +563,7 @@ class LDAPSource(BaseSource):
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self.directory, None, self._entry_values(attributes))
-        record = self.get(login)
+        record = self.live_get(login)
         if password:
             try:
                 self._run(
@@ -522,11 +572,11 @@ class LDAPSource(BaseSource):
             except BaseException:
                 self._run("add", lambda connection: connection.delete_s(record.get("DN")))
                 raise
-        return record
+        return self._written(record.login)
 
     def update(self, login: str, attributes: Mapping[str, Any], *, acting_user: Any) -> CustomerUserRecord:
         self.refuse_if_read_only(login)
-        current = self.get(login)
+        current = self.live_get(login)
         if current is None:
             raise CustomerUserNotFound(login=login)
         values = dict(attributes)
@@ -535,14 +585,23 @@ class LDAPSource(BaseSource):
         if errors:
             raise CustomerUserInvalid(errors, login=login, summary=summarize(errors))
         write_entry(self.directory, current.get("DN"), self._entry_values(values, current))
-        return self.get(str(values.get("UserLogin") or login))
+        return self._written(str(values.get("UserLogin") or login))
+
+    def _written(self, login: str) -> CustomerUserRecord:
+        """The entry as the directory now holds it; a synced source's shadow takes it at once (the
+        directory first, then the shadow), so the next read sees the write."""
+        if self.shadow is not None:
+            row = DirectoryReader(self).entry(login)
+            if row is not None:
+                self.shadow.upsert([row], run=None)
+        return self.live_get(login)
 
     def set_password(self, login: str, password: str) -> None:
         """The server hashes it: the Password Modify extended operation (RFC 3062)."""
         self.refuse_if_read_only(login)
         if not password:
             raise empty_password(login)
-        record = self.get(login)
+        record = self.live_get(login)
         if record is None:
             raise CustomerUserNotFound(login=login)
         self._run("set_password", lambda connection: connection.passwd_s(record.get("DN"), None, password))
@@ -552,11 +611,11 @@ class LDAPSource(BaseSource):
         login = (login or "").strip()
         if not login:
             return None
-        record = self.get(login)
+        record = self.live_get(login)  # never the shadow: a disabled or gone entry is refused at once
         if record is None:
             return None
-        if not password:
-            return False
+        if not password or self._disabled(record):
+            return False  # as the directory's own policy answers a disabled account's bind
         try:
             self._connect(record.get("DN"), password).unbind_s()
         except ldap.INVALID_CREDENTIALS:
@@ -564,6 +623,16 @@ class LDAPSource(BaseSource):
         except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as exc:
             raise self._unavailable("check_password", exc) from exc
         return True
+
+    def _disabled(self, record: CustomerUserRecord) -> bool:
+        """Whether the directory disabled this (live) entry, by the source's DisabledPreset."""
+        preset = self.sync.disabled
+        if preset is None:
+            return False
+        connection_values = self._run("get", lambda c: c.search_s(
+            record.get("DN"), ldap.SCOPE_BASE, "(objectClass=*)", [preset.attribute]))  # fmt: skip
+        values = [self._decode(v) for _, attrs in connection_values for v in _values(attrs, preset.attribute)]
+        return bool(preset.reason(values))
 
     def generate_random_password(self, size: int = 8) -> str:
         return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))

@@ -1,13 +1,3 @@
-from django.db import migrations
+from core.postgresql import PostgreSQLOnly
 
-
-class PostgreSQLOnly(migrations.RunSQL):
-    """SQL that only PostgreSQL runs (pg_trgm indexes); on SQLite the operation does nothing."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+__all__ = ["PostgreSQLOnly"]

@@ -1,0 +1,295 @@
+"""The local shadow of a synced directory source: its second read plan, and where a sync's rows are written.
+
+A synced source reads searches, counts, listings and data gets from here once a full sync has written the
+shadow with the source's present configuration; logins and password checks still go to the directory.
+The semantics are the live source's (R43 grammar over `CustomerUserSearchFields` with the prefix and
+suffix, R73's postmaster wildcards, R75's GroupDN and R76's valid filter on searches only, the list limit
+with "more match"), with one difference: an entry gone from the directory stays, invalid (see
+docs/differences.md), and so does a disabled one when invalid users are asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import reduce
+from operator import and_, or_
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+from backends.base import CustomerUserRecord, SearchQuery, SourceResult, login_order
+from backends.errors import SourceUnavailable
+from backends.models import ShadowEntry, SyncState
+from backends.search import Expression, UnparsableSearch, parse_search
+from backends.sql.lookups import Like, like_pattern
+from core.validity import Validity
+
+if TYPE_CHECKING:
+    from backends.ldap.source import LDAPSource
+
+SEPARATOR = "\u241f"  # ␟ between the values of a key, as in the DB source's search key
+READY_SECONDS = 5.0  # how long a process trusts its answer to "is the shadow serving?" (a miss reads live)
+# Keys whose change leaves the shadow's rows as they are (they act when a query runs, or not on reads).
+UNREAD_KEYS = frozenset({
+    "Name", "Sync", "SyncSchedule", "SyncIncrementalSchedule", "SyncGuardPercent", "Timeout", "RetryAfter",
+    "CacheTTL", "CustomerUserSearchListLimit", "CustomerUserSearchPrefix", "CustomerUserSearchSuffix",
+    "ReadOnly", "AdminSetPreferences", "CustomerCompanySupport", "CustomerGroupSupport", "Selections",
+    "AutoLoginCreation", "AutoLoginCreationPrefix", "CustomerUserEmailUniqCheck",
+    "CustomerUserExcludePrimaryCustomerID",
+})  # fmt: skip
+
+
+def shadow_fingerprint(raw: Mapping[str, Any]) -> str:
+    """What the shadow's rows depend on: the configuration without the keys that do not shape them (and
+    without the service account's password): a shadow written under another one does not serve."""
+    kept = {k: v for k, v in raw.items() if k not in UNREAD_KEYS}
+    params = dict(kept.get("Params") or {})
+    params.pop("UserPw", None)
+    params.pop("Params", None)
+    kept["Params"] = params
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def key_of(values: Iterable[str]) -> str:
+    """`␟v1␟v2␟…␟`, lower-cased: a value matches a pattern iff the key holds `␟value␟`."""
+    parts = [v.replace(SEPARATOR, " ").lower() for v in values if v]
+    return f"{SEPARATOR}{SEPARATOR.join(parts)}{SEPARATOR}" if parts else ""
+
+
+@dataclass(frozen=True)
+class ShadowRow:
+    """One entry as the shadow keeps it; `digest` tells a changed entry from an unchanged one."""
+
+    identity: str
+    dn: str
+    login: str
+    customer_id: str
+    attributes: dict[str, Any]
+    search_key: str
+    postmaster_key: str
+    valid_id: int
+    listed: bool
+    disabled: str
+
+    @property
+    def digest(self) -> str:
+        data = [self.dn, self.login, self.customer_id, self.attributes, self.search_key, self.postmaster_key,
+                self.valid_id, self.listed, self.disabled]  # fmt: skip
+        return hashlib.md5(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+    def model(self, source: str, run: int | None) -> ShadowEntry:
+        return ShadowEntry(
+            source=source, identity=self.identity, dn=self.dn, login=self.login, customer_id=self.customer_id,
+            attributes=self.attributes, search_key=self.search_key, postmaster_key=self.postmaster_key,
+            valid_id=self.valid_id, listed=self.listed, disabled=self.disabled, present=True,
+            digest=self.digest, run=run,
+        )  # fmt: skip
+
+
+UPSERTED = ["dn", "login", "customer_id", "attributes", "search_key", "postmaster_key", "valid_id", "listed",
+            "disabled", "present", "digest", "run"]  # fmt: skip
+
+
+class Shadow:
+    """The shadow of one source: reads as the live source answers them, and the writes a sync makes."""
+
+    def __init__(self, source: LDAPSource) -> None:
+        self.source = source
+        self.alias = source.alias
+        self.config = source.config
+        self.fingerprint = shadow_fingerprint(source.config.raw)
+        self._ready_at = 0.0
+        self._ready = False
+
+    # ------------------------------------------------------------------------------------------ state
+    def serving(self) -> bool:
+        """Whether reads come from here: a full sync wrote it under this configuration."""
+        now = time.monotonic()
+        if now - self._ready_at > READY_SECONDS:
+            try:
+                fingerprint = (
+                    SyncState.objects.filter(source=self.alias, last_full__isnull=False)
+                    .values_list("fingerprint", flat=True)
+                    .first()
+                )
+            except DatabaseError:
+                fingerprint = None  # no table yet (before migrate): the directory answers
+            self._ready, self._ready_at = fingerprint == self.fingerprint, now
+        return self._ready
+
+    def forget_serving(self) -> None:
+        self._ready_at = 0.0
+
+    def _rows(self):
+        return ShadowEntry.objects.filter(source=self.alias)
+
+    # ------------------------------------------------------------------------------------------ reads
+    def _record(self, login: str, attributes: dict[str, Any], valid_id: int) -> CustomerUserRecord:
+        attributes["ValidID"] = valid_id
+        return self.source.make_record(login, attributes)
+
+    def _records(self, rows: Iterable[tuple[str, dict, int]]) -> list[CustomerUserRecord]:
+        return [self._record(login, attributes, valid_id) for login, attributes, valid_id in rows]
+
+    def _fetch(self, qs, operation: str) -> list:
+        try:
+            return list(qs)
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation=operation, detail=str(exc).strip()) from exc
+
+    def get(self, login: str) -> CustomerUserRecord | None:
+        """R76: a data get sees invalid entries too; an entry gone from the directory answers, invalid."""
+        if not login or "\x00" in login:
+            return None
+        rows = self._rows().annotate(folded=Lower("login")).filter(folded=login.lower())
+        found = self._fetch(rows.values_list("login", "attributes", "valid_id")[:1], "get")
+        return self._records(found)[0] if found else None
+
+    def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
+        wanted = list(dict.fromkeys(login.lower() for login in logins if login and "\x00" not in login))
+        found: dict[str, CustomerUserRecord] = {}
+        for start in range(0, len(wanted), 500):
+            rows = self._rows().annotate(folded=Lower("login")).filter(folded__in=wanted[start : start + 500])
+            for record in self._records(
+                self._fetch(rows.values_list("login", "attributes", "valid_id"), "get")
+            ):
+                found[record.login.casefold()] = record
+        return found
+
+    def search(self, query: SearchQuery) -> SourceResult:
+        limit = query.limit or self.config.search_list_limit
+        name, value = query.selector
+        if "\x00" in value:
+            return SourceResult(records=[], total=0)
+        try:
+            condition = self._selector_q(name, value)
+        except UnparsableSearch:
+            return SourceResult(records=[])
+        rows = self._rows().filter(condition, listed=True)  # R75, R76: searches see what the live one sees
+        if query.valid_only:
+            rows = rows.filter(present=True)
+        rows = rows.values_list("login", "attributes", "valid_id")
+        if name == "login":
+            rows = rows.order_by(Lower("login"), "login")
+        found = self._fetch(rows[: limit + 1], "search")
+        records = self._records(found[:limit])
+        records.sort(key=login_order)
+        more = len(found) > limit
+        return SourceResult(records=records, has_more=more, total=None if more else len(records))
+
+    def _selector_q(self, name: str, value: str) -> Q:
+        if name == "term":
+            return self._expression_q(parse_search(value))
+        if name == "postmaster":
+            return (
+                _key_matches("postmaster_key", value) if value.strip() else Q(pk__in=[])
+            )  # R73: `*` a wildcard
+        if name == "login":
+            if "*" in value:
+                return _key_matches("login", value, whole_column=True)
+            return Q(Like(Lower("login"), like_pattern(value).lower()))
+        if name == "customer_id":
+            return _key_matches("customer_id", value, whole_column=True)
+        return Q(Like(Lower("customer_id"), like_pattern(value).lower()))  # customer_id_raw: exact (R73)
+
+    def _expression_q(self, expression: Expression) -> Q:
+        """R43: a positive term matches some value of some search field; a negated one none."""
+        config = self.config
+        groups = []
+        for group in expression:
+            conditions = []
+            for term in group:
+                matches = _key_matches("search_key", term.pattern(config.search_prefix, config.search_suffix))
+                conditions.append(~matches if term.negated else matches)
+            groups.append(reduce(and_, conditions))
+        return reduce(or_, groups)
+
+    def list_customer_id_values(self, term: str | None, *, valid_only: bool = True) -> list[str]:
+        rows = self._rows().filter(present=True).exclude(customer_id="")
+        if valid_only:
+            rows = rows.filter(listed=True)
+        if term:
+            try:
+                expression = parse_search(term)
+            except UnparsableSearch:
+                return []
+            rows = rows.filter(reduce(or_, (
+                reduce(and_, (_key_matches("customer_id", t.text, whole_column=True) for t in group))
+                for group in expression
+            )))  # fmt: skip
+        values = self._fetch(rows.values_list("customer_id", flat=True).distinct(), "customer_id_list")
+        return sorted(set(values), key=str.casefold)
+
+    def iter_records(self, *, valid_only: bool = True) -> Iterator[CustomerUserRecord]:
+        rows = self._rows()
+        if valid_only:
+            rows = rows.filter(present=True, listed=True, valid_id=Validity.VALID)
+        rows = rows.order_by(Lower("login"), "login").values_list("login", "attributes", "valid_id")
+        for login, attributes, valid_id in rows.iterator(chunk_size=2000):
+            yield self._record(login, attributes, valid_id)
+
+    def iter_logins(self) -> Iterator[str]:
+        yield from self._rows().values_list("login", flat=True).iterator(chunk_size=5000)
+
+    def count(self, *, valid_only: bool = False) -> int:
+        rows = self._rows().filter(present=True)
+        return self._fetch([rows.filter(listed=True).count() if valid_only else rows.count()], "count")[0]
+
+    # ----------------------------------------------------------------------------------------- writes
+    def known(self) -> dict[str, tuple[str, str, int, bool]]:
+        """identity → (digest, login, valid_id, present) of every row: what a run compares against."""
+        rows = self._rows().values_list("identity", "digest", "login", "valid_id", "present")
+        return {identity: (digest, login, valid_id, present)
+                for identity, digest, login, valid_id, present in rows.iterator(chunk_size=5000)}  # fmt: skip
+
+    def upsert(self, rows: list[ShadowRow], *, run: int | None) -> None:
+        """Write rows by identity (new ones added, known ones replaced): repeatable, so a run resumed after
+        a crash writes the same table."""
+        if rows:
+            ShadowEntry.objects.bulk_create(
+                [row.model(self.alias, run) for row in rows],
+                update_conflicts=True,
+                unique_fields=["source", "identity"],
+                update_fields=UPSERTED,
+                batch_size=1000,
+            )
+
+    def mark_gone(self, identities: list[str], *, run: int | None) -> None:
+        """Entries gone from the directory: kept, invalid (never deleted)."""
+        if identities:
+            self._rows().filter(identity__in=identities).update(
+                present=False, valid_id=Validity.INVALID, run=run, digest=""
+            )
+
+    def served(self) -> None:
+        """The shadow now holds a full sync under this configuration: reads may come from it."""
+        with transaction.atomic():
+            SyncState.objects.filter(source=self.alias).update(fingerprint=self.fingerprint)
+        self.forget_serving()
+
+
+def _key_matches(column: str, pattern: str, *, whole_column: bool = False) -> Q:
+    """`pattern` (`*` a wildcard, case-blind) matches a value held in `column`: a `␟…␟` key, or with
+    `whole_column` the column's one value. A pattern without an inner `*` is one LIKE (the trigram index
+    answers it); one with an inner `*` a regular expression that stays within a value."""
+    text = pattern.lower()
+    inner = "*" in text.strip("*")
+    if whole_column:
+        if inner:
+            return Q(
+                **{f"{column}__iregex": "^" + "[^\u241f]*".join(re.escape(p) for p in text.split("*")) + "$"}
+            )
+        return Q(Like(Lower(F(column)), like_pattern(text)))
+    if not inner:
+        like = ("" if text.startswith("*") else f"*{SEPARATOR}") + text
+        like = like if like.endswith("*") else f"{like}{SEPARATOR}*"
+        return Q(Like(F(column), like_pattern(like)))
+    regex = SEPARATOR + f"[^{SEPARATOR}]*".join(re.escape(p) for p in text.split("*")) + SEPARATOR
+    return Q(**{f"{column}__regex": regex})

@@ -1,0 +1,219 @@
+"""The directory lifecycle against a real slapd with syncprov (RFC 4533) and ppolicy: full and incremental
+sync, stable identity through renames and moves, disabled accounts, deletions made invalid and never
+deleted, the guard, dry runs, the lease, and searches served from the shadow agreeing with the directory."""
+
+from __future__ import annotations
+
+import ldap
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from backends.base import SearchQuery
+from backends.models import ShadowEntry, SyncRun, SyncState
+from backends.registry import sources
+from core.models import HistoryEntry
+from customers.models import Customer, CustomerUserCustomer
+from customers.sync import holder_name, sync_source, take_lease
+from tests.ldap_server import PEOPLE_DN, SERVICE_DN, SERVICE_PW, SyncDirectoryServer, person
+
+pytestmark = [pytest.mark.django_db, pytest.mark.ldap]
+
+ALIAS = "CustomerUser1"
+PEOPLE = 120
+OTHER_DN = f"ou=partners,{PEOPLE_DN.split(',', 1)[1]}"
+
+
+@pytest.fixture
+def directory():
+    """A fresh directory per test: PEOPLE people under ou=people, each test changes it as it likes."""
+    server = SyncDirectoryServer()
+    server.start()
+    server.ldapadd("\n".join(
+        person(f"p{n:03d}", "Anna" if n % 2 else "Jörg", f"Müller{n:03d}", customer_id=f"C{n % 3}",
+               disabled=n % 40 == 39)
+        for n in range(PEOPLE)
+    ))  # fmt: skip
+    connection = ldap.initialize(server.ldap_uri)
+    connection.simple_bind_s(server.root_dn, server.root_pw)
+    server.connection = connection
+    yield server
+    connection.unbind_s()
+    server.stop()
+
+
+@pytest.fixture
+def synced(settings, directory, ldap_source_settings, db_source_settings):
+    def configure(**overrides):
+        always = overrides.pop("AlwaysFilter", "(objectClass=inetOrgPerson)")
+        config = ldap_source_settings(
+            {"Host": directory.ldap_uri, "SSCOPE": "sub", "BaseDN": PEOPLE_DN.split(",", 1)[1]},
+            Sync=True, DisabledPreset="openldap-ppolicy", CustomerGroupSupport=0, **overrides,
+        )  # fmt: skip
+        config["Params"]["AlwaysFilter"] = always
+        settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0), ALIAS: config}
+        return sources[ALIAS]
+
+    return configure
+
+
+def shadow_table():
+    return sorted(ShadowEntry.objects.filter(source=ALIAS).values_list(
+        "identity", "dn", "login", "attributes", "search_key", "valid_id", "listed", "disabled", "present"
+    ))  # fmt: skip
+
+
+def entry_uuid(directory, uid):
+    found = directory.connection.search_s(PEOPLE_DN, ldap.SCOPE_ONELEVEL, f"(uid={uid})", ["entryUUID"])
+    return found[0][1]["entryUUID"][0].decode()
+
+
+def test_a_full_sync_writes_one_shadow_row_per_entry_and_reads_then_come_from_it(synced, directory):
+    source = synced()
+    live = {term: [r.login for r in source.search(SearchQuery(term=term)).records]
+            for term in ("anna", "*ller00*", "müller01* OR jörg", "anna+!p00*", "p00*", "*r00?")}  # fmt: skip
+    live_get = source.get("p007")
+
+    outcome = sync_source(ALIAS)
+
+    assert outcome.ok and outcome.run.kind == "full" and outcome.run.counts["added"] == PEOPLE
+    assert ShadowEntry.objects.filter(source=ALIAS).count() == PEOPLE
+    directory.stop()  # from here on only the shadow can answer
+    source = sources[ALIAS]
+    assert {term: [r.login for r in source.search(SearchQuery(term=term)).records] for term in live} == live
+    assert source.get("p007") == live_get
+    assert [r.login for r in source.search(SearchQuery(postmaster="P005@example.org")).records] == ["p005"]
+    assert source.count() == (PEOPLE, True)
+
+
+def test_an_incremental_run_applies_exactly_what_changed_in_the_directory(
+    synced, directory, django_user_model
+):
+    synced()
+    sync_source(ALIAS, full=True)
+    Customer.objects.create(customer_id="C1", name="C one")
+    CustomerUserCustomer.objects.create(login="p010", customer_id="C1")
+    renamed_identity = entry_uuid(directory, "p010")
+    c = directory.connection
+    c.modify_s(f"uid=p001,{PEOPLE_DN}", [(ldap.MOD_REPLACE, "sn", [b"Changed"])])
+    c.delete_s(f"uid=p002,{PEOPLE_DN}")
+    directory.ldapadd(person("p900", "Neu", "Person", customer_id="C1"))
+    c.rename_s(f"uid=p010,{PEOPLE_DN}", "uid=p010-new")  # renamed: same entry, new login
+    c.rename_s(f"uid=p011,{PEOPLE_DN}", "uid=p011", newsuperior=OTHER_DN)  # moved
+    c.modify_s(f"uid=p012,{PEOPLE_DN}", [(ldap.MOD_ADD, "pwdAccountLockedTime", [b"000001010000Z"])])
+
+    outcome = sync_source(ALIAS)
+
+    run = outcome.run
+    assert (run.kind, run.status) == ("incremental", "succeeded")
+    assert {k: v for k, v in run.counts.items() if k not in ("read", "unchanged")} == {
+        "added": 1, "changed": 2, "renamed": 1, "disabled": 1, "gone": 1,
+    }  # fmt: skip
+    source = sources[ALIAS]
+    assert source.get("p001")["UserLastname"] == "Changed"
+    assert (source.get("p002").valid_id, source.get("p012").valid_id) == (2, 2)  # gone, disabled: invalid
+    assert source.get("p011").get("DN") == f"uid=p011,{OTHER_DN}"
+    assert source.get("p010") is None and source.get("p010-new") is not None
+    assert ShadowEntry.objects.get(source=ALIAS, identity=renamed_identity).login == "p010-new"
+    assert list(CustomerUserCustomer.objects.values_list("login", flat=True)) == ["p010-new"]  # R121
+    assert ShadowEntry.objects.filter(source=ALIAS).count() == PEOPLE + 1  # nothing deleted
+    gone = HistoryEntry.objects.get(action="customer_user.synced", object_key="p002", detail__change="gone")
+    assert (gone.actor_name, gone.detail["run"], gone.detail["rule"]) == (
+        f"sync:{ALIAS}",
+        run.pk,
+        "entry absent",
+    )
+    assert f"run {run.pk}" in gone.detail["reason"]
+    # The API answers the gone person with its validity; a search of valid users no longer lists them.
+    api = APIClient()
+    api.force_authenticate(django_user_model.objects.create_superuser("root", password="x"))
+    answer = api.get("/api/v1/customer-users/p002/")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["ValidID"] == 2, answer.json()
+    assert [r.login for r in source.search(SearchQuery(term="p002")).records] == []
+    # A second run finds nothing more to do.
+    again = sync_source(ALIAS).run
+    assert {k: v for k, v in again.counts.items() if v and k not in ("read", "unchanged")} == {}
+
+
+def test_without_content_synchronisation_changes_are_found_by_time_and_deletions_by_absence(
+    synced, directory, monkeypatch
+):
+    monkeypatch.setattr("backends.ldap.sync.DirectoryReader.syncrepl_offered", lambda self: False)
+    monkeypatch.setattr("backends.ldap.sync.CLOCK_SKEW", __import__("datetime").timedelta(seconds=0))
+    synced()
+    sync_source(ALIAS)
+    directory.connection.delete_s(f"uid=p003,{PEOPLE_DN}")
+    __import__("time").sleep(1.1)  # modifyTimestamp has whole seconds
+    directory.connection.modify_s(f"uid=p004,{PEOPLE_DN}", [(ldap.MOD_REPLACE, "sn", [b"Later"])])
+
+    run = sync_source(ALIAS).run
+
+    assert run.kind == "incremental" and (run.counts.get("gone"), run.counts.get("changed")) == (1, 1)
+    assert sources[ALIAS].get("p003").valid_id == 2
+
+
+def test_a_disabled_account_cannot_log_in_on_the_next_request(synced, directory):
+    source = synced()
+    sync_source(ALIAS)
+    from customers.authentication import authenticate_customer_user as login
+
+    assert login("p020", "Directory-pass-1").ok
+    directory.connection.modify_s(
+        f"uid=p020,{PEOPLE_DN}", [(ldap.MOD_ADD, "pwdAccountLockedTime", [b"000001010000Z"])]
+    )
+
+    assert not login("p020", "Directory-pass-1").ok  # live, before any sync
+    assert source.get("p020").valid_id == 1  # the shadow says so after the next sync
+    sync_source(ALIAS)
+    assert sources[ALIAS].get("p020").valid_id == 2
+
+
+def test_the_guard_refuses_a_filter_typo_that_would_drop_most_people(synced, directory):
+    synced()
+    sync_source(ALIAS)
+    before = shadow_table()
+    synced(AlwaysFilter="(&(objectClass=inetOrgPerson)(givenName=Anna)(uid=p0[0-1]*))".replace("[0-1]", "0"))
+
+    with pytest.raises(CommandError, match="guard"):
+        call_command("sync_source", ALIAS, verbosity=0)
+    assert shadow_table() == before
+    assert SyncRun.objects.first().status == "refused"
+
+    call_command("sync_source", ALIAS, "--dry-run", verbosity=0)
+    assert SyncRun.objects.first().status == "dry-run" and shadow_table() == before
+    call_command("sync_source", ALIAS, "--confirm", verbosity=0)
+    assert ShadowEntry.objects.filter(source=ALIAS, present=False).count() > PEOPLE * 0.8
+
+
+def test_one_run_per_source_at_a_time(synced):
+    synced()
+    assert take_lease(ALIAS, "elsewhere.example:1")
+
+    outcome = sync_source(ALIAS)
+
+    assert outcome.run is None and outcome.ok and "elsewhere.example:1" in outcome.message
+    assert SyncState.objects.get(source=ALIAS).holder == "elsewhere.example:1"
+    assert not take_lease(ALIAS, holder_name())
+
+
+def test_a_write_through_the_product_reaches_the_directory_then_the_shadow(synced, directory):
+    synced(ReadOnly=0, Params={"Host": directory.ldap_uri, "BaseDN": PEOPLE_DN, "SSCOPE": "one",
+                               "UserDN": SERVICE_DN, "UserPw": SERVICE_PW})  # fmt: skip
+    sync_source(ALIAS)
+    from customers.services import update_customer_user
+
+    update_customer_user(login="p030", changes={"UserLastname": "Written"}, acting_user=None)
+
+    row = ShadowEntry.objects.get(source=ALIAS, login="p030")
+    assert row.attributes["UserLastname"] == "Written"
+    assert sources[ALIAS].search(SearchQuery(term="written")).records[0].login == "p030"
+
+
+def test_a_new_configuration_reads_the_directory_until_a_full_sync(synced, directory):
+    synced()
+    sync_source(ALIAS)
+    source = synced(CustomerUserSearchFields=["uid", "givenName", "sn", "mail", "departmentNumber"])
+    assert not source.shadow.serving()
+    assert sync_source(ALIAS).run.kind == "full"
+    assert sources[ALIAS].shadow.serving()
