@@ -38,7 +38,6 @@ from customers.services import rename_in_own_data
 
 logger = logging.getLogger(__name__)
 
-BATCH = 1000  # rows per transaction: a crash loses at most one batch's work, which the next run redoes
 SAMPLE = 200  # changes a run keeps to show (a dry run's diff)
 
 
@@ -49,6 +48,11 @@ class SyncNotConfigured(ValidationFailed):
 
 def sync_lease_seconds() -> int:
     return int(getattr(settings, "HELPDESK_SYNC_LEASE_SECONDS", 120))
+
+
+def sync_batch() -> int:
+    """Rows per transaction: a crash loses at most one batch's work, which the next run redoes."""
+    return int(getattr(settings, "HELPDESK_SYNC_BATCH", 1000))
 
 
 def holder_name() -> str:
@@ -326,8 +330,9 @@ def _apply(run: SyncRun, source, diff: Diff, known: dict, *, holder: str) -> Non
     by = history.Acting("system", SYNC_ACTING.format(alias=alias))
     added = [(row, "added") for row in diff.added]
     work = added + diff.changed
-    for start in range(0, len(work), BATCH):
-        batch = work[start : start + BATCH]
+    size = sync_batch()
+    for start in range(0, len(work), size):
+        batch = work[start : start + size]
         before = _rows_before([row.identity for row, what in batch if what != "added"], alias)
         entries = []
         with transaction.atomic():
@@ -340,8 +345,8 @@ def _apply(run: SyncRun, source, diff: Diff, known: dict, *, holder: str) -> Non
             history.record_many(entries, by=by)
         forget_customer_user_answers(alias)
         renew_lease(alias, holder)
-    for start in range(0, len(diff.gone), BATCH):
-        batch = diff.gone[start : start + BATCH]
+    for start in range(0, len(diff.gone), size):
+        batch = diff.gone[start : start + size]
         with transaction.atomic():
             shadow.mark_gone(batch, run=run.pk)
             reason = _("invalid since run %(id)s: entry absent from the directory") % {"id": run.pk}

@@ -19,6 +19,8 @@ HELPDESK_API_MAX_PAGE_SIZE   the most rows one API answer holds (default 1000)
 HELPDESK_API_MAX_BODY_BYTES  the largest JSON body the API reads (default 1 MiB; larger ones get 413)
 HELPDESK_CONFIG              a TOML file with the sources and global options (helpdesk/config.py)
 HELPDESK_HISTORY_RETENTION_DAYS  days the history of changes is kept (purge_history; default 0: for ever)
+HELPDESK_JOBS_URL            redis://… runs jobs on Redis (default: a SQLite file under var/, no server)
+HELPDESK_SYNC_LEASE_SECONDS  how long a sync run's lease outlives its last sign of life (default 120)
 TIME_ZONE, LOG_LEVEL         as named
 """
 
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
     "staff",
     "privacy",
     "benchmarks",
+    "huey.contrib.djhuey",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +243,24 @@ _helpdesk_config = load_helpdesk_config(os.environ.get("HELPDESK_CONFIG"))
 CUSTOMER_USER_BACKENDS = _helpdesk_config.customer_user_backends
 HELPDESK_SETTINGS = _helpdesk_config.settings
 HELPDESK_SETTINGS_PROBLEMS = _helpdesk_config.problems  # system checks helpdesk.E001
+
+# Jobs (the directory sync's scheduled runs) on huey: embedded in a SQLite file under var/ (no server; what
+# `make run` uses), or on the shared Redis with HELPDESK_JOBS_URL=redis://… (production: `manage.py
+# run_huey` beside the app servers, on as many machines as wanted). Why huey: README, "Jobs".
+_jobs_url = os.environ.get("HELPDESK_JOBS_URL", "")
+HUEY = {
+    "name": "helpdesk",
+    "immediate": os.environ.get("HELPDESK_JOBS_IMMEDIATE") == "1",  # run in the caller (tests, one-off use)
+    "consumer": {"workers": int(os.environ.get("HELPDESK_JOBS_WORKERS", "2")), "worker_type": "thread"},
+    **(
+        {"huey_class": "huey.RedisHuey", "url": _jobs_url}
+        if _jobs_url.startswith(("redis://", "rediss://", "unix://"))
+        else {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")}
+    ),
+}
+# The directory sync: a run holds its source's lease this long past its last sign of life (customers.sync).
+HELPDESK_SYNC_LEASE_SECONDS = int(os.environ.get("HELPDESK_SYNC_LEASE_SECONDS", "120"))
+HELPDESK_SYNC_BATCH = int(os.environ.get("HELPDESK_SYNC_BATCH", "1000"))  # rows per transaction of a run
 
 
 # The REST API (helpdesk/api/): staff users by session (CSRF-checked), HTTP Basic or token.
