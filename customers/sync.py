@@ -184,13 +184,7 @@ def sync_source(
     progress: Callable[[int], None] | None = None,
 ) -> Outcome:
     """One run of `alias`'s sync (incremental unless `full`, or unless the shadow needs a full one)."""
-    source = registry[alias]
-    if not source.supports_sync:
-        raise SyncNotConfigured(
-            alias=alias, reason=_("a %(kind)s source is not synced") % {"kind": source.kind}
-        )
-    if not source.sync.enabled:
-        raise SyncNotConfigured(alias=alias, reason=_("its configuration does not say Sync = true"))
+    source = synced_source(alias, registry=registry)
     holder = holder_name()
     if not take_lease(alias, holder):
         state = SyncState.objects.get(source=alias)
@@ -219,6 +213,17 @@ def sync_source(
         return Outcome(run, message)
     finally:
         release_lease(alias, holder)
+
+
+def synced_source(alias: str, *, registry: SourceHandler = sources):
+    """The source `alias` if it is synced; UnknownSource or SyncNotConfigured otherwise (a 404, a 400)."""
+    source = registry[alias]
+    if not source.supports_sync:
+        reason = _("a %(kind)s source is not synced") % {"kind": source.kind}
+        raise SyncNotConfigured(alias=alias, reason=reason)
+    if not source.sync.enabled:
+        raise SyncNotConfigured(alias=alias, reason=_("its configuration does not say Sync = true"))
+    return source
 
 
 def _close_interrupted(alias: str) -> None:
@@ -391,8 +396,9 @@ def _entry(run: SyncRun, row: ShadowRow, what: str, old: dict | None) -> tuple[s
 
 
 # ------------------------------------------------------------------------------------------------ reads
-def sync_runs(alias: str):
-    """The runs of a source, newest first."""
+def sync_runs(alias: str, *, registry: SourceHandler = sources):
+    """The runs of a synced source, newest first (UnknownSource or SyncNotConfigured for another)."""
+    synced_source(alias, registry=registry)
     return SyncRun.objects.filter(source=alias)
 
 

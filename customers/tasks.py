@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 @db_task()
-def sync_source_job(alias: str, full: bool = False) -> str:
-    """One run of a source's sync, as `manage.py sync_source ALIAS [--full]` does it."""
-    outcome = sync_source(alias, full=full)
+def sync_source_job(alias: str, full: bool = False, dry_run: bool = False, confirm: bool = False) -> str:
+    """One run of a source's sync, as `manage.py sync_source ALIAS [--full] [--dry-run] [--confirm]`."""
+    outcome = sync_source(alias, full=full, dry_run=dry_run, confirm=confirm)
     (logger.info if outcome.ok else logger.error)("%s", outcome.message)
     return outcome.message
 

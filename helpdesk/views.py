@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 
 from backends.dispatch import ask_sources
 from backends.registry import sources
+from customers.sync import sync_health
 from helpdesk.access import ANYONE, opens_to
 
 try:  # the client is installed with the app; without it a Redis cache cannot be configured anyway
@@ -61,7 +62,8 @@ def _check_cache() -> None:
 @opens_to(ANYONE)
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
-    """`GET /health/`: the database, the shared cache and every source, with their answer times.
+    """`GET /health/`: the database, the shared cache and every source, with their answer times (and a
+    synced directory's last run: a failed, refused or overdue sync makes the status "degraded").
 
     200 while the database works: a shared cache or a source that cannot be reached makes the status
     "degraded" (answers are computed from the database; the other sources serve their users); 503 when the
@@ -73,6 +75,7 @@ def health(request: HttpRequest) -> JsonResponse:
     if database["ok"] and not shared_cache["ok"]:
         shared_cache["state"] = "degraded: answers are computed from the database"
     report_sources = []
+    syncs = sync_health() if database["ok"] else {}
     if database["ok"]:
         started = time.perf_counter()
         for answer in ask_sources(sources, sources.aliases, "health", lambda source: source.ping()):
@@ -82,9 +85,13 @@ def health(request: HttpRequest) -> JsonResponse:
             entry["ms"] = _ms(started)
             if answer.error is not None:  # a state in words: never a URI, DN or a server's error text
                 entry["state"] = SOURCE_STATES.get(str(answer.error.fields.get("state")), "unreachable")
+            if answer.alias in syncs:  # a synced directory: its last run, and a failed or overdue one
+                entry["sync"] = syncs[answer.alias]
             report_sources.append(entry)
     ok = database["ok"]
-    degraded = not shared_cache["ok"] or any(not entry["reachable"] for entry in report_sources)
+    degraded = not shared_cache["ok"] or any(
+        not entry["reachable"] or entry.get("sync", {}).get("problem") for entry in report_sources
+    )
     body = {
         "status": "ok" if ok and not degraded else "degraded" if ok else "unavailable",
         "database": database,

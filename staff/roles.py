@@ -34,6 +34,8 @@ ROLES: dict[str, list[str]] = {
         "customers.change_customeruser_relations",
         "customers.set_customeruser_password",
         "customers.view_sources",
+        "backends.view_syncrun",
+        "backends.add_syncrun",  # start a directory sync
         "customers.anonymise_customeruser",
         "customers.export_customeruser",
         "customers.view_panel_as_customeruser",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.checks import run_checks
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -47,6 +48,8 @@ from customers.services import (
     set_customer_user_password,
     update_customer_user,
 )
+from customers.sync import sync_health, sync_runs
+from customers.tasks import sync_source_job
 from helpdesk.admin.history import history_link
 from helpdesk.portal.views import VIEW_AS_KEY
 from permissions.matrix import get_permission_matrix
@@ -490,5 +493,34 @@ def source_status(request: HttpRequest) -> HttpResponse:
         rows=rows,
         status=status,
         problems=problems,
+        synced=set(sync_health()),
         user_list_url=reverse("admin:customer_user_list"),
+    )
+
+
+RUN_OPTIONS = ("full", "dry_run", "confirm")
+
+
+def source_sync_runs(request: HttpRequest, alias: str) -> HttpResponse:
+    """A synced directory's runs (counts, refused entries, a dry run's diff); POST queues a run as a job
+    (full, dry run, confirmed past the guard), as `manage.py sync_source` would run it."""
+    if alias not in sources.aliases:
+        raise Http404(_("There is no source %(alias)r.") % {"alias": alias})
+    try:
+        runs = list(sync_runs(alias)[:50])
+    except HelpdeskError as exc:
+        raise Http404(exc.message) from exc
+    if request.method == "POST":
+        options = {name: request.POST.get(name) == "on" for name in RUN_OPTIONS}
+        transaction.on_commit(lambda: sync_source_job(alias, **options))
+        queued = _("A sync of %(alias)s is queued; its run appears here when a worker starts it.")
+        messages.success(request, queued % {"alias": alias})
+        return redirect("admin:source_sync_runs", alias=alias)
+    return render_admin(
+        request,
+        "admin/customers/sync_runs.html",
+        _("Sync runs of %(alias)s") % {"alias": alias},
+        alias=alias,
+        runs=runs,
+        health=sync_health().get(alias, {}),
     )

@@ -179,5 +179,27 @@ class HistoryEntrySerializer(serializers.Serializer):
     )
 
 
+class SyncRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField()
+    kind = serializers.CharField(help_text="full or incremental")
+    status = serializers.CharField(help_text="running, succeeded, dry-run, refused (by the guard) or failed")
+    started = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    counts = serializers.JSONField(
+        help_text="read, added, changed, renamed, disabled, enabled, gone, refused, unchanged"
+    )
+    changes = serializers.JSONField(help_text="the first changes (a dry run's diff)")
+    errors = serializers.JSONField(
+        help_text="entries refused (login, field, value, reason), or why it stopped"
+    )
+
+
+class SyncRequestSerializer(serializers.Serializer):
+    full = serializers.BooleanField(default=False, help_text="read every entry, not only the changes")
+    dry_run = serializers.BooleanField(default=False, help_text="show the diff; write nothing")
+    confirm = serializers.BooleanField(default=False, help_text="apply a run the guard would refuse")
+
+
 class AnonymisedSerializer(serializers.Serializer):
     UserLogin = serializers.CharField(help_text="the person's new, opaque login")

@@ -38,5 +38,6 @@ urlpatterns = [
     path("settings/default-groups/", views.DefaultGroups.as_view(), name="default-groups"),
     path("settings/default-services/", views.DefaultServices.as_view(), name="default-services"),
     path("sources/", views.Sources.as_view(), name="sources"),
+    path("sources/<str:alias>/sync-runs/", views.SourceSyncRuns.as_view(), name="source-sync-runs"),
     path("audit/", views.AuditLog.as_view(), name="audit"),
 ]

@@ -51,6 +51,8 @@ from customers.services import (
     update_customer,
     update_customer_user,
 )
+from customers.sync import sync_runs, synced_source
+from customers.tasks import sync_source_job
 from helpdesk import access
 from helpdesk.access import needs
 from helpdesk.api import schema  # noqa: F401 (drf-spectacular extensions register on import)
@@ -691,6 +693,32 @@ class Sources(ApiView):
         )
 
 
+class SourceSyncRuns(AtomicMixin, generics.ListAPIView):
+    """The runs of a synced directory source, newest first; POST queues a run on the job engine."""
+
+    serializer_class = api.SyncRunSerializer
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return sync_runs(self.kwargs["alias"])
+
+    @extend_schema(request=api.SyncRequestSerializer, responses={202: OpenApiTypes.OBJECT, **ERRORS})
+    def post(self, request: Request, alias: str) -> Response:
+        synced_source(alias)
+        body = _body(request, dict, _("an object with full, dry_run and confirm (true or false)"))
+        unknown = sorted(set(body) - {"full", "dry_run", "confirm"})
+        if unknown:
+            raise ValidationFailed(
+                {name: [_("Unknown field.")] for name in unknown},
+                detail=_("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)},
+            )
+        for name, value in body.items():
+            if not isinstance(value, bool):
+                raise ValidationFailed.on(name, _("Must be true or false, not %(value)r.") % {"value": value})
+        transaction.on_commit(lambda: sync_source_job(alias, **body))
+        return Response({"queued": True, "source": alias, **body}, status=status.HTTP_202_ACCEPTED)
+
+
 # ----------------------------------------------------------------------------------------- history
 SINCE_UNTIL = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="entries at or after (ISO 8601)"),
@@ -806,6 +834,7 @@ ServiceDetail.needs = needs(_SERVICE, "customers.change_service")
 DefaultGroups.needs = needs(_GROUP, access.CHANGE_DEFAULTS)
 DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
 Sources.needs = needs(access.VIEW_SOURCES)
+SourceSyncRuns.needs = needs((access.VIEW_SOURCES, access.VIEW_SYNC_RUNS), access.RUN_SYNC)
 CustomerUserHistory.needs = needs((_USER, access.VIEW_HISTORY))
 CustomerHistory.needs = needs((_CUSTOMER, access.VIEW_HISTORY))
 AuditLog.needs = needs(access.VIEW_HISTORY)

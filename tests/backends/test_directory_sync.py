@@ -217,3 +217,56 @@ def test_a_new_configuration_reads_the_directory_until_a_full_sync(synced, direc
     assert not source.shadow.serving()
     assert sync_source(ALIAS).run.kind == "full"
     assert sources[ALIAS].shadow.serving()
+
+
+@pytest.fixture
+def administrator(django_user_model):
+    from django.contrib.auth.models import Group
+
+    from staff.roles import CUSTOMER_ADMINISTRATORS
+
+    user = django_user_model.objects.create_user("admin", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=CUSTOMER_ADMINISTRATORS))
+    return user
+
+
+def test_the_api_lists_a_sources_runs_and_queues_one(synced, administrator, django_capture_on_commit_callbacks,
+                                                      monkeypatch):  # fmt: skip
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setattr(HUEY, "immediate", True)  # the job runs in the caller, as a worker would run it
+    synced()
+    api = APIClient()
+    api.force_authenticate(administrator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = api.post(f"/api/v1/sources/{ALIAS}/sync-runs/", {"dry_run": True}, format="json")
+    runs = api.get(f"/api/v1/sources/{ALIAS}/sync-runs/").json()["results"]
+
+    assert (queued.status_code, queued.json()) == (202, {"queued": True, "source": ALIAS, "dry_run": True})
+    assert [(r["kind"], r["status"], r["counts"]["added"]) for r in runs] == [("full", "dry-run", PEOPLE)]
+    refused = api.post(f"/api/v1/sources/{ALIAS}/sync-runs/", {"full": "yes"}, format="json")
+    assert (refused.status_code, list(refused.json()["fields"])) == (400, ["full"])
+    assert "'yes'" in refused.json()["fields"]["full"][0]
+    not_synced = api.get("/api/v1/sources/CustomerUser/sync-runs/")
+    assert (not_synced.status_code, not_synced.json()["error"]) == (400, "sync.not_configured")
+
+
+def test_health_and_the_runs_screen_say_when_a_sync_failed(synced, directory, administrator, client):
+    synced()
+    assert sync_source(ALIAS).ok
+    assert client.get("/health/").json()["sources"][1]["sync"]["problem"] == ""
+    directory.stop()
+
+    failed = sync_source(ALIAS)
+
+    assert (failed.ok, failed.run.status) == (False, "failed")
+    health = client.get("/health/").json()
+    assert (health["status"], health["sources"][1]["sync"]["problem"]) == ("degraded", "last sync failed")
+    client.force_login(administrator)
+    page = client.get(f"/admin/sources/{ALIAS}/sync-runs/")
+    assert page.status_code == 200
+    assert [run.status for run in page.context["runs"]] == ["failed", "succeeded"]
+    assert "Queue the run" in page.content.decode()
+    with pytest.raises(CommandError, match="failed"):
+        call_command("sync_source", ALIAS, verbosity=0)
