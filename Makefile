@@ -9,7 +9,7 @@ RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server gettext nginx-light
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 
-.PHONY: messages bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
+.PHONY: messages bench bench-migrate bench-import bench-tickets bench-api screenshots bench-admin bench-search bench-sync bench-permissions run test lint format test-postgresql test-sqlite system-deps-run system-deps-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
@@ -41,7 +41,8 @@ run: system-deps-run $(VENV)/.installed
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v0
 	DJANGO_DEBUG=1 $(PY) manage.py load_demo_data
 	DJANGO_DEBUG=1 $(PY) manage.py ensure_admin
-	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DJANGO_DEBUG=1 $(PY) manage.py run_huey --quiet & worker=$$!; trap 'kill $$worker' EXIT; \
+	  DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
@@ -79,6 +80,11 @@ bench-permissions: system-deps-test $(VENV)/.installed-dev
 # 200 varied searches: DB only, LDAP only, and DB + LDAP + LDAP, on a throwaway PostgreSQL and slapd.
 bench-search: system-deps-test $(VENV)/.installed-dev
 	$(PY) -m tests.stack $(PY) -m tests.bench_search
+
+# The directory lifecycle: a full and an incremental sync of 100,000 entries, and searches from the shadow
+# beside 1M database users; prints the figures and writes var/bench/sync.json.
+bench-sync: system-deps-test $(VENV)/.installed-dev
+	$(PY) -m tests.stack $(PY) -m tests.bench_sync
 
 # Server time of the admin's customer-user list with 1000 rows, on PostgreSQL with 20,000 users.
 bench-admin: system-deps-test $(VENV)/.installed-dev

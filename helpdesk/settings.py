@@ -248,14 +248,17 @@ HELPDESK_SETTINGS_PROBLEMS = _helpdesk_config.problems  # system checks helpdesk
 # `make run` uses), or on the shared Redis with HELPDESK_JOBS_URL=redis://… (production: `manage.py
 # run_huey` beside the app servers, on as many machines as wanted). Why huey: README, "Jobs".
 _jobs_url = os.environ.get("HELPDESK_JOBS_URL", "")
+_embedded_jobs = not _jobs_url.startswith(("redis://", "rediss://", "unix://"))
+if _embedded_jobs:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the queue's file is opened when the app loads
 HUEY = {
     "name": "helpdesk",
     "immediate": os.environ.get("HELPDESK_JOBS_IMMEDIATE") == "1",  # run in the caller (tests, one-off use)
     "consumer": {"workers": int(os.environ.get("HELPDESK_JOBS_WORKERS", "2")), "worker_type": "thread"},
     **(
-        {"huey_class": "huey.RedisHuey", "url": _jobs_url}
-        if _jobs_url.startswith(("redis://", "rediss://", "unix://"))
-        else {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")}
+        {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")}
+        if _embedded_jobs
+        else {"huey_class": "huey.RedisHuey", "url": _jobs_url}
     ),
 }
 # The directory sync: a run holds its source's lease this long past its last sign of life (customers.sync).

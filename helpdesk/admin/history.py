@@ -73,6 +73,12 @@ RELATIONS = {  # relation actions: what their granted/revoked items are
 }  # fmt: skip
 
 
+SYNC_CHANGES = {  # what a directory sync did to a customer user (customers.sync)
+    "added": _("added"), "changed": _("changed"), "renamed": _("renamed"), "disabled": _("disabled"),
+    "enabled": _("enabled again"), "gone": _("gone from the directory"),
+}  # fmt: skip
+
+
 def describe(entry: HistoryEntry) -> str:
     """The entry in words, with its object linked: "gave anna: billing rw; took: support ro",
     "changed UserLastname of anna (Alt → Neu)", "created customer ACME"."""
@@ -98,6 +104,15 @@ def describe(entry: HistoryEntry) -> str:
             return format_html("{} {} ({})", _("kept"), shown, _("nothing changed"))
         return mark_safe("; ".join(parts))
     changes = detail.get("changes") or {}
+    if entry.action == "customer_user.synced":  # "sync run 412 of CustomerUser1: gone anna (invalid since …)"
+        change = SYNC_CHANGES.get(detail.get("change"), detail.get("change", ""))
+        why = detail.get("reason") or detail.get("rule", "")
+        if detail.get("was"):
+            why = f"{_('was')} {detail['was']}"
+        listed = "".join(f"; {name}: {old!s} → {new!s}" for name, (old, new) in changes.items())
+        run, source = detail.get("run", ""), detail.get("source", "")
+        said = (_("sync run"), run, _("of"), source, change, shown, why, listed)
+        return format_html("{} {} {} {}: {} {} ({}{})", *said)
     if changes:
         listed = "; ".join(f"{name}: {old!s} → {new!s}" for name, (old, new) in changes.items())
         action = _("created") if verb == "created" else _("changed")

@@ -325,3 +325,57 @@ def test_every_customer_path_takes_the_same_decision(
         assert (refused, added) == (None, [decision])
         if "CustomerEmailDomains" in values:  # stored as mail compares domains, whichever path wrote it
             assert Customer.objects.get(customer_id=decision).email_domains == "nord.example"
+
+
+# ------------------------------------------------------------------------------------------- directory sync
+# The sync is a write path too: what a directory holds is the person's data, so the directory decides the
+# customer ID and who holds a login elsewhere (R20); the Map's rules still decide every value, and a value
+# they refuse is reported by the run (field, value, reason) and not stored.
+MAP_RULE_CASES = ["valid", "control character in the login", "line separator in the login", "invalid e-mail",
+                  "a rule added to backends.values"]  # fmt: skip
+SYNC_CASES = [case for case in CASES if case[0] in MAP_RULE_CASES]
+
+
+@pytest.fixture
+def synced_directory(settings, world, ldap_source_settings):
+    from tests.ldap_server import PEOPLE_DN, SyncDirectoryServer
+
+    server = SyncDirectoryServer()
+    server.start()
+    settings.CUSTOMER_USER_BACKENDS = {
+        **settings.CUSTOMER_USER_BACKENDS,
+        "CustomerUser2": ldap_source_settings({"Host": server.ldap_uri}, Sync=True),
+    }
+    yield server, PEOPLE_DN
+    server.stop()
+
+
+@pytest.mark.ldap
+@pytest.mark.parametrize(("case", "attributes", "decision"), SYNC_CASES, ids=[c[0] for c in SYNC_CASES])
+def test_the_sync_takes_the_maps_decisions_and_stores_nothing_it_refuses(synced_directory, case, attributes,
+                                                                          decision):  # fmt: skip
+    import ldap
+    import ldap.dn
+
+    from backends.models import ShadowEntry
+    from customers.sync import sync_source
+
+    server, people = synced_directory
+    values = {**PERSON, **attributes}
+    entry = {"objectClass": ["inetOrgPerson"], "uid": values["UserLogin"], "cn": "Ida Lang",
+             "givenName": values["UserFirstname"], "sn": values["UserLastname"], "mail": values["UserEmail"],
+             "departmentNumber": values["UserCustomerID"]}  # fmt: skip
+    connection = ldap.initialize(server.ldap_uri)
+    connection.simple_bind_s(server.root_dn, server.root_pw)
+    dn = f"uid={ldap.dn.escape_dn_chars(values['UserLogin'])},{people}"
+    connection.add_s(dn, [(k, [v.encode()] if isinstance(v, str) else [x.encode() for x in v])
+                          for k, v in entry.items()])  # fmt: skip
+
+    run = sync_source("CustomerUser2").run
+
+    stored = list(ShadowEntry.objects.filter(source="CustomerUser2").values_list("login", "customer_id"))
+    if isinstance(decision, tuple):
+        assert (run.status, run.errors, stored) == ("succeeded", [], [decision])
+    else:
+        assert (run.status, [e["field"] for e in run.errors], stored) == ("succeeded", [decision], [])
+        assert run.counts["refused"] == 1
