@@ -43,6 +43,23 @@ class ShadowEntry(models.Model):
         return f"{self.source}:{self.login}"
 
 
+class ShadowValue(models.Model):
+    """Every value of a shadow row's search fields, lower-cased, one row each (PostgreSQL only): a prefix
+    term (`mül*`) is then a range of a btree index, read in order and stopped at the page's size, where
+    the search key's trigram index had to find every match first."""
+
+    entry = models.ForeignKey(ShadowEntry, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    source = models.CharField(max_length=64)
+    value = models.TextField()
+
+    class Meta:
+        db_table = "directory_shadow_value"
+        indexes = [models.Index(fields=["entry"], name="shadow_value_entry")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class SyncState(models.Model):
     """One row per synced source: who holds its lease (one run at a time across every worker), the
     change cookie of the last successful run, and the configuration the shadow was written with."""

@@ -306,6 +306,8 @@ def _run(run: SyncRun, source, state: SyncState, *, incremental: bool, dry_run: 
             "reason": reason,
         }
     _apply(run, source, diff, known, holder=holder)
+    if not incremental or len(diff.added) + len(diff.changed) > len(known) // 10:
+        shadow.analyse()
     now = timezone.now()
     fields = {"cookie": changes.cookie if changes is not None else "", "last_success": now}
     if not incremental:

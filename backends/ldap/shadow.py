@@ -20,13 +20,13 @@ from functools import reduce
 from operator import and_, or_
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db import DatabaseError, connection
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast, Lower
 
 from backends.base import CustomerUserRecord, SearchQuery, SourceResult, login_order
 from backends.errors import SourceUnavailable
-from backends.models import ShadowEntry, SyncState
+from backends.models import ShadowEntry, ShadowValue, SyncState
 from backends.search import Expression, UnparsableSearch, parse_search
 from backends.sql.lookups import Like, like_pattern
 from core.validity import Validity
@@ -131,9 +131,8 @@ class Shadow:
         return ShadowEntry.objects.filter(source=self.alias)
 
     # ------------------------------------------------------------------------------------------ reads
-    def _record(self, login: str, attributes: dict[str, Any], valid_id: int) -> CustomerUserRecord:
-        attributes["ValidID"] = valid_id
-        return self.source.make_record(login, attributes)
+    def _record(self, login: str, attributes: dict[str, Any] | str, valid_id: int) -> CustomerUserRecord:
+        return self.source.make_record(login, StoredAttributes(attributes, valid_id))
 
     def _records(self, rows: Iterable[tuple[str, dict, int]]) -> list[CustomerUserRecord]:
         return [self._record(login, attributes, valid_id) for login, attributes, valid_id in rows]
@@ -168,6 +167,8 @@ class Shadow:
         name, value = query.selector
         if "\x00" in value:
             return SourceResult(records=[], total=0)
+        if name == "term" and (prefix := self._prefix_search(value, query.valid_only, limit)) is not None:
+            return prefix
         try:
             condition = self._selector_q(name, value)
         except UnparsableSearch:
@@ -175,10 +176,53 @@ class Shadow:
         rows = self._rows().filter(condition, listed=True)  # R75, R76: searches see what the live one sees
         if query.valid_only:
             rows = rows.filter(present=True)
-        rows = rows.values_list("login", "attributes", "valid_id")
+        rows = rows.annotate(stored=Cast("attributes", TextField())).values_list(
+            "login", "stored", "valid_id"
+        )
         if name == "login":
             rows = rows.order_by(Lower("login"), "login")
         found = self._fetch(rows[: limit + 1], "search")
+        records = self._records(found[:limit])
+        records.sort(key=login_order)
+        more = len(found) > limit
+        return SourceResult(records=records, has_more=more, total=None if more else len(records))
+
+    def _prefix_search(self, term: str, valid_only: bool, limit: int) -> SourceResult | None:
+        """One term `x*` on PostgreSQL: the first matching values straight from the btree of every search
+        field's values (ShadowValue), their rows, and no more. None when the search is not of that shape,
+        or when the values read did not settle the page (entries not listed among them): the general plan
+        answers then."""
+        if connection.vendor != "postgresql":
+            return None
+        try:
+            expression = parse_search(term)
+        except UnparsableSearch:
+            return None
+        if len(expression) != 1 or len(expression[0]) != 1 or expression[0][0].negated:
+            return None
+        pattern = expression[0][0].pattern(self.config.search_prefix, self.config.search_suffix).lower()
+        if not pattern.endswith("*") or "*" in pattern[:-1] or not pattern[:-1]:
+            return None
+        scanned = (limit + 1) * 2
+        quote = connection.ops.quote_name
+        entries, values = quote(ShadowEntry._meta.db_table), quote(ShadowValue._meta.db_table)
+        present = " AND e.present" if valid_only else ""
+        sql = (
+            f"SELECT e.login, e.attributes, e.valid_id FROM {entries} e WHERE e.id IN ("
+            f'SELECT v.entry_id FROM {values} v WHERE v.source = %s AND v.value COLLATE "C" LIKE %s'
+            f' ORDER BY v.value COLLATE "C" LIMIT {scanned}) AND e.listed{present} LIMIT {limit + 1}'
+        )  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.alias, like_pattern(pattern)])
+            found = cursor.fetchall()
+            if len(found) <= limit:  # short of a page: complete only if the values read were all there are
+                matching = f'SELECT 1 FROM {values} v WHERE v.source = %s AND v.value COLLATE "C" LIKE %s'
+                cursor.execute(
+                    f"SELECT count(*) FROM ({matching} LIMIT {scanned}) s",
+                    [self.alias, like_pattern(pattern)],
+                )
+                if cursor.fetchone()[0] >= scanned:
+                    return None
         records = self._records(found[:limit])
         records.sort(key=login_order)
         more = len(found) > limit
@@ -260,6 +304,27 @@ class Shadow:
                 update_fields=UPSERTED,
                 batch_size=1000,
             )
+            self._index_values([row.identity for row in rows])
+
+    def _index_values(self, identities: list[str]) -> None:
+        """The rows' search values, one ShadowValue each, written from their search keys by the database
+        (PostgreSQL; elsewhere searches use the keys alone)."""
+        if connection.vendor != "postgresql":
+            return
+        quote = connection.ops.quote_name
+        entries, values = quote(ShadowEntry._meta.db_table), quote(ShadowValue._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {values} WHERE entry_id IN"
+                f" (SELECT id FROM {entries} WHERE source = %s AND identity = ANY(%s))",
+                [self.alias, identities],
+            )
+            cursor.execute(
+                f"INSERT INTO {values} (entry_id, source, value) SELECT DISTINCT e.id, e.source, v"
+                f" FROM {entries} e, unnest(string_to_array(trim(both %s from e.search_key), %s)) v"
+                f" WHERE e.source = %s AND e.identity = ANY(%s) AND v <> ''",
+                [SEPARATOR, SEPARATOR, self.alias, identities],
+            )
 
     def mark_gone(self, identities: list[str], *, run: int | None) -> None:
         """Entries gone from the directory: kept, invalid (never deleted)."""
@@ -268,11 +333,50 @@ class Shadow:
                 present=False, valid_id=Validity.INVALID, run=run, digest=""
             )
 
-    def served(self) -> None:
-        """The shadow now holds a full sync under this configuration: reads may come from it."""
-        with transaction.atomic():
-            SyncState.objects.filter(source=self.alias).update(fingerprint=self.fingerprint)
-        self.forget_serving()
+    def analyse(self) -> None:
+        """Fresh statistics after a run that wrote many rows: without them the planner took the source's
+        index over the trigram one (a 250-row search read 5,600 rows instead of 251: 6 ms against 1)."""
+        with connection.cursor() as cursor:
+            for model in (ShadowEntry, ShadowValue):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+class StoredAttributes(Mapping):
+    """A shadow row's attributes with its validity, decoded from their JSON when first read: a page that
+    merges several sources cuts up to half of its rows by login (R20) before anyone reads them."""
+
+    __slots__ = ("_data", "_text", "_valid_id")
+
+    def __init__(self, stored: dict[str, Any] | str, valid_id: int) -> None:
+        self._text, self._valid_id = stored, valid_id
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            stored = self._text
+            data = json.loads(stored) if isinstance(stored, str) else dict(stored)
+            data["ValidID"] = self._valid_id
+            self._data = data
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self.data}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._text, self._valid_id, self._data = "", state["data"].get("ValidID", 1), state["data"]
+
+    def __repr__(self) -> str:
+        return repr(self.data)
 
 
 def _key_matches(column: str, pattern: str, *, whole_column: bool = False) -> Q:

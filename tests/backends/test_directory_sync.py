@@ -270,3 +270,14 @@ def test_health_and_the_runs_screen_say_when_a_sync_failed(synced, directory, ad
     assert "Queue the run" in page.content.decode()
     with pytest.raises(CommandError, match="failed"):
         call_command("sync_source", ALIAS, verbosity=0)
+
+
+def test_a_prefix_search_of_the_shadow_is_exact_when_its_first_values_are_not_listed(synced):
+    synced()
+    sync_source(ALIAS)
+    kept = ["p100", "p101", "p102"]
+    ShadowEntry.objects.filter(source=ALIAS).exclude(login__in=kept).update(listed=False)  # searches skip them
+
+    found = sources[ALIAS].search(SearchQuery(term="p*", limit=10))
+
+    assert ([r.login for r in found.records], found.has_more) == (kept, False)
