@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backends.config import SOURCE_KEYS, ConfigProblem, MapRow, SourceConfig
+from backends.config import SOURCE_KEYS, SYNC_KEYS, ConfigProblem, MapRow, SourceConfig
 from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
 from backends.values import MapRules
 from core.validity import Validity
@@ -200,7 +200,8 @@ class BaseSource(ABC):
         """Every key of this source as it takes effect — what was configured, else this kind's default, else
         the reference's — with secrets masked (passwords, and the password in a DSN): the Sources page."""
         raw = self.config.raw
-        keys = [*raw, *(key for key in SOURCE_KEYS if key not in raw)]
+        unused = () if self.supports_sync else SYNC_KEYS  # a kind that is not synced has no sync keys
+        keys = [*raw, *(key for key in SOURCE_KEYS if key not in raw and key not in unused)]
         shown: dict[str, Any] = {}
         for key in keys:
             value = raw.get(key)

@@ -64,7 +64,7 @@ SOURCE_KEYS: dict[str, Any] = {
     "TranslateManagerTo": "",
     "Map": None,
     "Selections": {},
-    # The directory lifecycle (ours; directory sources only, backends.ldap.lifecycle).
+    # The directory lifecycle (ours; directory sources only, backends.ldap.lifecycle): SYNC_KEYS.
     "Sync": False,
     "SyncSchedule": None,
     "SyncIncrementalSchedule": None,
@@ -72,6 +72,8 @@ SOURCE_KEYS: dict[str, Any] = {
     "IdentityAttribute": "entryUUID",
     "DisabledPreset": None,
 }
+SYNC_KEYS = ("Sync", "SyncSchedule", "SyncIncrementalSchedule", "SyncGuardPercent", "IdentityAttribute",
+             "DisabledPreset")  # fmt: skip
 
 LIST_KEYS = (
     "CustomerUserListFields",

@@ -11,8 +11,6 @@ from huey import crontab
 
 from backends.config import ConfigProblem, truthy
 
-SYNC_KEYS = ("Sync", "SyncSchedule", "SyncIncrementalSchedule", "SyncGuardPercent", "IdentityAttribute",
-             "DisabledPreset")  # fmt: skip
 DEFAULT_GUARD_PERCENT = 10.0
 DEFAULT_IDENTITY = "entryUUID"
 

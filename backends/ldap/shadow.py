@@ -203,26 +203,27 @@ class Shadow:
         pattern = expression[0][0].pattern(self.config.search_prefix, self.config.search_suffix).lower()
         if not pattern.endswith("*") or "*" in pattern[:-1] or not pattern[:-1]:
             return None
-        scanned = (limit + 1) * 2
         quote = connection.ops.quote_name
         entries, values = quote(ShadowEntry._meta.db_table), quote(ShadowValue._meta.db_table)
+        matching = f'SELECT v.entry_id FROM {values} v WHERE v.source = %s AND v.value COLLATE "C" LIKE %s'
         present = " AND e.present" if valid_only else ""
-        sql = (
-            f"SELECT e.login, e.attributes, e.valid_id FROM {entries} e WHERE e.id IN ("
-            f'SELECT v.entry_id FROM {values} v WHERE v.source = %s AND v.value COLLATE "C" LIKE %s'
-            f' ORDER BY v.value COLLATE "C" LIMIT {scanned}) AND e.listed{present} LIMIT {limit + 1}'
-        )  # fmt: skip
+        params = [self.alias, like_pattern(pattern)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.alias, like_pattern(pattern)])
-            found = cursor.fetchall()
-            if len(found) <= limit:  # short of a page: complete only if the values read were all there are
-                matching = f'SELECT 1 FROM {values} v WHERE v.source = %s AND v.value COLLATE "C" LIKE %s'
+            for scanned in ((limit + 1), (limit + 1) * 8):  # most values match one entry each: one read
                 cursor.execute(
-                    f"SELECT count(*) FROM ({matching} LIMIT {scanned}) s",
-                    [self.alias, like_pattern(pattern)],
+                    f"SELECT e.login, e.attributes, e.valid_id FROM {entries} e WHERE e.id IN ({matching}"
+                    f' ORDER BY v.value COLLATE "C" LIMIT {scanned}) AND e.listed{present} LIMIT {limit + 1}',
+                    params,
                 )
-                if cursor.fetchone()[0] >= scanned:
-                    return None
+                found = cursor.fetchall()
+                if len(found) > limit:
+                    break
+                # Short of a page: complete only if the values read were all the matching ones.
+                cursor.execute(f"SELECT count(*) FROM ({matching} LIMIT {scanned}) s", params)
+                if cursor.fetchone()[0] < scanned:
+                    break
+            else:
+                return None
         records = self._records(found[:limit])
         records.sort(key=login_order)
         more = len(found) > limit

@@ -276,8 +276,45 @@ def test_a_prefix_search_of_the_shadow_is_exact_when_its_first_values_are_not_li
     synced()
     sync_source(ALIAS)
     kept = ["p100", "p101", "p102"]
-    ShadowEntry.objects.filter(source=ALIAS).exclude(login__in=kept).update(listed=False)  # searches skip them
+    ShadowEntry.objects.filter(source=ALIAS).exclude(login__in=kept).update(
+        listed=False
+    )  # searches skip them
 
     found = sources[ALIAS].search(SearchQuery(term="p*", limit=10))
 
     assert ([r.login for r in found.records], found.has_more) == (kept, False)
+
+
+@pytest.mark.parametrize(("preset", "values", "disabled"), [
+    ("openldap-ppolicy", ["000001010000Z"], True), ("openldap-ppolicy", [], False),
+    ("389ds", ["TRUE"], True), ("389ds", ["true"], True), ("389ds", ["FALSE"], False), ("389ds", [], False),
+    ("ad", ["514"], True), ("ad", ["66050"], True), ("ad", ["512"], False), ("ad", ["66048"], False),
+])  # fmt: skip
+def test_each_disabled_preset_reads_its_directorys_flag(preset, values, disabled):
+    from backends.ldap.lifecycle import PRESETS
+
+    assert bool(PRESETS[preset].reason(values)) is disabled
+
+
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"DisabledPreset": "openldap"}, "['DisabledPreset']"),
+    ({"SyncSchedule": "every night"}, "['SyncSchedule']"),
+    ({"SyncIncrementalSchedule": "61 * * * *"}, "['SyncIncrementalSchedule']"),
+    ({"SyncGuardPercent": 150}, "['SyncGuardPercent']"),
+    ({"IdentityAttribute": ""}, "['IdentityAttribute']"),
+    ({"Sync": "yes"}, "['Sync']"),
+])  # fmt: skip
+def test_a_wrong_sync_key_is_named_by_the_configuration_check(ldap_source_settings, overrides, path):
+    from backends.config import validate_source_config
+
+    problems = validate_source_config(ALIAS, ldap_source_settings(**overrides))
+
+    assert [(p.path, p.check_id) for p in problems] == [(path, "backends.E045")]
+
+
+def test_a_database_source_is_not_synced(db_source_settings):
+    from backends.config import validate_source_config
+
+    problems = validate_source_config("CustomerUser", db_source_settings(Sync=True))
+
+    assert [(p.path, p.check_id) for p in problems] == [("['Sync']", "backends.E045")]
