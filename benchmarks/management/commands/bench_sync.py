@@ -65,11 +65,12 @@ class Command(BaseCommand):
         stems = sorted({name[:3].lower() for name in LAST_NAMES if len(name) >= 4})
         rng = random.Random(36)
         terms = [f"{rng.choice(stems)}*" for _ in range(searches)]
-        timings: dict[str, list[float]] = {"db": [], "both": []}
-        for registry in (db_only, both):
+        shadow = SourceHandler({source: {**configured[source], "CacheTTL": 0}})
+        timings: dict[str, list[float]] = {"db": [], "both": [], "shadow": []}
+        for registry in (db_only, both, shadow):
             search_customer_users(term="warm*", limit=PAGE, registry=registry)
         for term in terms:
-            for key, registry in (("db", db_only), ("both", both)):
+            for key, registry in (("db", db_only), ("both", both), ("shadow", shadow)):
                 begun = time.perf_counter()
                 page = search_customer_users(term=term, limit=PAGE, registry=registry)
                 shown = [record.display for record in page.rows]  # what a list shows of each row
@@ -83,7 +84,12 @@ class Command(BaseCommand):
             "incremental_s": round(incremental_s, 3), "changes": sum(applied.values()),
             "expected_changes": sum(expected.values()), "applied": applied, "expected": expected,
             "search_p95_ms": round(p95["both"], 2), "db_only_p95_ms": round(p95["db"], 2),
-            "search_ratio": round(p95["both"] / p95["db"], 2), "searches": searches, "rows": PAGE,
+            "search_ratio": round(p95["both"] / p95["db"], 2), "shadow_only_p95_ms": round(p95["shadow"], 2),
+            "searches": searches, "rows": PAGE,
+            "slowest": sorted(
+                ({"term": t, **{k: round(v[i], 2) for k, v in timings.items()}} for i, t in enumerate(terms)),
+                key=lambda row: -row["both"],
+            )[:8],
         }  # fmt: skip
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2), encoding="utf-8")
