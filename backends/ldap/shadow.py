@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import reduce
+from json import loads
 from operator import and_, or_
 from typing import TYPE_CHECKING, Any
 
@@ -211,21 +212,21 @@ class Shadow:
         with connection.cursor() as cursor:
             # A few more values than a page (an entry gone or left out by a filter is skipped; reading
             # exactly a page, 72 % of pages came up short at 0.5 % gone and were read again, eight times
-            # larger), then more only when they did not settle it.
-            for scanned in (limit + limit // 4 + 1, (limit + 1) * 8):
-                # The first values in index order, how many were read, then their rows by primary key (a
-                # nested loop; `id IN (…)` cost twice the planning and a hash of the values).
+            # larger), then more only when they did not settle it. Each value read costs a row's look-up.
+            for scanned in (limit + 1 + max(8, limit // 16), (limit + 1) * 8):
+                # The first values in index order, each with its row by primary key, or none where the row is
+                # not shown (a nested loop; `id IN (…)` cost twice the planning and a hash of the values):
+                # one result row per value read.
                 cursor.execute(
-                    f"SELECT m.n, e.login, e.attributes, e.valid_id FROM (SELECT s.entry_id,"
-                    f' count(*) OVER () n FROM ({matching} ORDER BY v.value COLLATE "C" LIMIT {scanned}) s) m'
-                    f" LEFT JOIN {entries} e ON e.id = m.entry_id AND e.listed{present}",
+                    f'SELECT e.login, e.attributes, e.valid_id FROM ({matching} ORDER BY v.value COLLATE "C"'
+                    f" LIMIT {scanned}) m LEFT JOIN {entries} e ON e.id = m.entry_id AND e.listed{present}",
                     params,
                 )
                 rows = cursor.fetchall()
                 found = list(
-                    {row[1]: row[1:] for row in rows if row[1] is not None}.values()
+                    {row[0]: row for row in rows if row[0] is not None}.values()
                 )  # one row per entry, though two of its values matched
-                if len(found) > limit or not rows or rows[0][0] < scanned:  # a page, or every matching value
+                if len(found) > limit or len(rows) < scanned:  # a page, or every matching value was read
                     break
             else:
                 return None
@@ -359,15 +360,32 @@ class StoredAttributes(Mapping):
 
     @property
     def data(self) -> dict[str, Any]:
-        if self._data is None:
+        data = self._data
+        if data is None:
             stored = self._text
-            data = json.loads(stored) if isinstance(stored, str) else dict(stored)
+            data = self._data = loads(stored) if stored.__class__ is str else dict(stored)
             data["ValidID"] = self._valid_id
-            self._data = data
-        return self._data
+        return data
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    def get(
+        self, key: str, default: Any = None
+    ) -> Any:  # the ABC's, through __getitem__, was a tenth of a page
+        return self.data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def keys(self):
+        return self.data.keys()
+
+    def items(self):
+        return self.data.items()
+
+    def values(self):
+        return self.data.values()
 
     def __iter__(self):
         return iter(self.data)

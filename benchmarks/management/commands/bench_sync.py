@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--db-source", required=True, help="the database source searched beside it")
         parser.add_argument("--root-dn", required=True)
         parser.add_argument("--root-pw", required=True)
-        parser.add_argument("--searches", type=int, default=200)
+        parser.add_argument("--searches", type=int, default=400)
         parser.add_argument("--out", type=Path, required=True)
 
     def handle(self, *args, source, db_source, root_dn, root_pw, searches, out, **options):
