@@ -180,7 +180,7 @@ class Shadow:
         rows = rows.annotate(stored=Cast("attributes", TextField())).values_list(
             "login", "stored", "valid_id"
         )
-        if name == "login":
+        if name == "login" or not value.strip("* "):  # a listing: the first logins, so offsets page alike
             rows = rows.order_by(Lower("login"), "login")
         found = self._fetch(rows[: limit + 1], "search")
         records = self._records(found[:limit])

@@ -318,3 +318,14 @@ def test_a_database_source_is_not_synced(db_source_settings):
     problems = validate_source_config("CustomerUser", db_source_settings(Sync=True))
 
     assert [(p.path, p.check_id) for p in problems] == [("['Sync']", "backends.E045")]
+
+
+def test_a_listing_of_the_shadow_pages_by_login(synced):
+    synced()
+    sync_source(ALIAS)
+    source = sources[ALIAS]
+
+    pages = [[r.login for r in source.search(SearchQuery(term="*", limit=n)).records] for n in (10, 20)]
+
+    assert pages[0] == [f"p{n:03d}" for n in range(10)]
+    assert pages[1][:10] == pages[0]
