@@ -497,3 +497,47 @@ class UsedSignupLink(models.Model):
 
     def __str__(self) -> str:
         return self.digest
+
+
+class ImportRun(models.Model):
+    """An import of a file queued from the admin and run as a job by the import commands' engine: where it
+    stands (rows read of the file's rows), what it wrote, and where its report of refused rows is."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(max_length=20)  # customer_users | customers
+    source = models.CharField(max_length=64, blank=True)  # for customer users: the source written to
+    name = models.CharField(max_length=255)  # the uploaded file's name
+    path = models.CharField(max_length=1000)  # where the file is kept while it is imported
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)  # data rows in the file
+    read = models.PositiveIntegerField(default=0)
+    written = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    queued = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
+
+    class Meta:
+        db_table = "customer_import_run"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return (
+            100
+            if self.status == self.Status.SUCCEEDED
+            else int(100 * self.read / self.total)
+            if self.total
+            else 0
+        )

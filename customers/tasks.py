@@ -10,6 +10,7 @@ from huey.contrib.djhuey import HUEY, db_task
 
 from backends.ldap.lifecycle import cron
 from backends.registry import SourceHandler, sources
+from customers.import_runs import run_import
 from customers.sync import sync_source
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,13 @@ def sync_source_job(alias: str, full: bool = False, dry_run: bool = False, confi
     outcome = sync_source(alias, full=full, dry_run=dry_run, confirm=confirm)
     (logger.info if outcome.ok else logger.error)("%s", outcome.message)
     return outcome.message
+
+
+@db_task()
+def import_file_job(run_id: int) -> str:
+    """An import queued from the admin (customers.import_runs)."""
+    run = run_import(run_id)
+    return f"{run.name}: {run.status}"
 
 
 def schedule_syncs(registry: SourceHandler = sources) -> list[str]:

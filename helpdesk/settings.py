@@ -19,6 +19,7 @@ HELPDESK_API_MAX_PAGE_SIZE   the most rows one API answer holds (default 1000)
 HELPDESK_API_MAX_BODY_BYTES  the largest JSON body the API reads (default 1 MiB; larger ones get 413)
 HELPDESK_CONFIG              a TOML file with the sources and global options (helpdesk/config.py)
 HELPDESK_HISTORY_RETENTION_DAYS  days the history of changes is kept (purge_history; default 0: for ever)
+HELPDESK_IMPORTS_ROOT        where files imported from the admin are kept (default var/imports)
 HELPDESK_JOBS_URL            redis://… runs jobs on Redis (default: a SQLite file under var/, no server)
 HELPDESK_SYNC_LEASE_SECONDS  how long a sync run's lease outlives its last sign of life (default 120)
 TIME_ZONE, LOG_LEVEL         as named
@@ -214,6 +215,9 @@ if DEBUG:  # runserver serves the apps' files directly; WhiteNoise only needs th
 # Files customers attach to tickets (tickets/attachments.py): kept here by the default storage and handed out
 # only by the panel, to those who may read the ticket — never served from MEDIA_URL.
 MEDIA_ROOT = os.environ.get("HELPDESK_MEDIA_ROOT") or str(VAR_DIR / "media")
+# Files queued for import from the admin, and their reports of refused rows; workers on other machines need
+# it shared (customers.import_runs).
+IMPORTS_ROOT = Path(os.environ.get("HELPDESK_IMPORTS_ROOT") or VAR_DIR / "imports")
 ATTACHMENT_MAX_BYTES = int(os.environ.get("HELPDESK_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.checks import run_checks
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,6 +23,7 @@ from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
 from customers.forms import CustomerUserForm
+from customers.import_runs import import_report, queue_import, recent_imports
 from customers.imports import CustomerImporter, CustomerUserImporter, check_file
 from customers.password_reset import request_password_reset
 from customers.people_search import find_customer_users
@@ -49,7 +51,7 @@ from customers.services import (
     update_customer_user,
 )
 from customers.sync import sync_health, sync_runs
-from customers.tasks import sync_source_job
+from customers.tasks import import_file_job, sync_source_job
 from helpdesk.admin.history import history_link
 from helpdesk.portal.views import VIEW_AS_KEY
 from permissions.matrix import get_permission_matrix
@@ -199,7 +201,21 @@ def customer_user_import(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind") or "customer_users"
     own = [info for info in list_sources(read_only=False) if sources[info.alias].reads_own_table]
     check = None
-    if request.method == "POST" and request.FILES.get("file") is not None:
+    if request.method == "POST" and request.POST.get("action") == "import" and request.FILES.get("file"):
+        if kind == "customers" and not request.user.has_perm("customers.add_customer"):
+            raise PermissionDenied
+        alias = request.POST.get("source") or (own[0].alias if own else "")
+        try:
+            run = queue_import(
+                upload=request.FILES["file"], kind=kind, source=alias, acting_user=request.user
+            )
+        except ValidationFailed as exc:
+            messages.error(request, exc.message)
+        else:
+            transaction.on_commit(lambda: import_file_job(run.pk))
+            messages.success(request, _("%(name)s is queued for import.") % {"name": run.name})
+            return redirect("admin:import_runs")
+    elif request.method == "POST" and request.FILES.get("file") is not None:
         upload = request.FILES["file"]
         if kind == "customers":
             check = check_file(upload, CustomerImporter)
@@ -212,6 +228,22 @@ def customer_user_import(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose a file to check."))
     return render_admin(request, "admin/customers/customer_user_import.html", _("Check a file to import"),
                         kind=kind, own_sources=own, check=check)  # fmt: skip
+
+
+def import_runs(request: HttpRequest) -> HttpResponse:
+    """Imports queued from this screen, with how far each got; the page refreshes itself while one runs."""
+    runs = list(recent_imports())
+    active = any(run.status in ("queued", "running") for run in runs)
+    return render_admin(request, "admin/customers/import_runs.html", _("Imports"), runs=runs, active=active)
+
+
+def import_run_report(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The refused rows of an import (line, field, value, reason), as the command writes them."""
+    run = next((run for run in recent_imports(1000) if run.pk == run_id), None)
+    report = import_report(run) if run is not None else None
+    if report is None:
+        raise Http404(_("This import refused no rows."))
+    return FileResponse(report.open("rb"), as_attachment=True, filename=f"{run.name}.errors.csv")
 
 
 # ------------------------------------------------------------------------------------ add / edit

@@ -351,3 +351,49 @@ def test_a_file_is_checked_before_importing_by_the_commands_own_rules(client, dj
     bad = client.post(reverse("admin:customer_user_import"),
                       {"kind": "customers", "file": SimpleUploadedFile("c.csv", b"Nope\nx\n")})  # fmt: skip
     assert "The file cannot be imported" in bad.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_imported_from_the_admin_runs_as_a_job_with_its_progress_and_refused_rows(
+    client, django_user_model, settings, db_source_settings, tmp_path, monkeypatch
+):
+    """Issue 35: the admin's bulk import, queued on the job engine and run by the commands' engine."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+    from huey.contrib.djhuey import HUEY
+
+    from core.models import HistoryEntry
+    from customers.models import Customer, CustomerUser, ImportRun
+
+    monkeypatch.setattr(HUEY, "immediate", True)  # the worker runs the job as soon as it is queued
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    settings.IMPORTS_ROOT = tmp_path
+    Customer.objects.create(customer_id="ACME", name="Acme")
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+    body = ("UserLogin,UserFirstname,UserLastname,UserEmail,UserCustomerID\n"
+            "new1,New,One,new1@example.com,acme\nnew2,New,Two,not-an-address,ACME\n")  # fmt: skip
+
+    queued = client.post(reverse("admin:customer_user_import"), {
+        "kind": "customer_users", "action": "import", "file": SimpleUploadedFile("people.csv", body.encode()),
+    })  # fmt: skip
+
+    assert queued.url == reverse("admin:import_runs")
+    run = ImportRun.objects.get()
+    assert (run.status, run.total, run.read, run.written, run.refused, run.percent) == (
+        "succeeded",
+        2,
+        2,
+        1,
+        1,
+        100,
+    )
+    assert list(CustomerUser.objects.values_list("login", "customer_id")) == [
+        ("new1", "ACME")
+    ]  # the rules held
+    assert HistoryEntry.objects.filter(action="customer_users.imported").exists()
+    page = client.get(reverse("admin:import_runs")).content.decode()
+    assert ("people.csv" in page, 'value="100"' in page) == (True, True)
+    report = client.get(reverse("admin:import_run_report", args=[run.pk]))
+    assert b"not-an-address" in b"".join(report.streaming_content)

@@ -42,7 +42,7 @@ def _routes(patterns=None, prefix="", namespace=None):
 ROUTES = list(_routes())
 SAMPLES = {"login": "anna", "name": "billing", "attachment_id": "1", "customer_id": "ACME", "number": "7001", "uid": "bm9ib2R5", "token": "not-a-token",
            "app_label": "customers", "url": "no-such-page/", "content_type_id": "1", "object_id": "1",
-           "alias": "CustomerUser"}  # fmt: skip
+           "alias": "CustomerUser", "run_id": "1"}  # fmt: skip
 
 
 def _path(route: str, values: dict[str, str]) -> str:
