@@ -36,8 +36,21 @@ PASSED_KEPT = 10_000  # texts per attribute a MapRules remembers as passed (see 
 VALIDITY_PROBLEM = gettext_lazy("ValidID must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily).")
 
 
+# The reference's Map labels that are key names rather than words (Defaults.pm and its LDAP examples), as
+# words: every form, message and report that names a field goes through label_in_language.
+IN_WORDS = {
+    "Firstname": gettext_lazy("First name"), "Lastname": gettext_lazy("Last name"),
+    "Username": gettext_lazy("Login"), "Email": gettext_lazy("E-mail address"),
+    "CustomerID": gettext_lazy("Customer ID"), "CustomerIDs": gettext_lazy("More customer IDs"),
+    "Zip": gettext_lazy("Postcode"), "Valid": gettext_lazy("Validity"),
+}  # fmt: skip
+
+
 def label_in_language(label: str) -> str:
-    """A Map label as the active language has it (the shipped Map's labels are in the catalogue)."""
+    """A Map label in words, as the active language has it (the shipped Map's labels are in the catalogue,
+    the reference's key-like ones are put in words first)."""
+    if label in IN_WORDS:
+        return str(IN_WORDS[label])
     return _(label) if label else label
 
 

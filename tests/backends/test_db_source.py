@@ -293,8 +293,8 @@ def test_add_refuses_missing_required_fields_and_writes_nothing(registry, people
             registry=registry,
         )
     assert caught.value.field_errors == {
-        "UserFirstname": ["Firstname is required."],
-        "UserEmail": ["Email is required."],
+        "UserFirstname": ["First name is required."],
+        "UserEmail": ["E-mail address is required."],
     }
     assert CustomerUser.objects.count() == before
 
@@ -392,7 +392,7 @@ def test_add_refuses_over_long_values_and_a_10_mb_string(registry, people, actin
             registry=registry,
         )
     assert caught.value.field_errors == {
-        "UserFirstname": ["Firstname has 101 characters; at most 100 are allowed."],
+        "UserFirstname": ["First name has 101 characters; at most 100 are allowed."],
         "UserComment": ["Comment has 10485760 characters; at most 250 are allowed."],
     }
     assert CustomerUser.objects.count() == before
@@ -462,7 +462,7 @@ def test_update_validates_like_add_and_changes_nothing_on_error(registry, people
             acting_user=acting_user,
             registry=registry,
         )
-    assert caught.value.field_errors == {"UserLastname": ["Lastname is required."]}
+    assert caught.value.field_errors == {"UserLastname": ["Last name is required."]}
     assert CustomerUser.objects.get(login="jdoe").last_name == "Doe"
     with pytest.raises(CustomerUserInvalid) as caught:
         update_customer_user(

@@ -192,7 +192,7 @@ def test_writes_an_external_table_and_its_column_sizes_bound_the_values(external
         partner.add({"UserLogin": "ext.long", "UserFirstname": "x" * 61, "UserLastname": "Long",
                      "UserEmail": "long@partner.example", "UserCustomerID": "EXT-2"}, acting_user=None)  # fmt: skip
     assert caught.value.field_errors == {
-        "UserFirstname": ["Firstname has 61 characters; at most 60 are allowed."]
+        "UserFirstname": ["First name has 61 characters; at most 60 are allowed."]
     }
     with pytest.raises(CustomerUserInvalid, match="already exists"):
         partner.update("ext.dorottya", {"UserLogin": "ext.anna", "UserFirstname": "D", "UserLastname": "D",

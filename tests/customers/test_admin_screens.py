@@ -397,3 +397,30 @@ def test_a_file_imported_from_the_admin_runs_as_a_job_with_its_progress_and_refu
     assert ("people.csv" in page, 'value="100"' in page) == (True, True)
     report = client.get(reverse("admin:import_run_report", args=[run.pk]))
     assert b"not-an-address" in b"".join(report.streaming_content)
+
+
+def test_the_customer_user_form_and_its_messages_name_fields_in_words(client, django_user_model, settings,
+                                                                     db_source_settings):  # fmt: skip
+    """Issue 35: labels in words, not the reference's key-like ones (Firstname, Username, CustomerID)."""
+    import re
+
+    from django.urls import reverse
+
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": db_source_settings(CacheTTL=0)}
+    client.force_login(
+        django_user_model.objects.create_superuser("root", "root@example.com", "Root-Pass-123")
+    )
+
+    page = client.post(reverse("admin:customer_user_add"), {"source": "CustomerUser", "ValidID": "1"})
+
+    labels = re.findall(r"<label[^>]*>([^<:]+)", page.content.decode())
+    assert {"First name", "Last name", "Login", "E-mail address", "Customer ID"} <= {
+        lb.strip() for lb in labels
+    }
+    assert not {"Firstname", "Username", "CustomerID"} & {lb.strip() for lb in labels}
+    from core.errors import HelpdeskError
+    from customers.services import create_customer_user
+
+    with pytest.raises(HelpdeskError) as refused:  # the same words in the messages of every path
+        create_customer_user(attributes={"UserFirstname": "Ida", "UserLastname": "Lang"}, acting_user=None)
+    assert refused.value.field_errors["UserLogin"] == ["Login is required."]

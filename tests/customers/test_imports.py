@@ -74,7 +74,7 @@ def test_import_writes_good_rows_and_reports_every_bad_one(tmp_path, own_table):
     assert sorted(CustomerUser.objects.values_list("login", flat=True)) == ["sha", "taken", "zoe"]
     assert CustomerUser.objects.get(login="sha").password == "e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4"
     assert report(path) == [
-        (4, "UserLogin", "Username is required."),
+        (4, "UserLogin", "Login is required."),
         (5, "UserEmail", "'not-an-address' is not a valid e-mail address."),
         (6, "UserCustomerID", "There is no customer 'NOPE'."),
         (7, "UserLogin", "UserLogin appears twice in the file."),
@@ -95,7 +95,7 @@ def test_dry_run_validates_and_writes_nothing(tmp_path, own_table):
     with pytest.raises(CommandError):
         call_command("import_customer_users", str(path), "--dry-run", verbosity=0)
     assert not CustomerUser.objects.filter(login__startswith="new").exists()
-    assert report(path) == [(3, "UserFirstname", "Firstname is required.")]
+    assert report(path) == [(3, "UserFirstname", "First name is required.")]
 
 
 @pytest.mark.sqlite
@@ -206,9 +206,9 @@ def test_a_json_line_with_an_unknown_or_missing_key_is_an_error_of_that_line(tmp
         call_command("import_customer_users", str(path), verbosity=0)
     assert report(path) == [
         (2, "Colour", "Colour is not an attribute of the Map of CustomerUser."),
-        (3, "UserLogin", "Username is required."),
-        (3, "UserEmail", "Email is required."),
-        (3, "UserCustomerID", "CustomerID is required."),
+        (3, "UserLogin", "Login is required."),
+        (3, "UserEmail", "E-mail address is required."),
+        (3, "UserCustomerID", "Customer ID is required."),
     ]
     assert CustomerUser.objects.filter(login="good").exists()
 
@@ -446,7 +446,7 @@ def test_a_resumed_run_keeps_the_report_of_the_lines_before_it(tmp_path, own_tab
         call_command("import_customer_users", str(path), "--batch-size", "2", "--resume", verbosity=0)
     assert report(path) == [
         (3, "UserEmail", "'not-an-address' is not a valid e-mail address."),
-        (7, "UserFirstname", "Firstname is required."),
+        (7, "UserFirstname", "First name is required."),
     ]
     assert set(CustomerUser.objects.filter(login__startswith="r").values_list("login", flat=True)) == {
         "r0", "r2", "r3", "r4"

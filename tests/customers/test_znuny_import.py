@@ -181,7 +181,7 @@ def test_a_value_a_rule_refuses_is_a_named_row_not_a_stopped_import(znuny_dsn, b
         "skipped customer 'OLD': name: Ensure this value has at most 191 characters (it has 192)." in output
     )
     assert (
-        "skipped customer user 'mm\\u2028üller': UserLogin: Username must not contain control characters or line"
+        "skipped customer user 'mm\\u2028üller': UserLogin: Login must not contain control characters or line"
         " breaks ('mm\\u2028üller')." in output
     )
     assert sorted(Customer.objects.values_list("customer_id", flat=True)) == ["ACME"]
