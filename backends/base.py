@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backends.config import SOURCE_KEYS, SYNC_KEYS, ConfigProblem, MapRow, SourceConfig
+from backends.config import RULE_KEYS, SOURCE_KEYS, SYNC_KEYS, ConfigProblem, MapRow, SourceConfig
 from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
 from backends.values import MapRules
 from core.validity import Validity
@@ -178,6 +178,7 @@ class BaseSource(ABC):
     storage_names_case_blind = False  # True: its storage names match whatever their case (LDAP, RFC 4512)
     hashes_passwords = True  # a refused password cost a slow hash here (False: a directory's bind did)
     supports_sync = False  # True: a local shadow can be synced from it (the directory lifecycle)
+    supports_directory_rules = False  # True: CompanyRules and GroupRules apply to its entries
     # What a configuration that leaves these keys out gets from this kind of source (R11, R14).
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 250, "AdminSetPreferences": 1, "CacheTTL": 86400, "ReadOnly": 0,
@@ -200,7 +201,9 @@ class BaseSource(ABC):
         """Every key of this source as it takes effect — what was configured, else this kind's default, else
         the reference's — with secrets masked (passwords, and the password in a DSN): the Sources page."""
         raw = self.config.raw
-        unused = () if self.supports_sync else SYNC_KEYS  # a kind that is not synced has no sync keys
+        unused = (() if self.supports_sync else SYNC_KEYS) + (
+            () if self.supports_directory_rules else RULE_KEYS
+        )
         keys = [*raw, *(key for key in SOURCE_KEYS if key not in raw and key not in unused)]
         shown: dict[str, Any] = {}
         for key in keys:

@@ -71,7 +71,13 @@ SOURCE_KEYS: dict[str, Any] = {
     "SyncGuardPercent": 10,
     "IdentityAttribute": "entryUUID",
     "DisabledPreset": None,
+    # What a directory says about companies and customer groups (ours; directory sources only,
+    # backends.ldap.rules): RULE_KEYS.
+    "CompanyRules": None,
+    "GroupRules": None,
+    "NestedGroups": False,
 }
+RULE_KEYS = ("CompanyRules", "GroupRules", "NestedGroups")
 SYNC_KEYS = ("Sync", "SyncSchedule", "SyncIncrementalSchedule", "SyncGuardPercent", "IdentityAttribute",
              "DisabledPreset")  # fmt: skip
 
@@ -318,6 +324,13 @@ def validate_source_config(alias: str, raw: Any) -> list[ConfigProblem]:
     if not problems:
         source_class = import_string(module_path(raw["Module"]))
         problems = list(source_class.config_problems(raw))
+        rules = [key for key in RULE_KEYS if raw.get(key) and key != "NestedGroups"]
+        if rules and not source_class.supports_directory_rules:
+            problems.append(ConfigProblem(
+                f"[{rules[0]!r}]", f"a {source_class.kind} source holds no directory groups or subtrees",
+                hint="Company and group rules are for directory sources (Module LDAP); remove the key here.",
+                check_id="backends.E046",
+            ))  # fmt: skip
         if truthy(raw.get("Sync")) and not source_class.supports_sync:
             problems.append(ConfigProblem(
                 "['Sync']", f"a {source_class.kind} source is read where it lives and is not synced",

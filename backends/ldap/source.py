@@ -46,6 +46,7 @@ from backends.errors import (
     summarize,
 )
 from backends.ldap.lifecycle import SyncSettings, sync_problems
+from backends.ldap.rules import NESTING_DEPTH, Derived, DirectoryFacts, apply_rules, normal_dn, parse_rules
 from backends.ldap.shadow import Shadow
 from backends.ldap.sync import DirectoryReader
 from backends.ldap.writes import Directory, write_entry
@@ -116,6 +117,7 @@ class LDAPSource(BaseSource):
     storage_names_case_blind = True
     hashes_passwords = False  # the server checks a password by a bind, in a few milliseconds
     supports_sync = True
+    supports_directory_rules = True
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 200, "AdminSetPreferences": 0, "CacheTTL": 0, "ReadOnly": 1,
     }  # fmt: skip
@@ -141,6 +143,8 @@ class LDAPSource(BaseSource):
         self._connection: ldap.ldapobject.LDAPObject | None = None
         self.sync = SyncSettings.from_config(config.raw)
         self.shadow = Shadow(self) if self.sync.enabled else None
+        self.company_rules, self.group_rules, _problems = parse_rules(config.raw)
+        self.nested_groups = truthy(config.raw.get("NestedGroups"))
         self._attributes = sorted(
             {row.storage for row in config.map_rows if not row.is_password}
             | {config.customer_key, config.customer_id}
@@ -201,7 +205,7 @@ class LDAPSource(BaseSource):
         page_size = params.get("PageSize")
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
             problem("['Params']['PageSize']", f"must be a whole number ≥ 1, not {page_size!r}")
-        return problems + sync_problems(raw)
+        return problems + sync_problems(raw) + parse_rules(raw)[2]
 
     # ------------------------------------------------------------------------------------ connection
     def _connect(self, bind_dn: str | None = None, bind_pw: str | None = None) -> ldap.ldapobject.LDAPObject:
@@ -633,6 +637,65 @@ class LDAPSource(BaseSource):
             record.get("DN"), ldap.SCOPE_BASE, "(objectClass=*)", [preset.attribute]))  # fmt: skip
         values = [self._decode(v) for _, attrs in connection_values for v in _values(attrs, preset.attribute)]
         return bool(preset.reason(values))
+
+    # ------------------------------------------------------------------------- companies and groups
+    def directory_facts(self, login: str) -> DirectoryFacts | None:
+        """What the company and group rules read about `login`'s entry, from the directory now: its DN, its
+        groups (groupOfNames/groupOfUniqueNames members, posixGroup memberUid, memberOf where kept; with
+        NestedGroups the groups of those groups, to NESTING_DEPTH, a cycle ending where it began), the values
+        of the attributes rules name, and its e-mail address."""
+        record = self.live_get(login)
+        if record is None:
+            return None
+        dn = str(record.get("DN"))
+        named = sorted(
+            {r.attribute for r in (*self.company_rules, *self.group_rules) if r.source == "attribute"}
+        )
+        entry = self._run(
+            "get", lambda c: c.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", [*named, "memberOf"])
+        )
+        attrs = entry[0][1] if entry else {}
+        values = {name: tuple(self._decode(v) for v in _values(attrs, name)) for name in named}
+        groups: set[str] = set()
+        if any(r.source == "group" for r in (*self.company_rules, *self.group_rules)):
+            groups = self._groups_of(dn, record.login, [self._decode(v) for v in _values(attrs, "memberOf")])
+        return DirectoryFacts(dn=dn, groups=frozenset(groups), values=values, email=record.email)
+
+    def _groups_of(self, dn: str, login: str, member_of: list[str]) -> set[str]:
+        base = self._suffix()
+        direct = (f"(|(member={escape_filter_chars(dn)})(uniqueMember={escape_filter_chars(dn)})"
+                  f"(memberUid={escape_filter_chars(login)}))")  # fmt: skip
+
+        def containing(filterstr: str) -> set[str]:
+            found = self._run("search", lambda c: c.search_s(base, ldap.SCOPE_SUBTREE, filterstr, ["1.1"]))
+            return {normal_dn(group) for group, _ in found if group}
+
+        groups = containing(direct) | {normal_dn(g) for g in member_of}
+        frontier, depth = set(groups), 0
+        while self.nested_groups and frontier and depth < NESTING_DEPTH:
+            either = "".join(f"(member={escape_filter_chars(g)})(uniqueMember={escape_filter_chars(g)})"
+                             for g in sorted(frontier))  # fmt: skip
+            frontier = containing(f"(|{either})") - groups  # a group seen before ends its path (cycles)
+            groups |= frontier
+            depth += 1
+        return groups
+
+    def _suffix(self) -> str:
+        """The naming context BaseDN lies in: groups live beside the people, not under them."""
+        base = self.base_dn.lower()
+        root = self._run(
+            "search", lambda c: c.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
+        )
+        contexts = [self._decode(v) for _, attrs in root for v in _values(attrs, "namingContexts")]
+        return max((c for c in contexts if base.endswith(c.lower())), key=len, default=self.base_dn)
+
+    def derive(self, login: str) -> tuple[list[Derived], list[Derived]] | None:
+        """The companies and customer groups the rules give `login` (each with its reason), or None when the
+        directory does not hold the login."""
+        facts = self.directory_facts(login)
+        if facts is None:
+            return None
+        return apply_rules(self.company_rules, facts), apply_rules(self.group_rules, facts)
 
     def generate_random_password(self, size: int = 8) -> str:
         return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))

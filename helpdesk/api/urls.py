@@ -39,5 +39,6 @@ urlpatterns = [
     path("settings/default-services/", views.DefaultServices.as_view(), name="default-services"),
     path("sources/", views.Sources.as_view(), name="sources"),
     path("sources/<str:alias>/sync-runs/", views.SourceSyncRuns.as_view(), name="source-sync-runs"),
+    path("sources/<str:alias>/preview/", views.SourceRulesPreview.as_view(), name="source-preview"),
     path("audit/", views.AuditLog.as_view(), name="audit"),
 ]

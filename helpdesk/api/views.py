@@ -27,6 +27,7 @@ from backends.base import CustomerUserRecord
 from backends.errors import CustomerUserNotFound, summarize
 from core.errors import DeletionRefused, HelpdeskError, NotFound, ValidationFailed
 from core.history import audit_log
+from customers.directory_rules import preview_directory_rules
 from customers.selectors import (
     additional_customer_ids,
     customer_user_service_names,
@@ -719,6 +720,18 @@ class SourceSyncRuns(AtomicMixin, generics.ListAPIView):
         return Response({"queued": True, "source": alias, **body}, status=status.HTTP_202_ACCEPTED)
 
 
+class SourceRulesPreview(ApiView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def post(self, request: Request, alias: str) -> Response:
+        """The companies and customer groups the source's CompanyRules and GroupRules give one entry (body:
+        {"login": …}), each with the rule and the directory group or value behind it; nothing is written."""
+        body = _body(request, dict, _('an object with the login, e.g. {"login": "anna"}'))
+        login = body.get("login")
+        if not isinstance(login, str) or not login.strip():
+            raise ValidationFailed.on("login", _("Must be a login, not %(value)r.") % {"value": login})
+        return Response(preview_directory_rules(alias, login.strip()))
+
+
 # ----------------------------------------------------------------------------------------- history
 SINCE_UNTIL = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="entries at or after (ISO 8601)"),
@@ -835,6 +848,7 @@ DefaultGroups.needs = needs(_GROUP, access.CHANGE_DEFAULTS)
 DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
 Sources.needs = needs(access.VIEW_SOURCES)
 SourceSyncRuns.needs = needs((access.VIEW_SOURCES, access.VIEW_SYNC_RUNS), access.RUN_SYNC)
+SourceRulesPreview.needs = needs(access.VIEW_SOURCES)  # a POST that writes nothing
 CustomerUserHistory.needs = needs((_USER, access.VIEW_HISTORY))
 CustomerHistory.needs = needs((_CUSTOMER, access.VIEW_HISTORY))
 AuditLog.needs = needs(access.VIEW_HISTORY)
