@@ -328,6 +328,16 @@ class BaseSource(ABC):
         """
         self.get(HEALTH_PROBE_LOGIN)
 
+    def directory_grants(self, record: CustomerUserRecord) -> tuple[list[Any], list[Any]]:
+        """The companies and customer groups this source's rules give `record` (backends.ldap.rules), each
+        with its reason; none where a source has no rules."""
+        return [], []
+
+    @property
+    def derives_grants(self) -> bool:
+        """Whether its rules give companies or groups (the permission answers then follow the directory)."""
+        return False
+
     def generate_random_password(self, size: int = 8) -> str:
         alphabet = string.ascii_letters + string.digits
         return "".join(secrets.choice(alphabet) for _ in range(size))

@@ -239,15 +239,24 @@ def list_customer_ids(login: str, *, registry: SourceHandler = sources) -> list[
 
 
 def customer_ids_of(
-    record: CustomerUserRecord, *, registry: SourceHandler = sources, additional: Iterable[str] | None = None
+    record: CustomerUserRecord,
+    *,
+    registry: SourceHandler = sources,
+    additional: Iterable[str] | None = None,
+    derived: Iterable[str] | None = None,
 ) -> list[str]:
-    """R23/R61 for a record already found: its source's list, then additional customers not yet in it.
+    """R23/R61 for a record already found: its source's list, the companies its directory's CompanyRules
+    give, then additional customers not yet in it.
 
-    `additional` is the user's customer_user_customer ids when the caller already read them.
+    `additional` is the user's customer_user_customer ids, `derived` the rules' companies, when the caller
+    already read them.
     """
     ids = split_customer_ids(record.get("UserCustomerIDs"))
     if not registry.configs[record.source].exclude_primary_customer_id and record.customer_id:
         ids.append(record.customer_id)
+    if derived is None:
+        derived = [company.name for company in registry[record.source].directory_grants(record)[0]]
+    ids += derived
     if additional is None:
         additional = additional_customer_ids(record.login)
     kept: dict[str, str] = {}

@@ -35,7 +35,7 @@ from permissions.selectors import get_permission_settings, permission_types
 class Grant:
     """One reason a customer user holds a permission type on a group."""
 
-    kind: str  # direct | customer | company_default | default | group_support_off
+    kind: str  # direct | directory | customer | company_default | default | group_support_off
     stored: str  # the permission key that was stored (rw implies the others)
     via: str = ""  # the customer ID or source alias the grant comes through
 
@@ -45,6 +45,8 @@ class Grant:
         match self.kind:
             case "direct":
                 return f"direct {self.stored}{implied}"
+            case "directory":
+                return f"{self.via}: {self.stored}{implied}"
             case "customer":
                 return f"via customer {self.via}: {self.stored}{implied}"
             case "company_default":
@@ -85,14 +87,18 @@ def _name(group: Group | str) -> str:
 
 
 def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_cache: bool = True):
-    """Return the effective matrix of `login`, from the cache when it is still current."""
-    if not use_cache or registry is not sources:
+    """Return the effective matrix of `login`, from the cache when it is still current. A source whose
+    directory rules give groups is read as its CacheTTL allows (0: every time), since a directory's group
+    change bumps no generation."""
+    ruled = [registry.configs[s.alias].cache_ttl for s in registry.in_order() if s.derives_grants]
+    ttl = min([CACHE_TTL, *ruled])
+    if not use_cache or registry is not sources or ttl <= 0:
         return build_permission_matrix(login, registry=registry)
     return remember(
         [PERMISSIONS, *map(source_reads, registry.aliases)],
         f"permissions:matrix:{login.casefold()}",
         lambda: build_permission_matrix(login, registry=registry),
-        CACHE_TTL,
+        ttl,
     )
 
 
@@ -102,9 +108,11 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
     types = tuple(permission_types(options))
     record = get_customer_user(login, registry=registry, enrich=False)
     stored_login = record.login if record is not None else login
+    # The source's CompanyRules and GroupRules (ours): read from the directory once per build.
+    companies, groups = registry[record.source].directory_grants(record) if record is not None else ([], [])
     valid_groups: dict[str, int] = {}
     rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for kind, name, permission, via in _relation_rows(stored_login, record):
+    for kind, name, permission, via in _relation_rows(stored_login, record, [c.name for c in companies]):
         if kind == "group":
             valid_groups[name] = int(via)
         else:
@@ -129,10 +137,14 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
 
     for name, stored, _ in rows["direct"]:  # step 2
         grant(name, stored, "direct")
+    for derived in groups:
+        for stored in derived.types:
+            grant(derived.name, stored, "directory", derived.reason)
 
-    customer_ids = customer_ids_of(  # step 3
-        record, registry=registry, additional=[via for _, _, via in rows["additional"]]
-    )
+    customer_ids = customer_ids_of(  # step 3 (CompanyRules' companies among them)
+        record, registry=registry, additional=[via for _, _, via in rows["additional"]],
+        derived=[company.name for company in companies],
+    )  # fmt: skip
     if customer_ids:
         keys = {fold(customer_id) for customer_id in customer_ids}  # one key rule, as R118's ticket access
         for name, stored, customer_id in rows["customer"]:
@@ -146,7 +158,9 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
     return PermissionMatrix(stored_login, types, valid_groups, _freeze(grants))
 
 
-def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[str, str, str, str]]:
+def _relation_rows(
+    login: str, record: CustomerUserRecord | None, derived: list[str]
+) -> list[tuple[str, str, str, str]]:
     """(kind, group name, permission, via) rows: valid groups, direct links, additional customers, and the
     Same-context links of every customer the user may belong to, in one round trip.
 
@@ -162,7 +176,7 @@ def _relation_rows(login: str, record: CustomerUserRecord | None) -> list[tuple[
     ]
     params: list[object] = [Validity.VALID]
     if record is not None:
-        primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id]
+        primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id, *derived]
         placeholders = ", ".join(["LOWER(%s)"] * len(primary))  # stored as the customer spells it
         parts += [
             f"SELECT 'direct', g.{g.name}, ug.{ug.permission}, '' FROM {ug.table} ug"

@@ -689,6 +689,16 @@ class LDAPSource(BaseSource):
         contexts = [self._decode(v) for _, attrs in root for v in _values(attrs, "namingContexts")]
         return max((c for c in contexts if base.endswith(c.lower())), key=len, default=self.base_dn)
 
+    @property
+    def derives_grants(self) -> bool:
+        return bool(self.company_rules or self.group_rules)
+
+    def directory_grants(self, record: CustomerUserRecord) -> tuple[list[Derived], list[Derived]]:
+        """Read from the directory now (a group change counts on the next request)."""
+        if not self.derives_grants:
+            return [], []
+        return self.derive(record.login) or ([], [])
+
     def derive(self, login: str) -> tuple[list[Derived], list[Derived]] | None:
         """The companies and customer groups the rules give `login` (each with its reason), or None when the
         directory does not hold the login."""

@@ -163,3 +163,39 @@ def test_rules_on_a_database_source_are_refused(db_source_settings):
     problems = validate_source_config("CustomerUser", db_source_settings(CompanyRules=[{"From": "subtree"}]))
 
     assert [(p.path, p.check_id) for p in problems] == [("['CompanyRules']", "backends.E046")]
+
+
+def test_the_derived_groups_and_companies_take_effect_with_their_reasons_on_the_next_request(
+    ruled, directory
+):
+    import ldap
+
+    from customers.models import Customer, CustomerGroup, Group
+    from customers.selectors import customer_ids_of, get_customer_user
+    from permissions.matrix import get_permission_matrix
+
+    for name in ("billing", "cycle", "unix", "people-desk"):
+        Group.objects.create(name=name)
+    Customer.objects.create(customer_id="people", name="People")  # another case than the rule's PEOPLE
+    CustomerGroup.objects.create(
+        customer_id="people", group=Group.objects.get(name="people-desk"), permission="ro"
+    )
+    ruled(**RULES, CustomerGroupSupport=1)
+
+    matrix = get_permission_matrix("anna")
+
+    assert [g.reason for g in matrix.why("billing", "ro")] == [
+        f"via directory group cn=finance,{GROUPS_DN} (GroupRules[0]): ro"
+    ]
+    assert [g.reason for g in matrix.why("people-desk", "ro")] == [
+        "via customer people: ro"
+    ]  # a derived company
+    assert {"PEOPLE", "BC-NORD", "EXAMPLE"} <= set(customer_ids_of(get_customer_user("anna")))
+    connection = ldap.initialize(directory.ldap_uri)
+    connection.simple_bind_s(directory.root_dn, directory.root_pw)
+    member = [f"uid=anna,{PEOPLE_DN}".encode()]
+    connection.modify_s(f"cn=billing-readers,{GROUPS_DN}", [(ldap.MOD_DELETE, "member", member)])
+    try:
+        assert get_permission_matrix("anna").why("billing", "ro") == ()  # CacheTTL 0: the next request
+    finally:
+        connection.modify_s(f"cn=billing-readers,{GROUPS_DN}", [(ldap.MOD_ADD, "member", member)])
