@@ -35,3 +35,47 @@ def check_signup_customer(
             id="helpdesk.E002",
         )
     ]
+
+
+@register(Tags.database)
+def check_directory_rules(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A company or group rule must name a customer or customer group that exists (a `{value}` template is
+    checked when it is applied): otherwise it grants nothing, silently."""
+    from backends.ldap.rules import parse_rules
+    from backends.registry import sources
+    from customers.models import Group
+
+    if not databases:
+        return []
+    errors: list[CheckMessage] = []
+    try:
+        for alias, config in sources.configs.items():
+            company_rules, group_rules, _problems = parse_rules(config.raw)
+            for rule in company_rules:
+                if (
+                    "{value}" in rule.company
+                    or Customer.objects.filter(customer_id__ci=rule.company).exists()
+                ):
+                    continue
+                errors.append(_rule_error(alias, rule.path, "Company", rule.company, "customer", "Customers"))
+            for rule in group_rules:
+                if "{value}" in rule.group or Group.objects.filter(name__iexact=rule.group).exists():
+                    continue
+                errors.append(
+                    _rule_error(alias, rule.path, "Group", rule.group, "customer group", "Customer groups")
+                )
+    except DatabaseError:  # not migrated yet: `migrate` runs the checks again afterwards
+        return []
+    return errors
+
+
+def _rule_error(alias: str, path: str, key: str, name: str, kind: str, screen: str) -> Error:
+    rules, index = path.rstrip("]").split("[")
+    return Error(
+        f"CUSTOMER_USER_BACKENDS[{alias!r}][{rules!r}][{index}][{key!r}]: {name!r} names no {kind}",
+        hint=f"Add that {kind} (Admin → {screen}), or correct the rule.",
+        obj="CUSTOMER_USER_BACKENDS",
+        id="customers.E003",
+    )

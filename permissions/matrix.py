@@ -137,9 +137,10 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
 
     for name, stored, _ in rows["direct"]:  # step 2
         grant(name, stored, "direct")
+    named = {fold(name): name for name in valid_groups}  # a rule's group compares case-blind, as its check
     for derived in groups:
         for stored in derived.types:
-            grant(derived.name, stored, "directory", derived.reason)
+            grant(named.get(fold(derived.name), derived.name), stored, "directory", derived.reason)
 
     customer_ids = customer_ids_of(  # step 3 (CompanyRules' companies among them)
         record, registry=registry, additional=[via for _, _, via in rows["additional"]],

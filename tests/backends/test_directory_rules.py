@@ -174,7 +174,7 @@ def test_the_derived_groups_and_companies_take_effect_with_their_reasons_on_the_
     from customers.selectors import customer_ids_of, get_customer_user
     from permissions.matrix import get_permission_matrix
 
-    for name in ("billing", "cycle", "unix", "people-desk"):
+    for name in ("Billing", "cycle", "unix", "people-desk"):  # the rule's "billing" in another case
         Group.objects.create(name=name)
     Customer.objects.create(customer_id="people", name="People")  # another case than the rule's PEOPLE
     CustomerGroup.objects.create(
@@ -184,7 +184,7 @@ def test_the_derived_groups_and_companies_take_effect_with_their_reasons_on_the_
 
     matrix = get_permission_matrix("anna")
 
-    assert [g.reason for g in matrix.why("billing", "ro")] == [
+    assert [g.reason for g in matrix.why("Billing", "ro")] == [
         f"via directory group cn=finance,{GROUPS_DN} (GroupRules[0]): ro"
     ]
     assert [g.reason for g in matrix.why("people-desk", "ro")] == [
@@ -196,6 +196,29 @@ def test_the_derived_groups_and_companies_take_effect_with_their_reasons_on_the_
     member = [f"uid=anna,{PEOPLE_DN}".encode()]
     connection.modify_s(f"cn=billing-readers,{GROUPS_DN}", [(ldap.MOD_DELETE, "member", member)])
     try:
-        assert get_permission_matrix("anna").why("billing", "ro") == ()  # CacheTTL 0: the next request
+        assert get_permission_matrix("anna").why("Billing", "ro") == ()  # CacheTTL 0: the next request
     finally:
         connection.modify_s(f"cn=billing-readers,{GROUPS_DN}", [(ldap.MOD_ADD, "member", member)])
+
+
+def test_a_rule_naming_no_customer_or_group_is_a_database_check_naming_it(ruled):
+    from customers.checks import check_directory_rules
+    from customers.models import Customer, Group
+
+    ruled(**RULES)
+
+    found = [message.msg.split(": ")[0] for message in check_directory_rules(databases=["default"])]
+
+    prefix = f"CUSTOMER_USER_BACKENDS[{ALIAS!r}]"
+    assert found == [
+        f"{prefix}['CompanyRules'][0]['Company']",
+        f"{prefix}['CompanyRules'][2]['Company']",
+        f"{prefix}['GroupRules'][0]['Group']",
+        f"{prefix}['GroupRules'][1]['Group']",
+        f"{prefix}['GroupRules'][2]['Group']",
+    ]  # the {value} template of CompanyRules[1] is checked when it is applied
+    Customer.objects.create(customer_id="people", name="People")  # found case-blind
+    Customer.objects.create(customer_id="EXAMPLE", name="Example")
+    for name in ("Billing", "cycle", "unix"):
+        Group.objects.create(name=name)
+    assert check_directory_rules(databases=["default"]) == []
