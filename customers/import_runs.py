@@ -90,3 +90,7 @@ def import_report(run: ImportRun) -> Path | None:
 
 def recent_imports(limit: int = 50):
     return ImportRun.objects.all()[:limit]
+
+
+def get_import_run(run_id: int) -> ImportRun | None:
+    return ImportRun.objects.filter(pk=run_id).first()

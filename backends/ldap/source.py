@@ -141,6 +141,7 @@ class LDAPSource(BaseSource):
         self.version = int(options.get("version") or 3)
         self.object_classes = tuple(params.get("ObjectClasses") or DEFAULT_OBJECT_CLASSES)
         self._connection: ldap.ldapobject.LDAPObject | None = None
+        self._suffix: str | None = None
         self.sync = SyncSettings.from_config(config.raw)
         self.shadow = Shadow(self) if self.sync.enabled else None
         self.company_rules, self.group_rules, _problems = parse_rules(config.raw)
@@ -644,17 +645,20 @@ class LDAPSource(BaseSource):
         groups (groupOfNames/groupOfUniqueNames members, posixGroup memberUid, memberOf where kept; with
         NestedGroups the groups of those groups, to NESTING_DEPTH, a cycle ending where it began), the values
         of the attributes rules name, and its e-mail address."""
-        record = self.live_get(login)
-        if record is None:
+        if not login:
             return None
-        dn = str(record.get("DN"))
         named = sorted(
             {r.attribute for r in (*self.company_rules, *self.group_rules) if r.source == "attribute"}
         )
-        entry = self._run(
-            "get", lambda c: c.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", [*named, "memberOf"])
-        )
-        attrs = entry[0][1] if entry else {}
+        # One read of the entry: the record's attributes and what the rules name (a data get, R74/R76).
+        key = f"({self.config.customer_key}={escape_filter_chars(login)})"
+        entries, _ = self._search(self._with_fixed_filters(key, valid=False), 1,
+                                  [*self._attributes, *named, "memberOf"])  # fmt: skip
+        records = self._records(entries[:1])
+        if not records:
+            return None
+        record, attrs = records[0], entries[0][1]
+        dn = str(record.get("DN"))
         values = {name: tuple(self._decode(v) for v in _values(attrs, name)) for name in named}
         groups: set[str] = set()
         if any(r.source == "group" for r in (*self.company_rules, *self.group_rules)):
@@ -662,7 +666,7 @@ class LDAPSource(BaseSource):
         return DirectoryFacts(dn=dn, groups=frozenset(groups), values=values, email=record.email)
 
     def _groups_of(self, dn: str, login: str, member_of: list[str]) -> set[str]:
-        base = self._suffix()
+        base = self.suffix()
         direct = (f"(|(member={escape_filter_chars(dn)})(uniqueMember={escape_filter_chars(dn)})"
                   f"(memberUid={escape_filter_chars(login)}))")  # fmt: skip
 
@@ -680,14 +684,19 @@ class LDAPSource(BaseSource):
             depth += 1
         return groups
 
-    def _suffix(self) -> str:
-        """The naming context BaseDN lies in: groups live beside the people, not under them."""
-        base = self.base_dn.lower()
-        root = self._run(
-            "search", lambda c: c.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
-        )
-        contexts = [self._decode(v) for _, attrs in root for v in _values(attrs, "namingContexts")]
-        return max((c for c in contexts if base.endswith(c.lower())), key=len, default=self.base_dn)
+    def suffix(self) -> str:
+        """The naming context BaseDN lies in (groups live beside the people, not under them; the database's
+        contextCSN is kept there), asked once per source object: a server does not move its suffix."""
+        if self._suffix is None:
+            base = self.base_dn.lower()
+            root = self._run(
+                "search", lambda c: c.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
+            )
+            contexts = [self._decode(v) for _, attrs in root for v in _values(attrs, "namingContexts")]
+            self._suffix = max(
+                (c for c in contexts if base.endswith(c.lower())), key=len, default=self.base_dn
+            )
+        return self._suffix
 
     @property
     def derives_grants(self) -> bool:

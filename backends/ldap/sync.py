@@ -149,18 +149,11 @@ class DirectoryReader:
         return f"time={started:%Y%m%d%H%M%SZ}"
 
     def _context_csns(self) -> list[str]:
-        base = self.source.base_dn.lower()
-
-        def read(connection):
-            root = connection.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["namingContexts"])
-            contexts = [v.decode() for _, a in root for v in a.get("namingContexts", [])]
-            suffix = max((c for c in contexts if base.endswith(c.lower())), key=len, default=None)
-            if suffix is None:
-                return []
-            found = connection.search_s(suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
-            return sorted(v.decode() for _, a in found for v in a.get("contextCSN", []))
-
-        return self.source._run("sync", read)
+        suffix = self.source.suffix()
+        found = self.source._run(
+            "sync", lambda c: c.search_s(suffix, ldap.SCOPE_BASE, "(objectClass=*)", ["contextCSN"])
+        )
+        return sorted(v.decode() for _, a in found for v in a.get("contextCSN", []))
 
     def _syncrepl(self, cookie: str, known: set[str]) -> DirectoryChanges:
         """RFC 4533 refreshOnly from `cookie`: changed entries in full, deletions explicit (a session log)

@@ -23,7 +23,7 @@ from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
 from customers.forms import CustomerUserForm
-from customers.import_runs import import_report, queue_import, recent_imports
+from customers.import_runs import get_import_run, import_report, queue_import, recent_imports
 from customers.imports import CustomerImporter, CustomerUserImporter, check_file
 from customers.password_reset import request_password_reset
 from customers.people_search import find_customer_users
@@ -239,7 +239,7 @@ def import_runs(request: HttpRequest) -> HttpResponse:
 
 def import_run_report(request: HttpRequest, run_id: int) -> HttpResponse:
     """The refused rows of an import (line, field, value, reason), as the command writes them."""
-    run = next((run for run in recent_imports(1000) if run.pk == run_id), None)
+    run = get_import_run(run_id)
     report = import_report(run) if run is not None else None
     if report is None:
         raise Http404(_("This import refused no rows."))

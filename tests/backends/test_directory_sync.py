@@ -329,3 +329,26 @@ def test_a_listing_of_the_shadow_pages_by_login(synced):
 
     assert pages[0] == [f"p{n:03d}" for n in range(10)]
     assert pages[1][:10] == pages[0]
+
+
+def test_the_shadow_keeps_groupdn_and_postmaster_wildcards_as_the_directory_does(synced, directory):
+    """R75 (only GroupDN's memberUid logins are searched) and R73 (`*` in a postmaster look-up) from the shadow."""
+    group_dn = f"cn=helpdesk-users,{OTHER_DN}"
+    directory.ldapadd(
+        f"dn: {group_dn}\nobjectClass: posixGroup\ncn: helpdesk-users\ngidNumber: 5000\n"
+        + "".join(f"memberUid: p{n:03d}\n" for n in (1, 3, 5, 7, 41))
+    )
+    source = synced(Params={"Host": directory.ldap_uri, "BaseDN": PEOPLE_DN.split(",", 1)[1], "SSCOPE": "sub",
+                            "UserDN": SERVICE_DN, "UserPw": SERVICE_PW, "GroupDN": group_dn,
+                            "AlwaysFilter": "(objectClass=inetOrgPerson)"})  # fmt: skip
+    queries = [SearchQuery(term="p00*"), SearchQuery(term="anna"), SearchQuery(postmaster="p00*@example.org"),
+               SearchQuery(postmaster="P005@EXAMPLE.ORG")]  # fmt: skip
+    live = [[r.login for r in source.search(query).records] for query in queries]
+
+    sync_source(ALIAS)
+    directory.stop()  # only the shadow can answer now
+
+    shadow = sources[ALIAS]
+    assert [[r.login for r in shadow.search(query).records] for query in queries] == live
+    assert live[0] == ["p001", "p003", "p005", "p007"]  # the group's members only
+    assert live[2] == ["p001", "p003", "p005", "p007"]
