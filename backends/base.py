@@ -338,6 +338,11 @@ class BaseSource(ABC):
         """Whether its rules give companies or groups (the permission answers then follow the directory)."""
         return False
 
+    @property
+    def grants_read_live(self) -> bool:
+        """Whether those are read from the directory on every request (not kept where generations track)."""
+        return False
+
     def generate_random_password(self, size: int = 8) -> str:
         alphabet = string.ascii_letters + string.digits
         return "".join(secrets.choice(alphabet) for _ in range(size))

@@ -28,6 +28,11 @@ class ShadowEntry(models.Model):
     listed = models.BooleanField(default=True)  # the valid filter and GroupDN let searches show it (R75, R76)
     disabled = models.CharField(max_length=200, blank=True)  # why the directory disables it, if it does
     present = models.BooleanField(default=True)
+    # What CompanyRules and GroupRules give ({"companies": [...], "groups": [...]}, each with its reason), and
+    # the facts they read beyond the attributes (rule attributes, memberOf, the CustomerID attribute's value
+    # before a Primary rule replaced it): a group's change re-derives rows the directory did not change.
+    derived = models.JSONField(default=dict)
+    facts = models.JSONField(default=dict)
     digest = models.CharField(max_length=32)  # of everything above that comes from the directory
     run = models.BigIntegerField(null=True)  # the run that last changed the row
 
@@ -69,6 +74,7 @@ class SyncState(models.Model):
     lease_until = models.DateTimeField(null=True)
     cookie = models.TextField(blank=True)  # RFC 4533 cookie, or the change time of the last run
     fingerprint = models.CharField(max_length=32, blank=True)  # the config the shadow serves (empty: none)
+    groups_digest = models.CharField(max_length=32, blank=True)  # the directory's groups the rows were given
     last_full = models.DateTimeField(null=True)
     last_success = models.DateTimeField(null=True)
 

@@ -42,7 +42,8 @@ def check_directory_rules(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """A company or group rule must name a customer or customer group that exists (a `{value}` template is
-    checked when it is applied): otherwise it grants nothing, silently."""
+    checked when it is applied; `CreateMissing = true` makes it on first use): otherwise it grants nothing,
+    silently."""
     from backends.ldap.rules import parse_rules
     from backends.registry import sources
     from customers.models import Group
@@ -56,12 +57,14 @@ def check_directory_rules(
             for rule in company_rules:
                 if (
                     "{value}" in rule.company
+                    or rule.create_missing
                     or Customer.objects.filter(customer_id__ci=rule.company).exists()
                 ):
                     continue
                 errors.append(_rule_error(alias, rule.path, "Company", rule.company, "customer", "Customers"))
             for rule in group_rules:
-                if "{value}" in rule.group or Group.objects.filter(name__iexact=rule.group).exists():
+                made = "{value}" in rule.group or rule.create_missing
+                if made or Group.objects.filter(name__iexact=rule.group).exists():
                     continue
                 errors.append(
                     _rule_error(alias, rule.path, "Group", rule.group, "customer group", "Customer groups")

@@ -264,6 +264,11 @@ def _run(run: SyncRun, source, state: SyncState, *, incremental: bool, dry_run: 
         _classify(changes.rows, known, logins, diff, source.rules)
         gone = (changes.deleted & present_known) - {row.identity for row in changes.rows}
         read = changes.read
+        if source.reads_groups and reader.group_index().digest != state.groups_digest:
+            untouched = present_known - gone - {row.identity for row in changes.rows}
+            for row in _regranted(reader, alias, untouched):
+                diff.changed.append((row, "regranted"))
+                diff.count("regranted")
     else:
         changes = None
         read = 0
@@ -310,7 +315,8 @@ def _run(run: SyncRun, source, state: SyncState, *, incremental: bool, dry_run: 
     if not incremental or len(diff.added) + len(diff.changed) > len(known) // 10:
         shadow.analyse()
     now = timezone.now()
-    fields = {"cookie": changes.cookie if changes is not None else "", "last_success": now}
+    fields = {"cookie": changes.cookie if changes is not None else "", "last_success": now,
+              "groups_digest": reader.group_index().digest if source.reads_groups else ""}  # fmt: skip
     if not incremental:
         fields.update(last_full=now, fingerprint=shadow.fingerprint)
     SyncState.objects.filter(source=alias).update(**fields)
@@ -322,6 +328,23 @@ def _run(run: SyncRun, source, state: SyncState, *, incremental: bool, dry_run: 
         "alias": alias,
         "counts": _counts_text(counts),
     }
+
+
+def _regranted(reader: DirectoryReader, alias: str, identities: set[str]) -> list[ShadowRow]:
+    """Rows the directory did not change whose companies or groups its groups' change changed (a member
+    added to or removed from a group changes the group's entry, not the person's)."""
+    fields = ["identity", "dn", "login", "customer_id", "attributes", "search_key", "postmaster_key",
+              "valid_id", "listed", "disabled", "derived", "facts"]  # fmt: skip
+    rows = ShadowEntry.objects.filter(source=alias, present=True).values(*fields)
+    found: list[ShadowRow] = []
+    batch: list[dict[str, Any]] = []
+    for entry in rows.iterator(chunk_size=5000):
+        if entry["identity"] in identities:
+            batch.append(entry)
+        if len(batch) >= 5000:
+            found += reader.regranted(batch)
+            batch = []
+    return found + reader.regranted(batch)
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -372,7 +395,8 @@ def _rows_before(identities: list[str], alias: str) -> dict[str, dict[str, Any]]
     if not identities:
         return {}
     rows = ShadowEntry.objects.filter(source=alias, identity__in=identities)
-    return {r["identity"]: r for r in rows.values("identity", "login", "attributes", "valid_id", "disabled")}
+    fields = ("identity", "login", "attributes", "valid_id", "disabled", "derived")
+    return {r["identity"]: r for r in rows.values(*fields)}
 
 
 def _entry(run: SyncRun, row: ShadowRow, what: str, old: dict | None) -> tuple[str, str, str, dict]:
@@ -381,12 +405,18 @@ def _entry(run: SyncRun, row: ShadowRow, what: str, old: dict | None) -> tuple[s
     after = {**row.attributes, "ValidID": row.valid_id}
     detail: dict[str, Any] = {"run": run.pk, "source": run.source, "change": what, "dn": row.dn,
                               "changes": history.changes(before, after)}  # fmt: skip
+    given = {kind: sorted(item[0] for item in row.derived.get(kind, ())) for kind in ("companies", "groups")}
+    had = {kind: sorted(item[0] for item in ((old or {}).get("derived") or {}).get(kind, ()))
+           for kind in ("companies", "groups")}  # fmt: skip
+    detail["changes"].update({kind: [had[kind], given[kind]] for kind in given if given[kind] != had[kind]})
     if what == "disabled":
         detail["rule"] = f"disabled in the directory ({row.disabled})"
         detail["reason"] = _("invalid since run %(id)s: disabled in the directory (%(why)s)") % {
             "id": run.pk,
             "why": row.disabled,
         }
+    elif what == "regranted":
+        detail["rule"] = "the directory's groups"
     elif what == "renamed":
         detail["rule"] = "same identity, new login"
         detail["was"] = old["login"] if old else ""

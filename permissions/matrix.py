@@ -29,6 +29,7 @@ from customers.models import Customer, CustomerGroup, CustomerUserCustomer, Cust
 from customers.selectors import customer_ids_of, get_customer_user
 from permissions.cache import CACHE_TTL
 from permissions.selectors import get_permission_settings, permission_types
+from permissions.services import create_rule_targets
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_
     """Return the effective matrix of `login`, from the cache when it is still current. A source whose
     directory rules give groups is read as its CacheTTL allows (0: every time), since a directory's group
     change bumps no generation."""
-    ruled = [registry.configs[s.alias].cache_ttl for s in registry.in_order() if s.derives_grants]
+    ruled = [registry.configs[s.alias].cache_ttl for s in registry.in_order() if s.grants_read_live]
     ttl = min([CACHE_TTL, *ruled])
     if not use_cache or registry is not sources or ttl <= 0:
         return build_permission_matrix(login, registry=registry)
@@ -110,6 +111,8 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
     stored_login = record.login if record is not None else login
     # The source's CompanyRules and GroupRules (ours): read from the directory once per build.
     companies, groups = registry[record.source].directory_grants(record) if record is not None else ([], [])
+    if any(d.create_missing for d in (*companies, *groups)):
+        create_rule_targets(record.source, companies, groups)  # CreateMissing: made on first use
     valid_groups: dict[str, int] = {}
     rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for kind, name, permission, via in _relation_rows(stored_login, record, [c.name for c in companies]):

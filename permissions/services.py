@@ -16,10 +16,12 @@ from django.utils.translation import gettext_lazy
 
 from backends.errors import SourceUnavailable, summarize
 from backends.values import has_control_characters
+from core import history
 from core.actors import user_or_none
 from core.errors import NotFound, ValidationFailed
 from core.generations import forget_permission_answers
 from core.history import record_many
+from core.lookups import fold
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -31,6 +33,7 @@ from customers.models import (
     Service,
 )
 from customers.selectors import get_customer_users
+from customers.services import create_customer
 from permissions.models import PermissionSetting
 from permissions.selectors import SETTING_KEYS, permission_types
 
@@ -509,3 +512,32 @@ def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user:
     _audit(acting_user, f"{kind}.{'changed' if before else 'created'}", kind, obj.name, changes=changed)
     forget_permission_answers()  # a group's name or validity is part of every matrix (R103)
     return obj
+
+
+# ------------------------------------------------------------------------------ directory rules' targets
+def create_rule_targets(alias: str, companies: Iterable[Any], groups: Iterable[Any]) -> None:
+    """The customers and customer groups that rules marked `CreateMissing = true` give and that do not
+    exist yet, made on first use through the same services as the admin's, each a history entry naming
+    the source and the rule (`directory:<alias>`). Another request making the same one first is fine."""
+    wanted = {
+        Customer: {d.name: d.reason for d in companies if d.create_missing},
+        Group: {d.name: d.reason for d in groups if d.create_missing},
+    }
+    for model, names in wanted.items():
+        if not names:
+            continue
+        field = "customer_id" if model is Customer else "name"
+        existing = {fold(n) for n in model.objects.filter(**{f"{field}__ci_in": list(names)})
+                    .values_list(field, flat=True)}  # fmt: skip
+        for name, reason in names.items():
+            if fold(name) in existing:
+                continue
+            with history.acting(path="directory", name=f"directory:{alias}"):
+                try:
+                    if model is Customer:
+                        create_customer(acting_user=None, customer_id=name, name=name, comments=reason[:250])
+                    else:
+                        create_group(acting_user=None, name=name, comments=reason[:250])
+                except ValidationFailed:
+                    if not model.objects.filter(**{f"{field}__ci": name}).exists():
+                        raise  # not a race with another request: the name itself is refused

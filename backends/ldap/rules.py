@@ -9,7 +9,7 @@ companies and the permission matrix), so the live source, the sync and single si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ class DirectoryRule:
     primary: bool = False
     group: str = ""
     types: tuple[str, ...] = ()
+    create_missing: bool = False  # the customer or group is made on first use (a history entry)
 
     def normalised_match(self) -> str:
         if self.source in ("group", "subtree"):
@@ -61,6 +62,37 @@ class Derived:
     reason: str
     types: tuple[str, ...] = ()
     primary: bool = False
+    create_missing: bool = False
+
+    def as_json(self) -> list[Any]:
+        return [self.name, self.reason, list(self.types), self.primary, self.create_missing]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Derived:
+        name, reason, types, primary, create_missing = data
+        return cls(name, reason, tuple(types), bool(primary), bool(create_missing))
+
+
+def primary_company(companies: Iterable[Derived]) -> str:
+    """The customer ID of the first company a rule marked `Primary` gives (it replaces the `CustomerID`
+    attribute as the primary customer ID), or "" when none does."""
+    return next((company.name for company in companies if company.primary), "")
+
+
+def group_closure(
+    direct: Iterable[str], containing: Callable[[set[str]], set[str]], nested: bool
+) -> set[str]:
+    """The groups an entry belongs to: `direct` ones, and with `nested` the groups containing those, level
+    by level to NESTING_DEPTH; a group seen before ends its path, so a cycle ends where it began.
+    `containing(groups)` answers the normalised DNs of the groups having any of `groups` as a member (the
+    live source asks the directory, the sync its index of every group)."""
+    groups = set(direct)
+    frontier, depth = set(groups), 0
+    while nested and frontier and depth < NESTING_DEPTH:
+        frontier = containing(frontier) - groups
+        groups |= frontier
+        depth += 1
+    return groups
 
 
 def normal_dn(dn: str) -> str:
@@ -136,12 +168,18 @@ def _rule(key: str, path: str, table: Any) -> tuple[DirectoryRule | None, list[C
     types = table.get("Types", ["ro"]) if gives == "Group" else []
     if gives == "Group" and (not isinstance(types, list) or not types or any(t not in TYPES for t in types)):
         problems.append(problem("Types", f"must be a list of {', '.join(TYPES)}, not {types!r}"))
+    problems += [
+        problem(name, f"must be true or false, not {table[name]!r}")
+        for name in ("Primary", "CreateMissing")
+        if name in table and not isinstance(table[name], bool)
+    ]
     if problems:
         return None, problems
     text = {name: str(table.get(name) or "") for name in ("Match", "Attribute", "Company", "Group")}
     return DirectoryRule(
         path=path, source=source, match=text["Match"], attribute=text["Attribute"], company=text["Company"],
         primary=bool(table.get("Primary")), group=text["Group"], types=tuple(types),
+        create_missing=bool(table.get("CreateMissing")),
     ), []  # fmt: skip
 
 
@@ -166,5 +204,6 @@ def apply_rules(rules: Iterable[DirectoryRule], facts: DirectoryFacts) -> list[D
             said, value = hit if isinstance(hit, tuple) else (hit, "")
             name = _TEMPLATE.sub(value, rule.company or rule.group)
             if name:
-                derived.append(Derived(name, f"via {said} ({rule.path})", rule.types, rule.primary))
+                reason = f"via {said} ({rule.path})"
+                derived.append(Derived(name, reason, rule.types, rule.primary, rule.create_missing))
     return derived

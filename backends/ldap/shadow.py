@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from json import loads
 from operator import and_, or_
@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Lower
 
 from backends.base import CustomerUserRecord, SearchQuery, SourceResult, login_order
 from backends.errors import SourceUnavailable
+from backends.ldap.rules import Derived
 from backends.models import ShadowEntry, ShadowValue, SyncState
 from backends.search import Expression, UnparsableSearch, parse_search
 from backends.sql.lookups import Like, like_pattern
@@ -78,11 +79,13 @@ class ShadowRow:
     valid_id: int
     listed: bool
     disabled: str
+    derived: dict[str, Any] = field(default_factory=dict)  # what the rules give: {"companies", "groups"}
+    facts: dict[str, Any] = field(default_factory=dict)  # what they read beyond the attributes
 
     @property
     def digest(self) -> str:
         data = [self.dn, self.login, self.customer_id, self.attributes, self.search_key, self.postmaster_key,
-                self.valid_id, self.listed, self.disabled]  # fmt: skip
+                self.valid_id, self.listed, self.disabled, self.derived, self.facts]  # fmt: skip
         return hashlib.md5(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     def model(self, source: str, run: int | None) -> ShadowEntry:
@@ -90,12 +93,12 @@ class ShadowRow:
             source=source, identity=self.identity, dn=self.dn, login=self.login, customer_id=self.customer_id,
             attributes=self.attributes, search_key=self.search_key, postmaster_key=self.postmaster_key,
             valid_id=self.valid_id, listed=self.listed, disabled=self.disabled, present=True,
-            digest=self.digest, run=run,
+            derived=self.derived, facts=self.facts, digest=self.digest, run=run,
         )  # fmt: skip
 
 
 UPSERTED = ["dn", "login", "customer_id", "attributes", "search_key", "postmaster_key", "valid_id", "listed",
-            "disabled", "present", "digest", "run"]  # fmt: skip
+            "disabled", "present", "derived", "facts", "digest", "run"]  # fmt: skip
 
 
 class Shadow:
@@ -151,6 +154,16 @@ class Shadow:
         rows = self._rows().annotate(folded=Lower("login")).filter(folded=login.lower())
         found = self._fetch(rows.values_list("login", "attributes", "valid_id")[:1], "get")
         return self._records(found)[0] if found else None
+
+    def derived(self, login: str) -> tuple[list[Derived], list[Derived]]:
+        """The companies and customer groups the last run's rules gave `login` (none for an unknown one)."""
+        rows = self._rows().annotate(folded=Lower("login")).filter(folded=(login or "").lower())
+        found = self._fetch(rows.values_list("derived", flat=True)[:1], "get")
+        derived = found[0] if found else {}
+        return (
+            [Derived.from_json(item) for item in derived.get("companies", ())],
+            [Derived.from_json(item) for item in derived.get("groups", ())],
+        )
 
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         wanted = list(dict.fromkeys(login.lower() for login in logins if login and "\x00" not in login))

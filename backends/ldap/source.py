@@ -46,7 +46,15 @@ from backends.errors import (
     summarize,
 )
 from backends.ldap.lifecycle import SyncSettings, sync_problems
-from backends.ldap.rules import NESTING_DEPTH, Derived, DirectoryFacts, apply_rules, normal_dn, parse_rules
+from backends.ldap.rules import (
+    Derived,
+    DirectoryFacts,
+    apply_rules,
+    group_closure,
+    normal_dn,
+    parse_rules,
+    primary_company,
+)
 from backends.ldap.shadow import Shadow
 from backends.ldap.sync import DirectoryReader
 from backends.ldap.writes import Directory, write_entry
@@ -254,9 +262,12 @@ class LDAPSource(BaseSource):
             alias=self.alias, operation=operation, detail=f"{detail} ({', '.join(self.uris)})"
         )
 
-    def _search(self, filterstr: str, limit: int | None, attributes: list[str] | None = None):
-        """Entries matching `filterstr` under BaseDN, paged past the server's size limit; at most
-        `limit + 1` when a limit is given, so the caller can tell that more exist (W6).
+    def _search(
+        self, filterstr: str, limit: int | None, attributes: list[str] | None = None, *, base: str = ""
+    ):
+        """Entries matching `filterstr` under BaseDN (or the whole subtree of `base`), paged past the
+        server's size limit; at most `limit + 1` when a limit is given, so the caller can tell that more
+        exist (W6).
 
         Returns (entries, complete): `complete` is False when the server cut the answer itself.
         """
@@ -269,8 +280,9 @@ class LDAPSource(BaseSource):
             )
             while True:
                 msgid = connection.search_ext(
-                    self.base_dn, self.scope, filterstr, attributes or self._attributes, serverctrls=[control]
-                )
+                    base or self.base_dn, ldap.SCOPE_SUBTREE if base else self.scope, filterstr,
+                    attributes or self._attributes, serverctrls=[control],
+                )  # fmt: skip
                 try:
                     _, data, _, controls = connection.result3(msgid, timeout=self.timeout)
                 except ldap.SIZELIMIT_EXCEEDED:
@@ -322,7 +334,6 @@ class LDAPSource(BaseSource):
         return f"({config.customer_id}={escape_filter_chars(value)})"  # customer_id_raw: exact (R73)
 
     # ---------------------------------------------------------------------------------------- reads
-    # ---------------------------------------------------------------------------------------- reads
     # A synced source reads its shadow once a full sync has written it (backends.ldap.shadow); logins and
     # password checks always ask the directory.
     def _serving_shadow(self) -> bool:
@@ -351,7 +362,8 @@ class LDAPSource(BaseSource):
     def get(self, login: str) -> CustomerUserRecord | None:
         if self._serving_shadow():
             return self.shadow.get(login)
-        return self.live_get(login)
+        record = self.live_get(login)
+        return self.with_primary_company(record) if record is not None else None
 
     def live_get(self, login: str) -> CustomerUserRecord | None:
         """R76: data get never applies the valid filter; the AlwaysFilter does apply (R74)."""
@@ -640,6 +652,16 @@ class LDAPSource(BaseSource):
         return bool(preset.reason(values))
 
     # ------------------------------------------------------------------------- companies and groups
+    @cached_property
+    def rule_attributes(self) -> list[str]:
+        """The attributes `From = "attribute"` rules read."""
+        rules = (*self.company_rules, *self.group_rules)
+        return sorted({rule.attribute for rule in rules if rule.source == "attribute"})
+
+    @cached_property
+    def reads_groups(self) -> bool:
+        return any(rule.source == "group" for rule in (*self.company_rules, *self.group_rules))
+
     def directory_facts(self, login: str) -> DirectoryFacts | None:
         """What the company and group rules read about `login`'s entry, from the directory now: its DN, its
         groups (groupOfNames/groupOfUniqueNames members, posixGroup memberUid, memberOf where kept; with
@@ -647,9 +669,7 @@ class LDAPSource(BaseSource):
         of the attributes rules name, and its e-mail address."""
         if not login:
             return None
-        named = sorted(
-            {r.attribute for r in (*self.company_rules, *self.group_rules) if r.source == "attribute"}
-        )
+        named = self.rule_attributes
         # One read of the entry: the record's attributes and what the rules name (a data get, R74/R76).
         key = f"({self.config.customer_key}={escape_filter_chars(login)})"
         entries, _ = self._search(self._with_fixed_filters(key, valid=False), 1,
@@ -661,28 +681,25 @@ class LDAPSource(BaseSource):
         dn = str(record.get("DN"))
         values = {name: tuple(self._decode(v) for v in _values(attrs, name)) for name in named}
         groups: set[str] = set()
-        if any(r.source == "group" for r in (*self.company_rules, *self.group_rules)):
+        if self.reads_groups:
             groups = self._groups_of(dn, record.login, [self._decode(v) for v in _values(attrs, "memberOf")])
         return DirectoryFacts(dn=dn, groups=frozenset(groups), values=values, email=record.email)
 
     def _groups_of(self, dn: str, login: str, member_of: list[str]) -> set[str]:
         base = self.suffix()
-        direct = (f"(|(member={escape_filter_chars(dn)})(uniqueMember={escape_filter_chars(dn)})"
-                  f"(memberUid={escape_filter_chars(login)}))")  # fmt: skip
 
         def containing(filterstr: str) -> set[str]:
             found = self._run("search", lambda c: c.search_s(base, ldap.SCOPE_SUBTREE, filterstr, ["1.1"]))
             return {normal_dn(group) for group, _ in found if group}
 
-        groups = containing(direct) | {normal_dn(g) for g in member_of}
-        frontier, depth = set(groups), 0
-        while self.nested_groups and frontier and depth < NESTING_DEPTH:
+        def parents(groups: set[str]) -> set[str]:
             either = "".join(f"(member={escape_filter_chars(g)})(uniqueMember={escape_filter_chars(g)})"
-                             for g in sorted(frontier))  # fmt: skip
-            frontier = containing(f"(|{either})") - groups  # a group seen before ends its path (cycles)
-            groups |= frontier
-            depth += 1
-        return groups
+                             for g in sorted(groups))  # fmt: skip
+            return containing(f"(|{either})")
+
+        direct = containing(f"(|(member={escape_filter_chars(dn)})(uniqueMember={escape_filter_chars(dn)})"
+                            f"(memberUid={escape_filter_chars(login)}))")  # fmt: skip
+        return group_closure(direct | {normal_dn(g) for g in member_of}, parents, self.nested_groups)
 
     def suffix(self) -> str:
         """The naming context BaseDN lies in (groups live beside the people, not under them; the database's
@@ -702,19 +719,41 @@ class LDAPSource(BaseSource):
     def derives_grants(self) -> bool:
         return bool(self.company_rules or self.group_rules)
 
+    @property
+    def grants_read_live(self) -> bool:
+        """Whether a person's derived companies and groups are read from the directory on each request (a
+        synced source's come from its shadow, which a run changes with the generations)."""
+        return self.derives_grants and not self._serving_shadow()
+
     def directory_grants(self, record: CustomerUserRecord) -> tuple[list[Derived], list[Derived]]:
-        """Read from the directory now (a group change counts on the next request)."""
+        """From the shadow a sync wrote, else from the directory now (a group change counts on the next
+        request)."""
         if not self.derives_grants:
             return [], []
+        if self._serving_shadow():
+            return self.shadow.derived(record.login)
         return self.derive(record.login) or ([], [])
 
     def derive(self, login: str) -> tuple[list[Derived], list[Derived]] | None:
-        """The companies and customer groups the rules give `login` (each with its reason), or None when the
-        directory does not hold the login."""
+        """The companies and customer groups the rules give `login` now (each with its reason), or None when
+        the directory does not hold the login."""
         facts = self.directory_facts(login)
         if facts is None:
             return None
+        return self.apply_rules(facts)
+
+    def apply_rules(self, facts: DirectoryFacts) -> tuple[list[Derived], list[Derived]]:
         return apply_rules(self.company_rules, facts), apply_rules(self.group_rules, facts)
+
+    def with_primary_company(self, record: CustomerUserRecord) -> CustomerUserRecord:
+        """The record with the company of a rule marked `Primary` as its primary customer ID (read live for
+        one person; a synced source's shadow holds it already)."""
+        if not any(rule.primary for rule in self.company_rules) or self._serving_shadow():
+            return record
+        primary = primary_company(self.directory_grants(record)[0])
+        if not primary or primary == record.customer_id:
+            return record
+        return self.make_record(record.login, {**record.attributes, "UserCustomerID": primary})
 
     def generate_random_password(self, size: int = 8) -> str:
         return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))

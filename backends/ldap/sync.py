@@ -6,6 +6,7 @@ identities), each entry as the shadow row it becomes. It reads; the customers ap
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from ldap.filter import escape_filter_chars
 from ldap.ldapobject import SimpleLDAPObject
 from ldap.syncrepl import SyncreplConsumer
 
+from backends.ldap.rules import DirectoryFacts, group_closure, normal_dn, primary_company
 from backends.ldap.shadow import ShadowRow, key_of
 
 if TYPE_CHECKING:
@@ -40,6 +42,27 @@ class DirectoryChanges:
     read: int = 0
 
 
+@dataclass
+class GroupIndex:
+    """Every group of the directory, read once per run: who is a member of what (normalised DNs, and
+    posixGroup memberUid values), so a run gives each entry its groups, nested ones included, without a
+    search per entry. `digest` tells a run whether any membership changed since the last one."""
+
+    by_member: dict[str, set[str]] = field(default_factory=dict)
+    by_uid: dict[str, set[str]] = field(default_factory=dict)
+    digest: str = ""
+
+    def groups_of(self, dn: str, login: str, member_of: list[str], nested: bool) -> set[str]:
+        direct = self.by_member.get(normal_dn(dn), set()) | self.by_uid.get(login, set())
+        return group_closure(direct | {normal_dn(g) for g in member_of}, self.parents, nested)
+
+    def parents(self, groups: set[str]) -> set[str]:
+        found: set[str] = set()
+        for group in groups:
+            found |= self.by_member.get(group, set())
+        return found
+
+
 class DirectoryReader:
     """The sync's reads of one LDAP source, over the source's own connection, filters and Map."""
 
@@ -47,9 +70,92 @@ class DirectoryReader:
         self.source = source
         self.config = source.config
         self.identity = source.sync.identity
-        self.wanted = sorted({*source._attributes, self.identity,
-                              *self.config.search_fields, *self.config.postmaster_search_fields})  # fmt: skip
+        self.wanted = sorted({*source._attributes, self.identity, *self.config.search_fields,
+                              *self.config.postmaster_search_fields, *source.rule_attributes,
+                              *(["memberOf"] if source.reads_groups else [])})  # fmt: skip
         self._all = source._with_fixed_filters(f"({self.config.customer_key}=*)", valid=False)
+        self._groups: GroupIndex | None = None
+        self._one_entry = False  # reading one entry (`entry`): its groups are asked, not indexed
+
+    # ------------------------------------------------------------------------------ companies, groups
+    def group_index(self) -> GroupIndex:
+        """Every group under the suffix (members, unique members, memberUid), read once per reader."""
+        if self._groups is None:
+            index = GroupIndex()
+            source = self.source
+            if source.reads_groups:
+                found, complete = source._search(
+                    "(|(member=*)(uniqueMember=*)(memberUid=*))", None,
+                    ["member", "uniqueMember", "memberUid"], base=source.suffix(),
+                )  # fmt: skip
+                if not complete:
+                    raise source._unavailable("sync", RuntimeError(), "the server cut the list of groups")
+                pairs = []
+                for dn, attrs in found:
+                    group = normal_dn(dn)
+                    for name, values in attrs.items():
+                        for value in values:
+                            text = source._decode(value)
+                            if name.lower() == "memberuid":
+                                index.by_uid.setdefault(text, set()).add(group)
+                            else:
+                                text = normal_dn(text)
+                                index.by_member.setdefault(text, set()).add(group)
+                            pairs.append(f"{group}\x1f{name.lower()}\x1f{text}")
+                index.digest = hashlib.md5("\n".join(sorted(pairs)).encode()).hexdigest()
+            self._groups = index
+        return self._groups
+
+    def _given(self, dn: str, login: str, email: str, customer_id: str, values: dict[str, list[str]],
+               member_of: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """What the rules give an entry: its primary customer ID (a `Primary` rule's company, else
+        `customer_id`), the derived companies and groups as the shadow keeps them, and the facts they
+        read (so a change of groups alone re-derives the row, see `regranted`)."""
+        source = self.source
+        if not source.derives_grants:
+            return customer_id, {}, {}
+        groups: set[str] = set()
+        if source.reads_groups and self._one_entry:
+            groups = source._groups_of(dn, login, member_of)  # a write's one entry: ask the directory
+        elif source.reads_groups:
+            groups = self.group_index().groups_of(dn, login, member_of, source.nested_groups)
+        named = {name: tuple(values.get(name, ())) for name in source.rule_attributes}
+        facts = DirectoryFacts(dn=dn, groups=frozenset(groups), values=named, email=email)
+        companies, granted = source.apply_rules(facts)
+        derived = {"companies": [c.as_json() for c in companies], "groups": [g.as_json() for g in granted]}
+        stored = {"values": {name: list(v) for name, v in named.items()}, "member_of": sorted(member_of),
+                  "customer_id": customer_id}  # fmt: skip
+        return primary_company(companies) or customer_id, derived, stored
+
+    def regranted(self, stored: list[dict[str, Any]]) -> list[ShadowRow]:
+        """Rows the directory did not change whose companies or groups changed with its groups: each
+        stored row (a dict of ShadowEntry's fields) given again from its stored facts; those whose
+        derived companies or groups differ are answered."""
+        rows = []
+        for entry in stored:
+            facts = entry["facts"] or {}
+            attributes = dict(entry["attributes"])
+            email = str(attributes.get("UserEmail") or "")
+            original = facts.get("customer_id", entry["customer_id"])
+            customer_id, derived, facts = self._given(
+                entry["dn"],
+                entry["login"],
+                email,
+                original,
+                facts.get("values", {}),
+                facts.get("member_of", []),
+            )
+            if derived == entry["derived"]:
+                continue
+            if "UserCustomerID" in attributes or customer_id != original:
+                attributes["UserCustomerID"] = customer_id
+            rows.append(ShadowRow(
+                identity=entry["identity"], dn=entry["dn"], login=entry["login"], customer_id=customer_id,
+                attributes=attributes, search_key=entry["search_key"], postmaster_key=entry["postmaster_key"],
+                valid_id=entry["valid_id"], listed=entry["listed"], disabled=entry["disabled"],
+                derived=derived, facts=facts,
+            ))  # fmt: skip
+        return rows
 
     # -------------------------------------------------------------------------------- entry → row
     def _identity(self, entry: dict[str, list[bytes]]) -> str:
@@ -84,12 +190,19 @@ class DirectoryReader:
             postmaster = key_of(v for name in self.config.postmaster_search_fields for v in values(name))
             attributes = dict(record.attributes)
             attributes.pop("ValidID", None)
+            customer_id, derived, facts = self._given(
+                dn, record.login, record.email, record.customer_id,
+                {name: values(name) for name in source.rule_attributes}, values("memberOf"),
+            )  # fmt: skip
+            if customer_id != record.customer_id:
+                attributes["UserCustomerID"] = customer_id  # a Primary rule's company (issue 37)
             rows.append(ShadowRow(
-                identity=identity, dn=dn, login=record.login, customer_id=record.customer_id,
+                identity=identity, dn=dn, login=record.login, customer_id=customer_id,
                 attributes=json.loads(json.dumps(attributes, default=str)), search_key=search,
                 postmaster_key=postmaster, valid_id=record.valid_id, disabled=disabled,
                 listed=not disabled and (listed is None or identity in listed)
                 and (members is None or record.login.casefold() in members),
+                derived=derived, facts=facts,
             ))  # fmt: skip
         return rows
 
@@ -241,6 +354,7 @@ class DirectoryReader:
         entries, _ = source._search(filterstr, 1, self.wanted)
         if not entries:
             return None
+        self._one_entry = True
         identity = self._identity(entries[0][1])
         listed = self._listed([identity]) if identity else set()
         rows = self.rows(entries[:1], listed=listed, members=self._members())
