@@ -72,6 +72,7 @@ class DirectoryServer(slapdtest.SlapdObject):
         indexes = (
             "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcDbIndex\n"
             "olcDbIndex: objectClass eq\nolcDbIndex: uid,givenName,sn,mail,departmentNumber eq,sub\n"
+            "olcDbIndex: member,uniqueMember,memberUid eq\n"
             "-\nadd: olcDbNoSync\nolcDbNoSync: TRUE\n"
         )
         subprocess.run(
@@ -166,3 +167,114 @@ class SyncDirectoryServer(DirectoryServer):
                 ["slapmodify", "-F", self._slapd_conf, "-n0"], input=ldif.encode(), check=True,
                 capture_output=True,
             )  # fmt: skip
+
+
+class Organisation:
+    """A directory generated for the rules' tests and benchmark (issue 37): `users` people in one OU per
+    company, `groups` groups in three nested levels (leaf ⊂ middle ⊂ top, 80 % / 16 % / 4 %) with one cycle
+    (top 0 is also a member of leaf 0), and the answer worked out here, from the generator's own lists,
+    without the product: `expected(login)` is (company, {customer group: types}).
+
+    Person 0 (`org00000`) is a direct member of ten leaf groups and so, three levels deep, of twenty."""
+
+    def __init__(self, users: int = 10_000, groups: int = 500, companies: int = 50, seed: int = 37) -> None:
+        rng = random.Random(seed)
+        self.users, self.companies = users, [f"ORG-{n:02d}" for n in range(companies)]
+        self.tops = max(1, groups // 25)
+        self.middles = max(1, groups * 4 // 25)
+        self.leaves = groups - self.middles - self.tops
+        self.groups_dn = f"ou=groups,{BASE_DN}"
+        self.direct: dict[int, list[int]] = {}  # person → the leaf groups they are a direct member of
+        for n in range(users):
+            self.direct[n] = sorted(rng.sample(range(self.leaves), rng.randint(0, 3)))
+        deep = [k for m in range(5) for k in (m, m + self.middles)]  # ten leaves, five middles, five tops
+        self.direct[0] = deep
+
+    # names
+    def login(self, n: int) -> str:
+        return f"org{n:05d}"
+
+    def company(self, n: int) -> str:
+        return self.companies[n % len(self.companies)]
+
+    def ou(self, company: str) -> str:
+        return f"ou={company.lower()},{PEOPLE_DN}"
+
+    def group_cn(self, level: str, k: int) -> str:
+        return f"{level}{k:03d}"
+
+    def group_dn(self, level: str, k: int) -> str:
+        return f"cn={self.group_cn(level, k)},{self.groups_dn}"
+
+    def parent(self, level: str, k: int) -> tuple[str, int] | None:
+        if level == "leaf":
+            return ("middle", k % self.middles)
+        if level == "middle":
+            return ("top", k % self.tops)
+        return None
+
+    TYPES = {"leaf": ["ro"], "middle": ["ro", "create"], "top": ["rw"]}
+
+    # the directory
+    def ldif(self) -> str:
+        parts = [f"dn: {self.groups_dn}\nobjectClass: organizationalUnit\nou: groups\n"]
+        parts += [
+            f"dn: {self.ou(c)}\nobjectClass: organizationalUnit\nou: {c.lower()}\n" for c in self.companies
+        ]
+        for n in range(self.users):
+            parts.append(
+                person(self.login(n), "Org", f"Person{n}", customer_id="HR", ou=self.ou(self.company(n)))
+            )
+        members: dict[tuple[str, int], list[str]] = {}
+        for n, leaves in self.direct.items():
+            for k in leaves:
+                members.setdefault(("leaf", k), []).append(f"uid={self.login(n)},{self.ou(self.company(n))}")
+        for level, count in (("leaf", self.leaves), ("middle", self.middles)):
+            for k in range(count):
+                up = self.parent(level, k)
+                members.setdefault(up, []).append(self.group_dn(level, k))
+        members.setdefault(("leaf", 0), []).append(self.group_dn("top", 0))  # the cycle
+        for level, count in (("leaf", self.leaves), ("middle", self.middles), ("top", self.tops)):
+            for k in range(count):
+                lines = [
+                    f"dn: {self.group_dn(level, k)}",
+                    "objectClass: groupOfNames",
+                    f"cn: {self.group_cn(level, k)}",
+                ]
+                lines += [f"member: {m}" for m in members.get((level, k)) or [f"cn=nobody,{self.groups_dn}"]]
+                parts.append("\n".join(lines) + "\n")
+        return "\n".join(parts)
+
+    def rules(self) -> dict:
+        """A company per OU, a customer group (named as the directory group) per directory group."""
+        return {
+            "NestedGroups": True,
+            "CompanyRules": [{"From": "subtree", "Match": self.ou(c), "Company": c} for c in self.companies],
+            "GroupRules": [
+                {
+                    "From": "group",
+                    "Match": self.group_dn(level, k),
+                    "Group": self.group_cn(level, k),
+                    "Types": self.TYPES[level],
+                }
+                for level, count in (("leaf", self.leaves), ("middle", self.middles), ("top", self.tops))
+                for k in range(count)
+            ],
+        }
+
+    def customer_groups(self) -> list[str]:
+        return [
+            self.group_cn(level, k)
+            for level, count in (("leaf", self.leaves), ("middle", self.middles), ("top", self.tops))
+            for k in range(count)
+        ]
+
+    # the answer
+    def expected(self, n: int) -> tuple[str, dict[str, list[str]]]:
+        found: dict[str, list[str]] = {}
+        for k in self.direct[n]:
+            node: tuple[str, int] | None = ("leaf", k)
+            while node is not None and self.group_cn(*node) not in found:
+                found[self.group_cn(*node)] = self.TYPES[node[0]]
+                node = self.parent(*node) if node != ("top", 0) else ("leaf", 0)  # top 0 ⊂ leaf 0
+        return self.company(n), found

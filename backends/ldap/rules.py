@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import ldap.dn
@@ -37,7 +38,9 @@ class DirectoryRule:
     types: tuple[str, ...] = ()
     create_missing: bool = False  # the customer or group is made on first use (a history entry)
 
+    @cached_property
     def normalised_match(self) -> str:
+        """Worked out once per rule (a sync applies every rule to every entry)."""
         if self.source in ("group", "subtree"):
             return normal_dn(self.match)
         return self.match.strip().lstrip("@").casefold()
@@ -190,7 +193,7 @@ def apply_rules(rules: Iterable[DirectoryRule], facts: DirectoryFacts) -> list[D
     dn = normal_dn(facts.dn)
     domain = facts.email.rpartition("@")[2].casefold() if "@" in facts.email else ""
     for rule in rules:
-        match = rule.normalised_match()
+        match = rule.normalised_match
         if rule.source == "group":
             hits = ["directory group " + rule.match] if match in facts.groups else []
         elif rule.source == "subtree":
