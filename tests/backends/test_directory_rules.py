@@ -8,6 +8,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from backends.base import SearchQuery
 from backends.config import validate_source_config
 from backends.registry import sources
 from tests.ldap_server import BASE_DN, PEOPLE_DN, DirectoryServer, person
@@ -222,3 +223,59 @@ def test_a_rule_naming_no_customer_or_group_is_a_database_check_naming_it(ruled)
     for name in ("Billing", "cycle", "unix"):
         Group.objects.create(name=name)
     assert check_directory_rules(databases=["default"]) == []
+
+
+def test_a_primary_rule_gives_the_primary_customer_id_live_and_from_the_shadow(ruled, directory):
+    from customers.selectors import customer_ids_of, get_customer_user
+    from customers.sync import sync_source
+
+    ruled(**RULES)  # CompanyRules[2] (e-mail domain example.org) is Primary
+    live = get_customer_user("anna")
+    ruled(**RULES, Sync=True)
+    sync_source(ALIAS, full=True)
+    synced = get_customer_user("anna")
+    searched = sources[ALIAS].search(SearchQuery(customer_id="EXAMPLE"))
+
+    assert (live.customer_id, synced.customer_id) == ("EXAMPLE", "EXAMPLE")  # not the attribute's ACME
+    assert customer_ids_of(synced)[:2] == ["NORD", "EXAMPLE"]  # UserCustomerIDs, then the primary
+    assert sorted(r.login for r in searched.records) == ["anna", "ben"]  # the shadow is searched by it
+
+
+def test_create_missing_makes_the_customer_and_group_on_first_use_as_a_history_entry(ruled):
+    from core.models import HistoryEntry
+    from customers.checks import check_directory_rules
+    from customers.models import Customer, Group
+    from permissions.matrix import get_permission_matrix
+
+    ruled(
+        CompanyRules=[{"From": "attribute", "Attribute": "businessCategory", "Company": "BC-{value}",
+                       "CreateMissing": True}],
+        GroupRules=[{"From": "group", "Match": f"cn=finance,{GROUPS_DN}", "Group": "Finance Readers",
+                     "Types": ["ro"], "CreateMissing": True}],
+        NestedGroups=True,
+    )  # fmt: skip
+    assert check_directory_rules(databases=["default"]) == []  # CreateMissing: not an error
+
+    matrix = get_permission_matrix("anna")
+    again = get_permission_matrix("anna")
+
+    assert Customer.objects.get(customer_id="BC-NORD").name == "BC-NORD"
+    assert Group.objects.filter(name="Finance Readers").count() == 1
+    assert [g.reason for g in matrix.why("Finance Readers", "ro")] == [
+        f"via directory group cn=finance,{GROUPS_DN} (GroupRules[0]): ro"
+    ]
+    assert again.allows("Finance Readers", "ro")
+    made = HistoryEntry.objects.filter(action__in=["customer.created", "group.created"])
+    assert sorted((e.action, e.object_key, e.actor_name, e.path) for e in made) == [
+        ("customer.created", "BC-NORD", f"directory:{ALIAS}", "directory"),
+        ("group.created", "Finance Readers", f"directory:{ALIAS}", "directory"),
+    ]
+
+
+@pytest.mark.parametrize("key", ["Primary", "CreateMissing"])
+def test_primary_and_create_missing_are_true_or_false(ldap_source_settings, key):
+    rules = {"CompanyRules": [{"From": "subtree", "Match": PEOPLE_DN, "Company": "X", key: "yes"}]}
+
+    problems = validate_source_config(ALIAS, ldap_source_settings(**rules))
+
+    assert [(p.path, p.check_id) for p in problems] == [(f"['CompanyRules'][0][{key!r}]", "backends.E046")]
