@@ -1,6 +1,7 @@
-"""What a directory's `CompanyRules` and `GroupRules` give a person (issue 37), read for the preview
-endpoint. The rules are applied in one place (backends.ldap.rules); taking effect in R118's companies and in
-the permission matrix is the next step of that issue."""
+"""What a directory's `CompanyRules` and `GroupRules` give a person (issue 37), read for the preview (the
+API's and the admin's) and for the customer user's page. The rules are applied in one place
+(backends.ldap.rules); they take effect in R118's companies (customers.selectors.customer_ids_of) and in the
+permission matrix (permissions.matrix)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from backends.base import CustomerUserRecord
 from backends.errors import CustomerUserNotFound
 from backends.registry import SourceHandler, sources
 from core.errors import ValidationFailed
@@ -29,7 +31,20 @@ def preview_directory_rules(alias: str, login: str, *, registry: SourceHandler =
     derived = source.derive(login)
     if derived is None:
         raise CustomerUserNotFound(login=login)
-    companies, groups = derived
+    return _shown(alias, login, *derived)
+
+
+def directory_relations(record: CustomerUserRecord, *, registry: SourceHandler = sources) -> dict[str, Any]:
+    """The companies and customer groups `record`'s directory gives it (read-only, apart from the ones set
+    by hand), as the preview shows them; empty when its source has no rules."""
+    source = registry[record.source]
+    if not source.derives_grants:
+        return {}
+    companies, groups = source.directory_grants(record)
+    return _shown(record.source, record.login, companies, groups)
+
+
+def _shown(alias: str, login: str, companies, groups) -> dict[str, Any]:
     return {
         "source": alias,
         "login": login,

@@ -17,11 +17,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from backends.errors import UnknownSource
+from backends.errors import SourceUnavailable, UnknownSource
 from backends.registry import sources
 from core.errors import HelpdeskError, ValidationFailed
 from core.validity import Validity
 from customers import two_factor
+from customers.directory_rules import directory_relations, preview_directory_rules
 from customers.forms import CustomerUserForm
 from customers.import_runs import get_import_run, import_report, queue_import, recent_imports
 from customers.imports import CustomerImporter, CustomerUserImporter, check_file
@@ -315,6 +316,10 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
             return redirect("admin:customer_user_change", login=record.login)
     matrix = get_permission_matrix(record.login)
     tickets = list_customer_user_tickets(record.login)
+    try:
+        from_directory = directory_relations(record)
+    except SourceUnavailable as exc:
+        from_directory = {"unavailable": exc.message}
     return render_admin(
         request,
         "admin/customers/customer_user_form.html",
@@ -329,6 +334,7 @@ def customer_user_change(request: HttpRequest, login: str) -> HttpResponse:
         second_factor=two_factor.is_enabled(record.login),
         sets_passwords=sources[record.source].sets_passwords,
         history_url=history_link("customer_user", record.login),
+        from_directory=from_directory,
     )
 
 
@@ -526,7 +532,30 @@ def source_status(request: HttpRequest) -> HttpResponse:
         status=status,
         problems=problems,
         synced=set(sync_health()),
+        ruled={alias for alias in sources.aliases if sources[alias].derives_grants},
         user_list_url=reverse("admin:customer_user_list"),
+    )
+
+
+def source_rules_preview(request: HttpRequest, alias: str) -> HttpResponse:
+    """What a directory's CompanyRules and GroupRules give one login now, and why; nothing is written."""
+    if alias not in sources.aliases:
+        raise Http404(_("There is no source %(alias)r.") % {"alias": alias})
+    login = request.GET.get("login", "").strip()
+    preview, problem = None, ""
+    if login:
+        try:
+            preview = preview_directory_rules(alias, login)
+        except HelpdeskError as exc:
+            problem = exc.message
+    return render_admin(
+        request,
+        "admin/customers/source_preview.html",
+        _("Rules of %(alias)s: preview") % {"alias": alias},
+        alias=alias,
+        login=login,
+        preview=preview,
+        problem=problem,
     )
 
 

@@ -81,6 +81,8 @@ class HelpdeskAdminSite(admin.AdminSite):
             ("default-services/", customers.default_services, "default_services",
              needs(_SERVICE, access.CHANGE_DEFAULTS)),
             ("sources/", customers.source_status, "source_status", needs(access.VIEW_SOURCES)),
+            ("sources/<str:alias>/preview/", customers.source_rules_preview, "source_rules_preview",
+             needs(access.VIEW_SOURCES)),
             ("sources/<str:alias>/sync-runs/", customers.source_sync_runs, "source_sync_runs",
              needs((access.VIEW_SOURCES, access.VIEW_SYNC_RUNS), access.RUN_SYNC)),
             ("tickets/attachments/<int:attachment_id>/", tickets.attachment_download, "ticket_attachment",

@@ -279,3 +279,31 @@ def test_primary_and_create_missing_are_true_or_false(ldap_source_settings, key)
     problems = validate_source_config(ALIAS, ldap_source_settings(**rules))
 
     assert [(p.path, p.check_id) for p in problems] == [(f"['CompanyRules'][0][{key!r}]", "backends.E046")]
+
+
+def test_the_admin_shows_derived_companies_and_groups_apart_and_previews_the_rules(
+    ruled, client, django_user_model
+):
+    from customers.models import CustomerUserGroup, Group
+
+    Group.objects.create(name="billing")
+    Group.objects.create(name="by-hand")
+    CustomerUserGroup.objects.create(login="anna", group=Group.objects.get(name="by-hand"), permission="rw")
+    ruled(**RULES)
+    client.force_login(django_user_model.objects.create_superuser("root", password="x"))
+
+    page = client.get("/admin/customer-users/anna/").content.decode()
+    preview = client.get(f"/admin/sources/{ALIAS}/preview/", {"login": "ben"}).content.decode()
+    unknown = client.get(f"/admin/sources/{ALIAS}/preview/", {"login": "nobody"}).content.decode()
+    sources_page = client.get("/admin/sources/").content.decode()
+
+    directory = page.split('id="from-the-directory"')[1].split('id="effective-permissions"')[0]
+    assert "read-only" in page.split('id="from-the-directory"')[1][:200]
+    assert f"via directory group cn=finance,{GROUPS_DN} (GroupRules[0])" in directory
+    assert "via businessCategory = NORD (CompanyRules[1])" in directory
+    assert "by-hand" not in directory  # set by hand: the matrix says so, this section does not
+    assert "<td>cycle</td><td>rw</td>" in preview
+    assert "<td>unix</td><td>ro, create</td>" in preview
+    assert "nobody" in unknown
+    assert 'aria-invalid="true"' in unknown
+    assert f"/admin/sources/{ALIAS}/preview/" in sources_page
