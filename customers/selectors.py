@@ -256,13 +256,25 @@ def customer_ids_of(
         ids.append(record.customer_id)
     if derived is None:
         derived = [company.name for company in registry[record.source].directory_grants(record)[0]]
-    ids += derived
+    if derived:  # the rules' companies (and a Primary one among `ids`) as the customers spell them
+        ids = as_stored([*ids, *derived])
     if additional is None:
         additional = additional_customer_ids(record.login)
     kept: dict[str, str] = {}
     for customer_id in (*ids, *sorted(additional)):
         kept.setdefault(fold(customer_id), customer_id)  # one customer whatever its case (core.lookups)
     return list(kept.values())
+
+
+def as_stored(customer_ids: Iterable[str]) -> list[str]:
+    """Customer IDs as the customers spell them (a rule may name `acme` for ACME; one key rule, core.lookups);
+    an ID no customer holds stays as given."""
+    customer_ids = list(customer_ids)
+    if not customer_ids:
+        return []
+    stored = Customer.objects.filter(customer_id__ci_in=customer_ids).values_list("customer_id", flat=True)
+    spelled = {fold(customer_id): customer_id for customer_id in stored}
+    return [spelled.get(fold(customer_id), customer_id) for customer_id in customer_ids]
 
 
 def list_customer_id_values(

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +35,7 @@ from core import history
 from core.errors import ValidationFailed
 from core.generations import forget_customer_user_answers
 from core.validity import Validity
+from customers.selectors import as_stored
 from customers.services import rename_in_own_data
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Diff:
 def _classify(rows: list[ShadowRow], known: dict, logins: dict[str, str], diff: Diff, rules) -> None:
     """Each row against the shadow's `known` rows (identity → digest, login, valid_id, present); `logins`
     maps casefolded logins to the identity holding them, so two entries cannot share one."""
-    for row in rows:
+    for row in _spelled_as_stored(rows):
         problems = rules.errors({**row.attributes, "ValidID": row.valid_id})
         holder = logins.get(row.login.casefold())
         if holder is not None and holder != row.identity:
@@ -154,6 +155,30 @@ def _classify(rows: list[ShadowRow], known: dict, logins: dict[str, str], diff: 
             diff.invalidating += 1
         diff.changed.append((row, what))
         diff.count(what)
+
+
+def _spelled_as_stored(rows: list[ShadowRow]) -> list[ShadowRow]:
+    """The rules' companies (and a Primary one as the customer ID) as the customers spell them, as every
+    other path stores a customer ID given in another case."""
+    named = {item[0] for row in rows for item in row.derived.get("companies", ())}
+    if not named:
+        return rows
+    spelled = dict(zip(sorted(named), as_stored(sorted(named)), strict=True))
+    fixed = []
+    for row in rows:
+        companies = [[spelled.get(item[0], item[0]), *item[1:]] for item in row.derived.get("companies", ())]
+        if companies == row.derived.get("companies", []):
+            fixed.append(row)
+            continue
+        customer_id = spelled.get(row.customer_id, row.customer_id)
+        attributes = (
+            {**row.attributes, "UserCustomerID": customer_id}
+            if customer_id != row.customer_id
+            else row.attributes
+        )
+        fixed.append(replace(row, customer_id=customer_id, attributes=attributes,
+                             derived={**row.derived, "companies": companies}))  # fmt: skip
+    return fixed
 
 
 def _sample(diff: Diff, known: dict) -> list[dict[str, str]]:
@@ -266,7 +291,7 @@ def _run(run: SyncRun, source, state: SyncState, *, incremental: bool, dry_run: 
         read = changes.read
         if source.reads_groups and reader.group_index().digest != state.groups_digest:
             untouched = present_known - gone - {row.identity for row in changes.rows}
-            for row in _regranted(reader, alias, untouched):
+            for row in _spelled_as_stored(_regranted(reader, alias, untouched)):
                 diff.changed.append((row, "regranted"))
                 diff.count("regranted")
     else:

@@ -379,3 +379,50 @@ def test_the_sync_takes_the_maps_decisions_and_stores_nothing_it_refuses(synced_
     else:
         assert (run.status, [e["field"] for e in run.errors], stored) == ("succeeded", [decision], [])
         assert run.counts["refused"] == 1
+
+
+# ------------------------------------------------------------------------------------------ directory rules
+# A company rule is a write path of a customer ID too (issue 37): one naming a customer in another case takes
+# effect as the customer the other paths store ("customer ID in another case" above), read live or synced,
+# and CreateMissing does not make a second customer of it.
+@pytest.mark.ldap
+@pytest.mark.parametrize("synced", [False, True], ids=["live", "synced"])
+def test_a_rule_naming_a_company_in_another_case_decides_as_the_other_paths(
+    synced_directory, settings, synced
+):
+    import ldap
+
+    from backends.models import ShadowEntry
+    from customers.models import CustomerGroup, Group
+    from customers.selectors import customer_ids_of, get_customer_user
+    from customers.sync import sync_source
+    from permissions.matrix import get_permission_matrix
+
+    server, people = synced_directory
+    connection = ldap.initialize(server.ldap_uri)
+    connection.simple_bind_s(server.root_dn, server.root_pw)
+    connection.add_s(f"uid=ida,{people}", [
+        ("objectClass", [b"inetOrgPerson"]), ("uid", [b"ida"]), ("cn", [b"Ida Lang"]), ("givenName", [b"Ida"]),
+        ("sn", [b"Lang"]),
+        ("mail", [b"ida@example.com"]), ("departmentNumber", [b"OTHER"]),
+    ])  # fmt: skip
+    desk = Group.objects.create(name="acme-desk")
+    CustomerGroup.objects.create(customer_id="ACME", group=desk, permission="ro")
+    config = settings.CUSTOMER_USER_BACKENDS["CustomerUser2"]
+    settings.CUSTOMER_USER_BACKENDS = {
+        **settings.CUSTOMER_USER_BACKENDS,
+        "CustomerUser2": {**config, "Sync": synced, "CustomerGroupSupport": 1, "CompanyRules": [
+            {"From": "subtree", "Match": people, "Company": "acme", "Primary": True, "CreateMissing": True}]},
+    }  # fmt: skip
+    if synced:
+        assert sync_source("CustomerUser2").ok
+
+    record = get_customer_user("ida")
+    matrix = get_permission_matrix("ida")
+
+    assert (record.customer_id.casefold(), customer_ids_of(record)) == ("acme", ["ACME"])
+    assert [g.reason for g in matrix.why("acme-desk", "ro")] == ["via customer ACME: ro"]
+    assert list(Customer.objects.values_list("customer_id", flat=True)) == ["ACME"]
+    if synced:
+        stored = ShadowEntry.objects.get(source="CustomerUser2", login="ida")
+        assert (stored.customer_id, [c[0] for c in stored.derived["companies"]]) == ("ACME", ["ACME"])
