@@ -76,6 +76,7 @@ test: system-deps-test lint test-postgresql test-sqlite
 # The effective permission matrix, 3 customers × 200 groups, on a throwaway PostgreSQL.
 bench-permissions: system-deps-test $(VENV)/.installed-dev
 	DJANGO_SECRET_KEY=benchmark-only $(PY) -m tests.stack bash -c '$(PY) manage.py migrate -v0 && $(PY) manage.py bench_permissions'
+	$(PY) -m tests.stack $(PY) -m tests.bench_permissions
 
 # 200 varied searches: DB only, LDAP only, and DB + LDAP + LDAP, on a throwaway PostgreSQL and slapd.
 bench-search: system-deps-test $(VENV)/.installed-dev

@@ -63,6 +63,9 @@ class CustomerUserRecord:
     login: str
     attributes: Mapping[str, Any]
     shown: ShownFields = field(default=ShownFields(), compare=False, repr=False)
+    # What the source read with the record for its company and group rules (issue 37), so a matrix built
+    # on it asks no second time: a shadow's stored results, or a live entry's rule attributes.
+    rule_facts: Any = field(default=None, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -348,8 +351,10 @@ class BaseSource(ABC):
         return "".join(secrets.choice(alphabet) for _ in range(size))
 
     # Helpers shared by all sources: the Map turns stored values into a record.
-    def make_record(self, login: str, attributes: dict[str, Any]) -> CustomerUserRecord:
-        return CustomerUserRecord(self.alias, login, attributes, self.shown_fields)
+    def make_record(
+        self, login: str, attributes: dict[str, Any], rule_facts: Any = None
+    ) -> CustomerUserRecord:
+        return CustomerUserRecord(self.alias, login, attributes, self.shown_fields, rule_facts)
 
     @cached_property
     def shown_fields(self) -> ShownFields:

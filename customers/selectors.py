@@ -7,7 +7,7 @@ reached: nothing is cut or dropped silently (W6).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -192,7 +192,7 @@ def _enrich(record: CustomerUserRecord, registry: SourceHandler) -> CustomerUser
     preferences = CustomerUserPreference.objects.filter(login=record.login).exclude(key=SESSION_VERSION)
     for key, value in preferences.values_list("key", "value"):
         attributes[key] = value  # R137: preferences are merged after the record (reserved keys never stored)
-    return CustomerUserRecord(record.source, record.login, attributes, record.shown)
+    return CustomerUserRecord(record.source, record.login, attributes, record.shown, record.rule_facts)
 
 
 def person_names(logins: Iterable[str], *, registry: SourceHandler = sources) -> dict[str, str]:
@@ -244,6 +244,7 @@ def customer_ids_of(
     registry: SourceHandler = sources,
     additional: Iterable[str] | None = None,
     derived: Iterable[str] | None = None,
+    spelled: Mapping[str, str] | None = None,
 ) -> list[str]:
     """R23/R61 for a record already found: its source's list, the companies its directory's CompanyRules
     give, then additional customers not yet in it.
@@ -257,7 +258,7 @@ def customer_ids_of(
     if derived is None:
         derived = [company.name for company in registry[record.source].directory_grants(record)[0]]
     if derived:  # the rules' companies (and a Primary one among `ids`) as the customers spell them
-        ids = as_stored([*ids, *derived])
+        ids = as_stored([*ids, *derived], spelled)
     if additional is None:
         additional = additional_customer_ids(record.login)
     kept: dict[str, str] = {}
@@ -266,14 +267,17 @@ def customer_ids_of(
     return list(kept.values())
 
 
-def as_stored(customer_ids: Iterable[str]) -> list[str]:
+def as_stored(customer_ids: Iterable[str], spelled: Mapping[str, str] | None = None) -> list[str]:
     """Customer IDs as the customers spell them (a rule may name `acme` for ACME; one key rule, core.lookups);
-    an ID no customer holds stays as given."""
+    an ID no customer holds stays as given. `spelled` (folded → stored) when the caller read them."""
     customer_ids = list(customer_ids)
     if not customer_ids:
         return []
-    stored = Customer.objects.filter(customer_id__ci_in=customer_ids).values_list("customer_id", flat=True)
-    spelled = {fold(customer_id): customer_id for customer_id in stored}
+    if spelled is None:
+        stored = Customer.objects.filter(customer_id__ci_in=customer_ids).values_list(
+            "customer_id", flat=True
+        )
+        spelled = {fold(customer_id): customer_id for customer_id in stored}
     return [spelled.get(fold(customer_id), customer_id) for customer_id in customer_ids]
 
 

@@ -15,6 +15,7 @@ permission never survives in the cache.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -28,7 +29,7 @@ from core.lookups import fold
 from customers.models import Customer, CustomerGroup, CustomerUserCustomer, CustomerUserGroup, Group, Validity
 from customers.selectors import customer_ids_of, get_customer_user
 from permissions.cache import CACHE_TTL
-from permissions.selectors import get_permission_settings, permission_types
+from permissions.selectors import get_permission_basics, permission_types
 from permissions.services import create_rule_targets
 
 
@@ -104,20 +105,22 @@ def get_permission_matrix(login: str, *, registry: SourceHandler = sources, use_
 
 
 def build_permission_matrix(login: str, *, registry: SourceHandler = sources) -> PermissionMatrix:
-    """Three queries: the settings, the customer user, and one UNION of everything the steps read."""
-    options = get_permission_settings()
-    types = tuple(permission_types(options))
+    """Three queries: the generation of the settings and valid groups (cached), the customer user, and one
+    UNION of everything the steps read."""
     record = get_customer_user(login, registry=registry, enrich=False)
     stored_login = record.login if record is not None else login
     # The source's CompanyRules and GroupRules (ours): read from the directory once per build.
     companies, groups = registry[record.source].directory_grants(record) if record is not None else ([], [])
     if any(d.create_missing for d in (*companies, *groups)):
         create_rule_targets(record.source, companies, groups)  # CreateMissing: made on first use
-    valid_groups: dict[str, int] = {}
+    options, valid = get_permission_basics()  # after: a group made just now is among the valid ones
+    types = tuple(permission_types(options))
+    valid_groups = dict(valid)
     rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    spelled: dict[str, str] = {}
     for kind, name, permission, via in _relation_rows(stored_login, record, [c.name for c in companies]):
-        if kind == "group":
-            valid_groups[name] = int(via)
+        if kind == "spelled":
+            spelled[fold(name)] = name
         else:
             rows[kind].append((name, permission, via))
 
@@ -140,14 +143,18 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
 
     for name, stored, _ in rows["direct"]:  # step 2
         grant(name, stored, "direct")
-    named = {fold(name): name for name in valid_groups}  # a rule's group compares case-blind, as its check
+    named: dict[str, str] = {}  # a rule's group compares case-blind, as its check (made when first needed)
     for derived in groups:
+        name = derived.name
+        if name not in valid_groups:
+            named = named or {fold(group): group for group in valid_groups}
+            name = named.get(fold(name), name)
         for stored in derived.types:
-            grant(named.get(fold(derived.name), derived.name), stored, "directory", derived.reason)
+            grant(name, stored, "directory", derived.reason)
 
     customer_ids = customer_ids_of(  # step 3 (CompanyRules' companies among them)
         record, registry=registry, additional=[via for _, _, via in rows["additional"]],
-        derived=[company.name for company in companies],
+        derived=[company.name for company in companies], spelled=spelled,
     )  # fmt: skip
     if customer_ids:
         keys = {fold(customer_id) for customer_id in customer_ids}  # one key rule, as R118's ticket access
@@ -165,40 +172,42 @@ def build_permission_matrix(login: str, *, registry: SourceHandler = sources) ->
 def _relation_rows(
     login: str, record: CustomerUserRecord | None, derived: list[str]
 ) -> list[tuple[str, str, str, str]]:
-    """(kind, group name, permission, via) rows: valid groups, direct links, additional customers, and the
-    Same-context links of every customer the user may belong to, in one round trip.
+    """(kind, group name, permission, via) rows: direct links, additional customers, and the Same-context
+    links of every customer the user may belong to, in one round trip (none for an unknown login).
 
     Hand-written SQL because this is the hot path: the ORM takes about 4 ms to compile this UNION, the
     database under 1 ms to run it (measured by bench_permissions).
     """
+    if record is None:
+        return []
     g, ug, uc, cg, c = (
         _sql_names(m) for m in (Group, CustomerUserGroup, CustomerUserCustomer, CustomerGroup, Customer)
     )
+    primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id, *derived]
+    placeholders = ", ".join(["LOWER(%s)"] * len(primary))  # stored as the customer spells it
     parts = [
-        f"SELECT 'group', g.{g.name}, '', CAST(g.{g.id} AS VARCHAR(20)) FROM {g.table} g"
-        f" WHERE g.{g.validity} = %s"
+        f"SELECT 'direct', g.{g.name}, ug.{ug.permission}, '' FROM {ug.table} ug"
+        f" JOIN {g.table} g ON g.{g.id} = ug.{ug.group} WHERE ug.{ug.login} = %s AND g.{g.validity} = %s",
+        f"SELECT 'additional', '', '', uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s",
+        f"SELECT 'customer', g.{g.name}, cg.{cg.permission}, cg.{cg.customer} FROM {cg.table} cg"
+        f" JOIN {g.table} g ON g.{g.id} = cg.{cg.group}"
+        f" WHERE g.{g.validity} = %s AND cg.{cg.context} = %s"
+        f" AND (cg.{cg.customer} IN (SELECT c.{c.customer_id} FROM {c.table} c"
+        f" WHERE LOWER(c.{c.customer_id}) IN ({placeholders}))"
+        f" OR cg.{cg.customer} IN (SELECT uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s))",
     ]
-    params: list[object] = [Validity.VALID]
-    if record is not None:
-        primary = [*split_customer_ids(record.get("UserCustomerIDs")), record.customer_id, *derived]
-        placeholders = ", ".join(["LOWER(%s)"] * len(primary))  # stored as the customer spells it
-        parts += [
-            f"SELECT 'direct', g.{g.name}, ug.{ug.permission}, '' FROM {ug.table} ug"
-            f" JOIN {g.table} g ON g.{g.id} = ug.{ug.group} WHERE ug.{ug.login} = %s AND g.{g.validity} = %s",
-            f"SELECT 'additional', '', '', uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s",
-            f"SELECT 'customer', g.{g.name}, cg.{cg.permission}, cg.{cg.customer} FROM {cg.table} cg"
-            f" JOIN {g.table} g ON g.{g.id} = cg.{cg.group}"
-            f" WHERE g.{g.validity} = %s AND cg.{cg.context} = %s"
-            f" AND (cg.{cg.customer} IN (SELECT c.{c.customer_id} FROM {c.table} c"
-            f" WHERE LOWER(c.{c.customer_id}) IN ({placeholders}))"
-            f" OR cg.{cg.customer} IN (SELECT uc.{uc.customer} FROM {uc.table} uc WHERE uc.{uc.login} = %s))",
-        ]
-        params += [login, Validity.VALID, login, Validity.VALID, CustomerGroup.SAME, *primary, login]
+    params: list[object] = [login, Validity.VALID, login, Validity.VALID, CustomerGroup.SAME, *primary]
+    params.append(login)
+    if derived:  # the rules' customer IDs as the customers spell them (customers.selectors.as_stored)
+        parts.append(f"SELECT 'spelled', c.{c.customer_id}, '', '' FROM {c.table} c"
+                     f" WHERE LOWER(c.{c.customer_id}) IN ({placeholders})")  # fmt: skip
+        params += primary
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return cursor.fetchall()
 
 
+@functools.cache
 def _sql_names(model) -> SimpleNamespace:
     """The quoted table name (`.table`) and the quoted column of every concrete field, by field name."""
     quote = connection.ops.quote_name

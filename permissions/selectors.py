@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
+from django.db.models import TextField, Value
+from django.db.models.functions import Cast
 
 from core.generations import PERMISSIONS, remember
-from customers.models import CustomerGroup, CustomerUserGroup
+from core.validity import Validity
+from customers.models import CustomerGroup, CustomerUserGroup, Group
 from permissions.cache import CACHE_TTL
 from permissions.models import PermissionSetting
 
@@ -33,12 +37,32 @@ def get_permission_setting(key: str) -> Any:
 
 def get_permission_settings() -> dict[str, Any]:
     """All four options, read in one query and cached until the next permission write (R108)."""
+    return get_permission_basics()[0]
 
-    def read() -> dict[str, Any]:
-        stored = dict(PermissionSetting.objects.filter(key__in=SETTING_KEYS).values_list("key", "value"))
-        return {k: stored.get(k, settings.HELPDESK_SETTINGS.get(k)) for k in SETTING_KEYS}
 
-    return remember([PERMISSIONS], "permissions:settings", read, CACHE_TTL)
+def get_permission_basics() -> tuple[dict[str, Any], dict[str, int]]:
+    """The four options and the valid groups (name → id) every matrix starts from, read under one look-up of
+    the generation and cached until the next permission write (every group write bumps it, R108)."""
+
+    def read() -> tuple[dict[str, Any], dict[str, int]]:
+        as_text = {"text": Cast("value", TextField())}
+        stored = PermissionSetting.objects.filter(key__in=SETTING_KEYS).annotate(
+            kind=Value("setting"), **as_text
+        )
+        valid = Group.objects.filter(validity=Validity.VALID)
+        valid = valid.annotate(kind=Value("group"), text=Cast("id", TextField()))
+        options: dict[str, Any] = {}
+        groups: dict[str, int] = {}
+        for kind, name, text in stored.values_list("kind", "key", "text").union(
+            valid.values_list("kind", "name", "text"), all=True
+        ):  # one query
+            if kind == "setting":
+                options[name] = json.loads(text)
+            else:
+                groups[name] = int(text)
+        return {k: options.get(k, settings.HELPDESK_SETTINGS.get(k)) for k in SETTING_KEYS}, groups
+
+    return remember([PERMISSIONS], "permissions:basics", read, CACHE_TTL)
 
 
 def permission_types(options: dict[str, Any] | None = None) -> list[str]:

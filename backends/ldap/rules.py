@@ -76,6 +76,30 @@ class Derived:
         return cls(name, reason, tuple(types), bool(primary), bool(create_missing))
 
 
+@dataclass(frozen=True)
+class EntryRead:
+    """What a live read of a person's entry took along for the rules (a record's `rule_facts`)."""
+
+    dn: str
+    values: Mapping[str, tuple[str, ...]]
+    member_of: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredGrants:
+    """What a sync's run gave a person, read with the shadow's row (a record's `rule_facts`)."""
+
+    companies: tuple[Derived, ...]
+    groups: tuple[Derived, ...]
+
+    @classmethod
+    def from_json(cls, derived: Mapping[str, Any]) -> StoredGrants:
+        return cls(
+            tuple(Derived.from_json(item) for item in derived.get("companies", ())),
+            tuple(Derived.from_json(item) for item in derived.get("groups", ())),
+        )
+
+
 def primary_company(companies: Iterable[Derived]) -> str:
     """The customer ID of the first company a rule marked `Primary` gives (it replaces the `CustomerID`
     attribute as the primary customer ID), or "" when none does."""

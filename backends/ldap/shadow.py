@@ -27,7 +27,7 @@ from django.db.models.functions import Cast, Lower
 
 from backends.base import CustomerUserRecord, SearchQuery, SourceResult, login_order
 from backends.errors import SourceUnavailable
-from backends.ldap.rules import Derived
+from backends.ldap.rules import StoredGrants
 from backends.models import ShadowEntry, ShadowValue, SyncState
 from backends.search import Expression, UnparsableSearch, parse_search
 from backends.sql.lookups import Like, like_pattern
@@ -135,8 +135,11 @@ class Shadow:
         return ShadowEntry.objects.filter(source=self.alias)
 
     # ------------------------------------------------------------------------------------------ reads
-    def _record(self, login: str, attributes: dict[str, Any] | str, valid_id: int) -> CustomerUserRecord:
-        return self.source.make_record(login, StoredAttributes(attributes, valid_id))
+    def _record(
+        self, login: str, attributes: dict[str, Any] | str, valid_id: int, derived: dict | None = None
+    ) -> CustomerUserRecord:
+        grants = StoredGrants.from_json(derived) if derived is not None else None
+        return self.source.make_record(login, StoredAttributes(attributes, valid_id), grants)
 
     def _records(self, rows: Iterable[tuple[str, dict, int]]) -> list[CustomerUserRecord]:
         return [self._record(login, attributes, valid_id) for login, attributes, valid_id in rows]
@@ -151,19 +154,29 @@ class Shadow:
         """R76: a data get sees invalid entries too; an entry gone from the directory answers, invalid."""
         if not login or "\x00" in login:
             return None
-        rows = self._rows().annotate(folded=Lower("login")).filter(folded=login.lower())
-        found = self._fetch(rows.values_list("login", "attributes", "valid_id")[:1], "get")
-        return self._records(found)[0] if found else None
+        # Hand-written: a synced source's every request asks this, and the ORM took 0.8 ms to build the
+        # query the database answers in 0.3 (bench-permissions); the same index (source, lower(login)).
+        table = connection.ops.quote_name(ShadowEntry._meta.db_table)
+        sql = (f"SELECT login, attributes, valid_id, derived FROM {table}"
+               " WHERE source = %s AND LOWER(login) = %s LIMIT 1")  # fmt: skip
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [self.alias, login.lower()])
+                found = cursor.fetchone()
+        except DatabaseError as exc:
+            raise SourceUnavailable(alias=self.alias, operation="get", detail=str(exc).strip()) from exc
+        if found is None:
+            return None
+        stored, attributes, valid_id, derived = found
+        return self._record(
+            stored, attributes, valid_id, loads(derived) if isinstance(derived, str) else derived
+        )
 
-    def derived(self, login: str) -> tuple[list[Derived], list[Derived]]:
+    def derived(self, login: str) -> StoredGrants:
         """The companies and customer groups the last run's rules gave `login` (none for an unknown one)."""
         rows = self._rows().annotate(folded=Lower("login")).filter(folded=(login or "").lower())
         found = self._fetch(rows.values_list("derived", flat=True)[:1], "get")
-        derived = found[0] if found else {}
-        return (
-            [Derived.from_json(item) for item in derived.get("companies", ())],
-            [Derived.from_json(item) for item in derived.get("groups", ())],
-        )
+        return StoredGrants.from_json(found[0] if found else {})
 
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         wanted = list(dict.fromkeys(login.lower() for login in logins if login and "\x00" not in login))

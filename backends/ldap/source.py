@@ -49,6 +49,8 @@ from backends.ldap.lifecycle import SyncSettings, sync_problems
 from backends.ldap.rules import (
     Derived,
     DirectoryFacts,
+    EntryRead,
+    StoredGrants,
     apply_rules,
     group_closure,
     normal_dn,
@@ -366,15 +368,29 @@ class LDAPSource(BaseSource):
         return self.with_primary_company(record) if record is not None else None
 
     def live_get(self, login: str) -> CustomerUserRecord | None:
-        """R76: data get never applies the valid filter; the AlwaysFilter does apply (R74)."""
+        """R76: data get never applies the valid filter; the AlwaysFilter does apply (R74). With company or
+        group rules, what they read comes along (one read of the entry, not two)."""
         if not login:
             return None
         filterstr = self._with_fixed_filters(
             f"({self.config.customer_key}={escape_filter_chars(login)})", valid=False
         )
-        entries, _ = self._search(filterstr, 1)
+        extra = [*self.rule_attributes, "memberOf"] if self.derives_grants else []
+        entries, _ = self._search(filterstr, 1, [*self._attributes, *extra] if extra else None)
         records = self._records(entries[:1])
-        return records[0] if records else None
+        if not records:
+            return None
+        if not extra:
+            return records[0]
+        record, attrs = records[0], entries[0][1]
+        read = EntryRead(
+            dn=str(record.get("DN")),
+            values={
+                name: tuple(self._decode(v) for v in _values(attrs, name)) for name in self.rule_attributes
+            },
+            member_of=tuple(self._decode(v) for v in _values(attrs, "memberOf")),
+        )
+        return self.make_record(record.login, record.attributes, read)
 
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         if self._serving_shadow():
@@ -662,28 +678,21 @@ class LDAPSource(BaseSource):
     def reads_groups(self) -> bool:
         return any(rule.source == "group" for rule in (*self.company_rules, *self.group_rules))
 
-    def directory_facts(self, login: str) -> DirectoryFacts | None:
-        """What the company and group rules read about `login`'s entry, from the directory now: its DN, its
-        groups (groupOfNames/groupOfUniqueNames members, posixGroup memberUid, memberOf where kept; with
-        NestedGroups the groups of those groups, to NESTING_DEPTH, a cycle ending where it began), the values
-        of the attributes rules name, and its e-mail address."""
-        if not login:
+    def directory_facts(self, login: str, record: CustomerUserRecord | None = None) -> DirectoryFacts | None:
+        """What the company and group rules read about `login`'s entry, from the directory now (or from
+        what `record`'s live read took along): its DN, its groups (groupOfNames/groupOfUniqueNames members,
+        posixGroup memberUid, memberOf where kept; with NestedGroups the groups of those groups, to
+        NESTING_DEPTH, a cycle ending where it began), the values of the attributes rules name, and its
+        e-mail address."""
+        if record is None or not isinstance(record.rule_facts, EntryRead):
+            record = self.live_get(login)
+        if record is None:
             return None
-        named = self.rule_attributes
-        # One read of the entry: the record's attributes and what the rules name (a data get, R74/R76).
-        key = f"({self.config.customer_key}={escape_filter_chars(login)})"
-        entries, _ = self._search(self._with_fixed_filters(key, valid=False), 1,
-                                  [*self._attributes, *named, "memberOf"])  # fmt: skip
-        records = self._records(entries[:1])
-        if not records:
-            return None
-        record, attrs = records[0], entries[0][1]
-        dn = str(record.get("DN"))
-        values = {name: tuple(self._decode(v) for v in _values(attrs, name)) for name in named}
+        read: EntryRead = record.rule_facts
         groups: set[str] = set()
         if self.reads_groups:
-            groups = self._groups_of(dn, record.login, [self._decode(v) for v in _values(attrs, "memberOf")])
-        return DirectoryFacts(dn=dn, groups=frozenset(groups), values=values, email=record.email)
+            groups = self._groups_of(read.dn, record.login, list(read.member_of))
+        return DirectoryFacts(dn=read.dn, groups=frozenset(groups), values=read.values, email=record.email)
 
     def _groups_of(self, dn: str, login: str, member_of: list[str]) -> set[str]:
         base = self.suffix()
@@ -731,13 +740,18 @@ class LDAPSource(BaseSource):
         if not self.derives_grants:
             return [], []
         if self._serving_shadow():
-            return self.shadow.derived(record.login)
-        return self.derive(record.login) or ([], [])
+            stored = record.rule_facts
+            if not isinstance(stored, StoredGrants):
+                stored = self.shadow.derived(record.login)
+            return list(stored.companies), list(stored.groups)
+        return self.derive(record.login, record) or ([], [])
 
-    def derive(self, login: str) -> tuple[list[Derived], list[Derived]] | None:
+    def derive(
+        self, login: str, record: CustomerUserRecord | None = None
+    ) -> tuple[list[Derived], list[Derived]] | None:
         """The companies and customer groups the rules give `login` now (each with its reason), or None when
         the directory does not hold the login."""
-        facts = self.directory_facts(login)
+        facts = self.directory_facts(login, record)
         if facts is None:
             return None
         return self.apply_rules(facts)
@@ -753,7 +767,9 @@ class LDAPSource(BaseSource):
         primary = primary_company(self.directory_grants(record)[0])
         if not primary or primary == record.customer_id:
             return record
-        return self.make_record(record.login, {**record.attributes, "UserCustomerID": primary})
+        return self.make_record(
+            record.login, {**record.attributes, "UserCustomerID": primary}, record.rule_facts
+        )
 
     def generate_random_password(self, size: int = 8) -> str:
         return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))

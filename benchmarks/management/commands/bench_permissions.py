@@ -7,14 +7,18 @@ process's copy (one look-up of the generations), "warm, shared cache" an answer 
 Runs on the configured database inside a transaction that is rolled back, so nothing is left behind.
 """
 
+import json
 import statistics
 import time
+from pathlib import Path
 
 from django.core.cache import cache, caches
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, reset_queries, transaction
 
+from backends.registry import sources
 from core.generations import forget_in_process, forget_permission_answers
+from customers.directory_rules import preview_directory_rules
 from customers.models import (
     Customer,
     CustomerGroup,
@@ -23,7 +27,17 @@ from customers.models import (
     CustomerUserGroup,
     Group,
 )
+from customers.selectors import get_customer_user
 from permissions.matrix import build_permission_matrix, get_permission_matrix
+
+
+def _timed(rounds: int, work) -> list[float]:
+    took = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work()
+        took.append((time.perf_counter() - started) * 1000)
+    return took
 
 
 class Rollback(Exception):
@@ -36,14 +50,50 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--groups", type=int, default=200)
         parser.add_argument("--rounds", type=int, default=200)
+        parser.add_argument(
+            "--login", help="time this customer user's cold matrix and its source's rules preview instead"
+        )
+        parser.add_argument("--out", type=Path, help="with --login: write the figures here as JSON")
 
-    def handle(self, *args, groups, rounds, **options):
+    def handle(self, *args, groups, rounds, login=None, out=None, **options):
+        if login:
+            self._directory(login, rounds, out)
+            return
         try:
             with transaction.atomic():
                 self._run(groups, rounds)
                 raise Rollback
         except Rollback:
             pass
+
+    def _directory(self, login: str, rounds: int, out: Path | None) -> None:
+        """A customer user whose source's rules give their groups (issue 37): every customer and customer
+        group a rule names is made first (as CreateMissing would), then cold builds, and the rules preview."""
+        record = get_customer_user(login, enrich=False)
+        if record is None:
+            raise CommandError(f"No source knows {login!r}.")
+        source = sources[record.source]
+        names = {rule.group for rule in source.group_rules} | {"unrelated-group"}
+        Group.objects.bulk_create([Group(name=name) for name in sorted(names)], ignore_conflicts=True)
+        companies = {rule.company for rule in source.company_rules if "{value}" not in rule.company}
+        Customer.objects.bulk_create(
+            [Customer(customer_id=c, name=c) for c in companies], ignore_conflicts=True
+        )
+        build_permission_matrix(login)  # connection and code warm-up
+        cold = _timed(rounds, lambda: build_permission_matrix(login))
+        preview = _timed(max(20, rounds // 4), lambda: preview_directory_rules(record.source, login))
+        matrix = build_permission_matrix(login)
+        figures = {
+            "source": record.source, "synced": source.runs_inline, "rounds": rounds,
+            "groups_allowing_ro": len(matrix.group_names("ro")),
+            "cold_median_ms": round(statistics.median(cold), 3),
+            "cold_p95_ms": round(statistics.quantiles(cold, n=20)[-1], 3),
+            "preview_median_ms": round(statistics.median(preview), 3),
+            "preview_p95_ms": round(statistics.quantiles(preview, n=20)[-1], 3),
+        }  # fmt: skip
+        self.stdout.write(json.dumps(figures))
+        if out is not None:
+            out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
     def _run(self, group_count, rounds):
         ids = [f"BENCH-C{n}" for n in range(3)]
