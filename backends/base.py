@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backends.config import RULE_KEYS, SOURCE_KEYS, SYNC_KEYS, ConfigProblem, MapRow, SourceConfig
+from backends.config import RULE_KEYS, SCIM_KEYS, SOURCE_KEYS, SYNC_KEYS, ConfigProblem, MapRow, SourceConfig
 from backends.errors import SourceReadOnly, email_taken_message, login_taken_message
 from backends.values import MapRules
 from core.validity import Validity
@@ -204,8 +204,10 @@ class BaseSource(ABC):
         """Every key of this source as it takes effect — what was configured, else this kind's default, else
         the reference's — with secrets masked (passwords, and the password in a DSN): the Sources page."""
         raw = self.config.raw
-        unused = (() if self.supports_sync else SYNC_KEYS) + (
-            () if self.supports_directory_rules else RULE_KEYS
+        unused = (
+            (() if self.supports_sync else SYNC_KEYS)
+            + (() if self.supports_directory_rules else RULE_KEYS)
+            + (() if getattr(self, "reads_own_table", False) else SCIM_KEYS)
         )
         keys = [*raw, *(key for key in SOURCE_KEYS if key not in raw and key not in unused)]
         shown: dict[str, Any] = {}

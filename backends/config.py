@@ -76,8 +76,13 @@ SOURCE_KEYS: dict[str, Any] = {
     "CompanyRules": None,
     "GroupRules": None,
     "NestedGroups": False,
+    # SCIM clients writing to this source (ours; sources of this product's own table, provisioning.scim):
+    # SCIM_KEYS, checked by provisioning.checks.
+    "ScimMap": None,
+    "ScimGroups": None,
 }
 RULE_KEYS = ("CompanyRules", "GroupRules", "NestedGroups")
+SCIM_KEYS = ("ScimMap", "ScimGroups")
 SYNC_KEYS = ("Sync", "SyncSchedule", "SyncIncrementalSchedule", "SyncGuardPercent", "IdentityAttribute",
              "DisabledPreset")  # fmt: skip
 

@@ -71,8 +71,9 @@ def screen(view: Callable, required: Needs) -> Callable:
     return guarded
 
 
-# Who may open a page of the panel (and the open pages, /health/): anyone, or a logged-in customer user.
-ANYONE, CUSTOMER = "anyone", "customer"
+# Who may open a page of the panel (and the open pages, /health/): anyone, or a logged-in customer user;
+# the SCIM endpoints: a SCIM client, by its bearer token (helpdesk.scim.views), nobody else.
+ANYONE, CUSTOMER, SCIM_CLIENT = "anyone", "customer", "scim-client"
 
 
 def opens_to(who: str) -> Callable[[Callable], Callable]:

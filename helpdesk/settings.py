@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "tickets",
     "staff",
     "privacy",
+    "provisioning",
     "benchmarks",
     "huey.contrib.djhuey",
 ]

@@ -11,5 +11,6 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
+    path("scim/v2/", include("helpdesk.scim.urls")),
     path("", include("helpdesk.portal.urls")),
 ]

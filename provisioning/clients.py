@@ -1,0 +1,120 @@
+"""SCIM clients: made with a token shown once, found by the token's digest, counted against their rate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backends.registry import SourceHandler, sources
+from core import history
+from core.errors import NotFound, ValidationFailed
+from core.rates import Rate, hit
+from customers.models import Customer
+from customers.selectors import as_stored
+from provisioning.models import ScimClient
+
+TOKEN_PREFIX = "scim_"
+
+
+class TooManyScimRequests(Exception):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        super().__init__(f"retry after {wait:.0f} s")
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_scim_client(
+    *,
+    name: str,
+    source: str,
+    companies: list[str],
+    rate: str = "",
+    acting_user=None,
+    registry: SourceHandler = sources,
+) -> tuple[ScimClient, str]:
+    """A client bound to `source` (a writable source of this product's own table: SCIM reads and filters
+    it in the database) and to `companies` (existing customers; the first is where its users are made).
+    Returns the client and its token, which is shown this once and stored only as a digest."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed.on("name", _("A SCIM client needs a name."))
+    if ScimClient.objects.filter(name__iexact=name).exists():
+        raise ValidationFailed.on("name", _("A SCIM client %(name)r exists already.") % {"name": name})
+    if source not in registry.aliases:
+        raise ValidationFailed.on("source", _("There is no source %(alias)r.") % {"alias": source})
+    backend = registry[source]
+    if backend.read_only or not getattr(backend, "reads_own_table", False):
+        raise ValidationFailed.on(
+            "source",
+            _(
+                "%(alias)s is not a writable source of this product's own customer-user table; SCIM clients"
+                " write there (a directory is provisioned by its own tools, then synced)."
+            )
+            % {"alias": source},
+        )
+    companies = [c.strip() for c in companies if c and c.strip()]
+    if not companies:
+        raise ValidationFailed.on("companies", _("A SCIM client needs at least one company (customer ID)."))
+    stored = as_stored(companies)
+    missing = [
+        c
+        for c, s in zip(companies, stored, strict=True)
+        if not Customer.objects.filter(customer_id=s).exists()
+    ]
+    if missing:
+        raise ValidationFailed.on(
+            "companies",
+            _("No customer has the customer ID %(ids)s.") % {"ids": ", ".join(repr(c) for c in missing)},
+        )
+    if rate:
+        Rate.parse(rate)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    client = ScimClient.objects.create(
+        name=name,
+        source=source,
+        companies=list(dict.fromkeys(stored)),
+        token_digest=digest(token),
+        token_hint=token[: len(TOKEN_PREFIX) + 4],
+        **({"rate": rate} if rate else {}),
+    )
+    history.record(
+        "scim_client.created",
+        "scim_client",
+        client.name,
+        actor=acting_user,
+        source=source,
+        companies=client.companies,
+    )
+    return client, token
+
+
+def client_of_token(token: str) -> ScimClient | None:
+    if not token:
+        return None
+    return ScimClient.objects.filter(token_digest=digest(token), is_active=True).first()
+
+
+def count_request(client: ScimClient) -> None:
+    """One request of `client` against its rate (every worker counts in the database, core.rates); its
+    last use is kept to the minute."""
+    rate = Rate.parse(client.rate)
+    if rate is not None and (wait := hit("scim", str(client.pk), rate)) is not None:
+        raise TooManyScimRequests(wait)
+    now = timezone.now()
+    if client.last_used_at is None or (now - client.last_used_at).total_seconds() > 60:
+        ScimClient.objects.filter(pk=client.pk).update(last_used_at=now)
+
+
+def get_scim_client(name: str) -> ScimClient:
+    client = ScimClient.objects.filter(name__iexact=name).first()
+    if client is None:
+        raise NotFound(detail=_("There is no SCIM client %(name)r.") % {"name": name})
+    return client

@@ -1,0 +1,81 @@
+"""What a SCIM client is and what the SCIM protocol holds beyond the customer-user record (issue 38): the
+client's token (as a digest), its source and companies; a person's externalId, extra addresses and numbers,
+enterprise attributes and version; SCIM groups and their members."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import CustomerUser
+
+
+class ScimClient(models.Model):
+    """One customer's identity provider: one token, one writable source, one or more companies."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    token_digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the token: never stored clear
+    token_hint = models.CharField(max_length=12)  # its first characters, to tell tokens apart in lists
+    source = models.CharField(_("source"), max_length=64)
+    companies = models.JSONField(_("companies"), default=list)  # customer IDs as stored; the first is home
+    rate = models.CharField(_("rate limit"), max_length=20, default="1200/minute")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SCIM client")
+        verbose_name_plural = _("SCIM clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def home_company(self) -> str:
+        return self.companies[0] if self.companies else ""
+
+
+class ScimUser(models.Model):
+    """A customer user as a SCIM client provisioned it: what SCIM holds that the Map does not."""
+
+    customer_user = models.OneToOneField(CustomerUser, on_delete=models.CASCADE, related_name="scim")
+    client = models.ForeignKey(ScimClient, on_delete=models.PROTECT, related_name="users")
+    external_id = models.CharField(max_length=255, blank=True)
+    emails = models.JSONField(default=list)  # [{"value", "type", "primary"}]: the primary one is UserEmail
+    phone_numbers = models.JSONField(default=list)
+    enterprise = models.JSONField(default=dict)  # urn:ietf:params:scim:schemas:extension:enterprise:2.0:User
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "external_id"], condition=~Q(external_id=""), name="scim_user_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.customer_user_id}"
+
+
+class ScimGroup(models.Model):
+    """A group a SCIM client pushed; what it grants is its source's `ScimGroups` mapping (none: nothing)."""
+
+    client = models.ForeignKey(ScimClient, on_delete=models.PROTECT, related_name="groups")
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(CustomerUser, related_name="scim_groups", blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("client", Lower("display_name"), name="scim_group_display_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
