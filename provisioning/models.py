@@ -45,8 +45,11 @@ class ScimUser(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     emails = models.JSONField(default=list)  # [{"value", "type", "primary"}]: the primary one is UserEmail
     phone_numbers = models.JSONField(default=list)
+    addresses = models.JSONField(default=list)
     enterprise = models.JSONField(default=dict)  # urn:ietf:params:scim:schemas:extension:enterprise:2.0:User
-    version = models.PositiveIntegerField(default=1)
+    # DELETE made the person invalid (never deleted, R59) and gone for SCIM (RFC 7644 §3.6: 404 from then
+    # on); a later POST of the same userName by the same client provisions them again.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
@@ -68,7 +71,6 @@ class ScimGroup(models.Model):
     display_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, blank=True)
     members = models.ManyToManyField(CustomerUser, related_name="scim_groups", blank=True)
-    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backends.errors import email_taken_message, login_taken_message
@@ -191,8 +192,11 @@ def _refused(exc: HelpdeskError, mapped: Mapping[str, str], values: Mapping[str,
 
 # --------------------------------------------------------------------------------------------- users
 def visible_users(client: ScimClient) -> QuerySet[CustomerUser]:
-    """The customer users a client may see: its companies' (primary customer ID, case-blind)."""
-    return CustomerUser.objects.filter(customer_id__ci_in=client.companies)
+    """The customer users a client may see: its companies' (primary customer ID, case-blind), but not those
+    a SCIM DELETE took away (RFC 7644 §3.6)."""
+    return CustomerUser.objects.filter(customer_id__ci_in=client.companies).exclude(
+        scim__deleted_at__isnull=False
+    )
 
 
 USER_COLUMNS: scim_filter.Columns = {
@@ -226,64 +230,84 @@ def version_of(moment) -> str:
 
 def user_resource(
     client: ScimClient, user: CustomerUser, base: str, registry: SourceHandler = sources
-) -> dict:
-    """The SCIM resource of a customer user, from the record as the source reads it."""
+) -> dict[str, Any]:
+    """The SCIM resource of a customer user: what SCIM sent as it sent it (ScimUser), with every mapped
+    value read from the record as the source holds it now (a change in the admin shows here)."""
     mapped = scim_map(client, registry)
     record = get_customer_user(user.login, registry=registry, enrich=False)
     attributes = dict(record.attributes) if record is not None else {}
-    extra = getattr(user, "scim", None) if _has_scim(user) else None
+    extra = user.scim if _has_scim(user) else None
     resource: dict[str, Any] = {"schemas": [USER], "id": str(user.pk), "userName": user.login}
     if extra is not None and extra.external_id:
         resource["externalId"] = extra.external_id
+    stored = {
+        "emails": copy.deepcopy(extra.emails) if extra is not None else [],
+        "phoneNumbers": copy.deepcopy(extra.phone_numbers) if extra is not None else [],
+        "addresses": copy.deepcopy(extra.addresses) if extra is not None else [],
+    }
+    if extra is not None and extra.enterprise:
+        resource[ENTERPRISE] = copy.deepcopy(extra.enterprise)
     for path, attribute in mapped.items():
-        value = attributes.get(attribute)
-        if value in (None, ""):
-            continue
-        head, _, tail = path.partition(".")
-        if head == "enterprise":
-            resource.setdefault(ENTERPRISE, {})[tail] = value
-        elif head == "phoneNumbers":
-            resource.setdefault("phoneNumbers", []).append({"value": value, "type": tail})
-        elif head == "addresses":
-            if not resource.get("addresses"):
-                resource["addresses"] = [{"type": "work"}]
-            resource["addresses"][0][tail] = value
-        elif tail:
-            resource.setdefault(head, {})[tail] = value
-        else:
-            resource[head] = value
-    if extra is not None:
-        known = {p["type"] for p in resource.get("phoneNumbers", [])}
-        resource["phoneNumbers"] = resource.get("phoneNumbers", []) + [
-            p for p in extra.phone_numbers if p.get("type") not in known
-        ]
-        if extra.enterprise:
-            resource[ENTERPRISE] = {**extra.enterprise, **resource.get(ENTERPRISE, {})}
-    if not resource.get("phoneNumbers"):
-        resource.pop("phoneNumbers", None)
+        _put(resource, stored, path, attributes.get(attribute))
     email = str(attributes.get("UserEmail") or user.email or "")
-    others = [
-        e for e in (extra.emails if extra is not None else []) if fold(str(e.get("value", ""))) != fold(email)
-    ]
-    emails = ([{"value": email, "type": _primary_type(extra), "primary": True}] if email else []) + [
-        {**e, "primary": False} for e in others
-    ]
-    if emails:
-        resource["emails"] = emails
-    if record is not None and record.full_name:
-        resource["displayName"] = record.full_name
-        resource.setdefault("name", {})["formatted"] = record.full_name
+    _put_primary_email(stored["emails"], email)
+    resource.update({key: items for key, items in stored.items() if items})
     if ENTERPRISE in resource:
         resource["schemas"] = [USER, ENTERPRISE]
+    if record is not None and record.full_name:
+        resource["displayName"] = record.full_name
     resource["active"] = user.validity == Validity.VALID
     resource["meta"] = {
-        "resourceType": "User",
-        "created": user.created_at.isoformat(),
-        "lastModified": user.changed_at.isoformat(),
-        "location": f"{base}/Users/{user.pk}",
+        "resourceType": "User", "created": user.created_at.isoformat(),
+        "lastModified": user.changed_at.isoformat(), "location": f"{base}/Users/{user.pk}",
         "version": version_of(user.changed_at),
-    }
+    }  # fmt: skip
     return resource
+
+
+def _put(resource: dict, stored: dict[str, list], path: str, value: Any) -> None:
+    """A mapped value into the resource at its ScimMap path (an empty value takes it out)."""
+    value = "" if value is None else value
+    head, _, tail = path.partition(".")
+    if head == "enterprise":
+        if value != "":
+            resource.setdefault(ENTERPRISE, {})[tail] = value
+        elif ENTERPRISE in resource:
+            resource[ENTERPRISE].pop(tail, None)
+    elif head == "phoneNumbers":
+        items = stored["phoneNumbers"]
+        item = next((p for p in items if p.get("type") == tail), None)
+        if value != "" and item is None:
+            items.append({"value": value, "type": tail})
+        elif value != "":
+            item["value"] = value
+        elif item is not None:
+            items.remove(item)
+    elif head == "addresses":
+        items = stored["addresses"]
+        item = next((a for a in items if a.get("type") == "work"), items[0] if items else None)
+        if item is None and value != "":
+            item = {"type": "work"}
+            items.append(item)
+        if item is not None:
+            if value != "":
+                item[tail] = value
+            else:
+                item.pop(tail, None)
+    elif tail:
+        if value != "":
+            resource.setdefault(head, {})[tail] = value
+    elif value != "":
+        resource[head] = value
+
+
+def _put_primary_email(emails: list[dict], email: str) -> None:
+    """The record's e-mail address (UserEmail) is the primary one, or the first one SCIM sent."""
+    chosen = next((e for e in emails if _truth(e.get("primary", False))), emails[0] if emails else None)
+    if chosen is None and email:
+        emails.append({"value": email, "type": "work", "primary": True})
+    elif chosen is not None and email and fold(str(chosen.get("value", ""))) != fold(email):
+        chosen["value"] = email
 
 
 def _has_scim(user: CustomerUser) -> bool:
@@ -291,14 +315,6 @@ def _has_scim(user: CustomerUser) -> bool:
         return user.scim is not None
     except ScimUser.DoesNotExist:
         return False
-
-
-def _primary_type(extra: ScimUser | None) -> str:
-    if extra is not None:
-        for email in extra.emails:
-            if _truth(email.get("primary", False)) and email.get("type"):
-                return str(email["type"])
-    return "work"
 
 
 def find_user(client: ScimClient, user_id: str) -> CustomerUser:
@@ -395,6 +411,11 @@ def create_user(
     mapped = scim_map(client, registry)
     values = {**attributes_of(body, mapped), "UserCustomerID": client.home_company}
     external_id = _external_id(body)
+    gone = CustomerUser.objects.filter(
+        login__ci=values["UserLogin"], customer_id__ci_in=client.companies, scim__deleted_at__isnull=False
+    ).first()
+    if gone is not None:  # deleted by SCIM before: provisioned again, the same person
+        return replace_user(client, gone, body, registry=registry)
     if external_id and ScimUser.objects.filter(client=client, external_id=external_id).exists():
         raise ScimError(409, _("externalId %(id)r is taken") % {"id": external_id}, "uniqueness")
     with history.acting(path="scim", name=f"scim:{client.name}"):
@@ -453,13 +474,17 @@ def patch_user(
 
 
 def deactivate_user(client: ScimClient, user: CustomerUser, *, registry: SourceHandler = sources) -> None:
-    """DELETE /Users/<id>: customer users are never deleted (R59); the person becomes invalid."""
-    if user.validity != Validity.VALID:
-        return
+    """DELETE /Users/<id>: customer users are never deleted (R59): the person becomes invalid, and is gone
+    for SCIM clients (404 from then on, RFC 7644 §3.6) until one provisions the same userName again."""
     with history.acting(path="scim", name=f"scim:{client.name}"):
-        update_customer_user(
-            login=user.login, changes={"ValidID": Validity.INVALID}, acting_user=None, registry=registry
+        if user.validity == Validity.VALID:
+            update_customer_user(
+                login=user.login, changes={"ValidID": Validity.INVALID}, acting_user=None, registry=registry
+            )
+        ScimUser.objects.update_or_create(
+            customer_user=user, defaults={"client": client, "deleted_at": timezone.now()}
         )
+        history.record("customer_user.scim_deleted", "customer_user", user.login, client=client.name)
 
 
 def _keep_extras(client: ScimClient, user: CustomerUser, body: Mapping[str, Any], external_id: str) -> None:
@@ -477,6 +502,7 @@ def _keep_extras(client: ScimClient, user: CustomerUser, body: Mapping[str, Any]
         for p in _key(body, "phoneNumbers") or []
         if isinstance(p, Mapping) and p.get("value")
     ]
+    addresses = [dict(a) for a in _key(body, "addresses") or [] if isinstance(a, Mapping)]
     enterprise = _key(body, ENTERPRISE) if isinstance(_key(body, ENTERPRISE), Mapping) else {}
     try:
         ScimUser.objects.update_or_create(
@@ -486,7 +512,9 @@ def _keep_extras(client: ScimClient, user: CustomerUser, body: Mapping[str, Any]
                 "external_id": external_id,
                 "emails": emails,
                 "phone_numbers": phones,
+                "addresses": addresses,
                 "enterprise": dict(enterprise),
+                "deleted_at": None,
             },
         )
     except IntegrityError:
@@ -906,13 +934,39 @@ def resource_types(base: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def schemas(base: str) -> list[dict[str, Any]]:
-    """The schema documents of RFC 7643 §8.7.1, as scim2-models states them."""
+# What this server keeps of each schema (RFC 7643 §7: a service provider publishes the attributes it
+# supports): top-level attribute → the sub-attributes kept (None: all, or it has none).
+USER_KEPT = {
+    "userName": None, "name": {"givenName", "familyName", "honorificPrefix"},
+    "emails": {"value", "type", "primary"}, "phoneNumbers": {"value", "type"},
+    "addresses": {"streetAddress", "postalCode", "locality", "country", "type"}, "active": None,
+}  # fmt: skip
+GROUP_KEPT = {"displayName": None, "members": {"value", "type"}}
+
+
+def schemas(base: str, mapped: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The schema documents of RFC 7643 §8.7.1 as scim2-models states them, with the attributes this
+    server keeps (those the source's ScimMap maps besides the fixed ones)."""
     from scim2_models import EnterpriseUser, Group, User
 
+    kept_user = dict(USER_KEPT)
+    for path in mapped or {}:
+        head = path.split(".")[0]
+        if head not in ("enterprise", *kept_user):
+            kept_user[head] = None
     found = []
-    for model in (User, Group, EnterpriseUser):
+    for model, kept in ((User, kept_user), (Group, GROUP_KEPT), (EnterpriseUser, None)):
         schema = model.to_schema().model_dump(exclude_none=True, mode="json")
+        if kept is not None:
+            attributes = []
+            for attribute in schema.get("attributes", []):
+                if attribute["name"] not in kept:
+                    continue
+                subs = kept[attribute["name"]]
+                if subs is not None and attribute.get("subAttributes"):
+                    attribute["subAttributes"] = [a for a in attribute["subAttributes"] if a["name"] in subs]
+                attributes.append(attribute)
+            schema["attributes"] = attributes
         schema["meta"] = {"resourceType": "Schema", "location": f"{base}/Schemas/{schema['id']}"}
         found.append(schema)
     return found

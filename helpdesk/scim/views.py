@@ -240,7 +240,7 @@ def resource_types(request: HttpRequest, client: ScimClient, name: str = "") -> 
 
 @scim_endpoint("GET")
 def schemas(request: HttpRequest, client: ScimClient, name: str = "") -> HttpResponse:
-    found_all = scim.schemas(base_url(request))
+    found_all = scim.schemas(base_url(request), scim.scim_map(client))
     if name:
         found = next((s for s in found_all if s["id"] == name), None)
         return answer(found) if found else error(404, f"Schema {name} not found")
