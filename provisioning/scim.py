@@ -710,7 +710,7 @@ def group_resource(client: ScimClient, group: ScimGroup, base: str, *, members: 
         resource["externalId"] = group.external_id
     if members:
         resource["members"] = [
-            {"value": str(user.pk), "display": user.login, "$ref": f"{base}/Users/{user.pk}", "type": "User"}
+            {"value": str(user.pk), "$ref": f"{base}/Users/{user.pk}", "type": "User"}
             for user in group.members.order_by("pk")
         ]
     resource["meta"] = {
@@ -806,9 +806,9 @@ def replace_group(
         .exists()
     ):
         raise ScimError(409, _("A group %(name)r exists already") % {"name": name}, "uniqueness")
-    members = _member_users(client, body) if _key(body, "members") is not None else list(group.members.all())
+    members = _member_users(client, body)  # PUT: the members it lists, no others
     before, old = group_mapping(client, group, registry), set(group.members.all())
-    group.display_name, group.external_id = name.strip(), _external_id(body) or group.external_id
+    group.display_name, group.external_id = name.strip(), _external_id(body)
     after, new = group_mapping(client, group, registry), set(members)
     if before != after:  # renamed onto another mapping: everything it gave goes, the new one is given
         _revoke(client, group, before, old, registry)
@@ -940,33 +940,62 @@ USER_KEPT = {
     "userName": None, "name": {"givenName", "familyName", "honorificPrefix"},
     "emails": {"value", "type", "primary"}, "phoneNumbers": {"value", "type"},
     "addresses": {"streetAddress", "postalCode", "locality", "country", "type"}, "active": None,
+    "displayName": None,  # read-only here: the record's full name (R30), not stored from SCIM
 }  # fmt: skip
-GROUP_KEPT = {"displayName": None, "members": {"value", "type"}}
+READ_ONLY = {"displayName"}
+GROUP_KEPT = {"displayName": None, "members": {"value", "$ref", "type"}}
 
 
-def schemas(base: str, mapped: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def schemas(base: str, client: ScimClient | None = None, registry: SourceHandler = sources) -> list[dict]:
     """The schema documents of RFC 7643 §8.7.1 as scim2-models states them, with the attributes this
-    server keeps (those the source's ScimMap maps besides the fixed ones)."""
+    server keeps (those the source's ScimMap maps besides the fixed ones), required where the source's
+    Map requires them, and group members referring to users only (no nested groups)."""
     from scim2_models import EnterpriseUser, Group, User
 
-    kept_user = dict(USER_KEPT)
-    for path in mapped or {}:
-        head = path.split(".")[0]
-        if head not in ("enterprise", *kept_user):
-            kept_user[head] = None
+    # active: every customer user is valid or invalid (R59), so it is never unassigned; displayName of a
+    # group is REQUIRED by RFC 7643 §4.2.
+    kept_user, required = dict(USER_KEPT), {"userName", "active", "displayName"}
+    if client is not None:
+        config = registry.configs[client.source]
+        mapped = scim_map(client, registry)
+        for path in mapped:
+            head = path.split(".")[0]
+            if head not in ("enterprise", *kept_user):
+                kept_user[head] = None
+        fixed = {"emails": "UserEmail", **mapped}
+        for path, attribute in fixed.items():
+            row = config.row(attribute)
+            if row is not None and row.required:
+                required.update({path, path.split(".")[0]})
     found = []
-    for model, kept in ((User, kept_user), (Group, GROUP_KEPT), (EnterpriseUser, None)):
+    for model, kept, read_only in (
+        (User, kept_user, READ_ONLY),
+        (Group, GROUP_KEPT, set()),
+        (EnterpriseUser, None, set()),
+    ):
         schema = model.to_schema().model_dump(exclude_none=True, mode="json")
         if kept is not None:
-            attributes = []
-            for attribute in schema.get("attributes", []):
-                if attribute["name"] not in kept:
-                    continue
-                subs = kept[attribute["name"]]
-                if subs is not None and attribute.get("subAttributes"):
-                    attribute["subAttributes"] = [a for a in attribute["subAttributes"] if a["name"] in subs]
-                attributes.append(attribute)
-            schema["attributes"] = attributes
+            schema["attributes"] = [
+                _kept(a, kept, required, read_only) for a in schema.get("attributes", []) if a["name"] in kept
+            ]
         schema["meta"] = {"resourceType": "Schema", "location": f"{base}/Schemas/{schema['id']}"}
         found.append(schema)
     return found
+
+
+def _kept(
+    attribute: dict, kept: Mapping[str, set[str] | None], required: set[str], read_only: set[str]
+) -> dict:
+    name = attribute["name"]
+    attribute["required"] = attribute.get("required", False) or name in required
+    if name in read_only:
+        attribute["mutability"], attribute["required"] = "readOnly", False
+    subs = kept[name]
+    if subs is not None and attribute.get("subAttributes"):
+        attribute["subAttributes"] = [a for a in attribute["subAttributes"] if a["name"] in subs]
+        for sub in attribute["subAttributes"]:
+            address = name == "emails" and sub["name"] == "value" and "emails" in required
+            sub["required"] = f"{name}.{sub['name']}" in required or address
+            if name == "members" and sub["name"] == "$ref":
+                sub["referenceTypes"] = ["User"]
+    return attribute

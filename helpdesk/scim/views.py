@@ -11,6 +11,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -89,6 +90,9 @@ def _handled(
         return answer(exc.as_scim(), exc.status)
     except HelpdeskError as exc:
         return error(exc.status if exc.status < 500 else 503, exc.message)
+    except Exception:  # an answer in SCIM's schema, the cause in the log (never in the answer)
+        logger.exception("scim %s %s %s failed", client.name, request.method, request.path)
+        return error(500, "The server failed to answer this request; it is logged.")
 
 
 def body_of(request: HttpRequest) -> Any:
@@ -115,21 +119,60 @@ def base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/scim/v2").rstrip("/")
 
 
-def _int(request: HttpRequest, name: str, default: int) -> int:
-    value = request.GET.get(name)
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a list asks for: from the query string (GET) or a SearchRequest body (POST …/.search)."""
+
+    filter_text: str = ""
+    start: int = 1
+    count: int = 100
+    sort_by: str = ""
+    descending: bool = False
+    attributes: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> Query:
+        if request.method == "POST":  # .search
+            body = body_of(request)
+            if not isinstance(body, dict) or SEARCH_REQUEST not in (body.get("schemas") or []):
+                raise scim.ScimError(400, f"schemas must include {SEARCH_REQUEST}", "invalidSyntax")
+            values = {k: v for k, v in body.items() if k != "schemas"}
+        else:
+            values = {k: request.GET.get(k) for k in request.GET}
+        return cls(
+            filter_text=str(values.get("filter") or ""), start=_whole(values, "startIndex", 1),
+            count=_whole(values, "count", 100), sort_by=str(values.get("sortBy") or ""),
+            descending=str(values.get("sortOrder") or "").lower() == "descending",
+            attributes=_names(values.get("attributes")), excluded=_names(values.get("excludedAttributes")),
+        )  # fmt: skip
+
+    def search(self, base: str) -> dict[str, Any]:
+        return {"filter_text": self.filter_text, "start": self.start, "count": self.count,
+                "sort_by": self.sort_by, "descending": self.descending, "base": base}  # fmt: skip
+
+
+def _whole(values: dict[str, Any], name: str, default: int) -> int:
+    value = values.get(name)
     if value in (None, ""):
         return default
     try:
         return int(value)
-    except ValueError:
+    except (TypeError, ValueError):
         raise scim.ScimError(400, f"{name} must be a whole number, not {value!r}", "invalidValue") from None
 
 
-def _shaped(resource: dict, request: HttpRequest) -> dict:
+def _names(value: Any) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else str(value or "").split(",")
+    return tuple(str(p).strip() for p in parts if str(p).strip())
+
+
+def _shaped(resource: dict, query: Query) -> dict:
     """`attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5): id, schemas and meta always come back."""
-    wanted = [a.strip() for a in request.GET.get("attributes", "").split(",") if a.strip()]
-    left_out = [a.strip() for a in request.GET.get("excludedAttributes", "").split(",") if a.strip()]
-    if not wanted and not left_out:
+    if not query.attributes and not query.excluded:
         return resource
     always = {"id", "schemas", "meta"}
 
@@ -139,8 +182,8 @@ def _shaped(resource: dict, request: HttpRequest) -> dict:
                 name = name[len(prefix) :]
         return name.split(".")[0].lower()
 
-    if wanted:
-        keep = {top(a) for a in wanted} | always
+    if query.attributes:
+        keep = {top(a) for a in query.attributes} | always
         shaped = {
             k: v for k, v in resource.items() if k.lower() in keep or k.lower() == scim.ENTERPRISE.lower()
         }
@@ -151,28 +194,22 @@ def _shaped(resource: dict, request: HttpRequest) -> dict:
             else:
                 shaped.pop(scim.ENTERPRISE)
         return shaped
-    drop = {top(a) for a in left_out} - always
+    drop = {top(a) for a in query.excluded} - always
     return {k: v for k, v in resource.items() if k.lower() not in drop}
 
 
-def _listed(page: scim.Page, request: HttpRequest) -> HttpResponse:
+def _listed(page: scim.Page, query: Query) -> HttpResponse:
     return answer({
         "schemas": [scim.LIST], "totalResults": page.total, "startIndex": page.start,
-        "itemsPerPage": len(page.resources), "Resources": [_shaped(r, request) for r in page.resources],
+        "itemsPerPage": len(page.resources), "Resources": [_shaped(r, query) for r in page.resources],
     })  # fmt: skip
 
 
 def _one(resource: dict, request: HttpRequest, status: int = 200) -> HttpResponse:
     headers = {"ETag": resource["meta"]["version"], "Location": resource["meta"]["location"]}
-    return answer(_shaped(resource, request), status, headers)
-
-
-def _search_args(request: HttpRequest) -> dict[str, Any]:
-    return {
-        "filter_text": request.GET.get("filter", ""), "start": _int(request, "startIndex", 1),
-        "count": _int(request, "count", 100), "sort_by": request.GET.get("sortBy", ""),
-        "descending": request.GET.get("sortOrder", "").lower() == "descending", "base": base_url(request),
-    }  # fmt: skip
+    return answer(
+        _shaped(resource, Query.of(request) if request.method == "GET" else Query()), status, headers
+    )
 
 
 # ------------------------------------------------------------------------------------------- users
@@ -181,7 +218,8 @@ def users(request: HttpRequest, client: ScimClient) -> HttpResponse:
     if request.method == "POST":
         user = scim.create_user(client, body_of(request))
         return _one(scim.user_resource(client, user, base_url(request)), request, 201)
-    return _listed(scim.list_users(client, **_search_args(request)), request)
+    query = Query.of(request)
+    return _listed(scim.list_users(client, **query.search(base_url(request))), query)
 
 
 @scim_endpoint("GET", "PUT", "PATCH", "DELETE")
@@ -204,8 +242,9 @@ def groups(request: HttpRequest, client: ScimClient) -> HttpResponse:
     if request.method == "POST":
         group = scim.create_group(client, body_of(request))
         return _one(scim.group_resource(client, group, base_url(request)), request, 201)
-    members = "members" not in request.GET.get("excludedAttributes", "")
-    return _listed(scim.list_groups(client, members=members, **_search_args(request)), request)
+    query = Query.of(request)
+    members = "members" not in query.excluded
+    return _listed(scim.list_groups(client, members=members, **query.search(base_url(request))), query)
 
 
 @scim_endpoint("GET", "PUT", "PATCH", "DELETE")
@@ -220,6 +259,31 @@ def group(request: HttpRequest, client: ScimClient, group_id: str) -> HttpRespon
     elif request.method == "PATCH":
         found = scim.patch_group(client, found, body_of(request), base=base_url(request), if_match=if_match)
     return _one(scim.group_resource(client, found, base_url(request)), request)
+
+
+@scim_endpoint("POST")
+def search(request: HttpRequest, client: ScimClient, kind: str = "") -> HttpResponse:
+    """POST …/.search (RFC 7644 §3.4.3): a query in the body; at the root, users then groups."""
+    query = Query.of(request)
+    base = base_url(request)
+    if kind == "Users":
+        return _listed(scim.list_users(client, **query.search(base)), query)
+    if kind == "Groups":
+        return _listed(scim.list_groups(client, **query.search(base)), query)
+    users = scim.list_users(client, **query.search(base))
+    rest = max(query.count - len(users.resources), 0)
+    start = max(query.start - users.total, 1)
+    groups = scim.list_groups(client, **{**query.search(base), "start": start, "count": rest})
+    both = scim.Page(
+        users.total + groups.total, users.resources + (groups.resources if rest else []), users.start
+    )
+    return _listed(both, query)
+
+
+@scim_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
+def unknown(request: HttpRequest, client: ScimClient, rest: str = "") -> HttpResponse:
+    """Any other path under /scim/v2/: SCIM's 404, not a web page."""
+    raise scim.ScimError(404, f"There is no SCIM endpoint {request.path}.")
 
 
 # --------------------------------------------------------------------------------------- discovery
@@ -240,7 +304,7 @@ def resource_types(request: HttpRequest, client: ScimClient, name: str = "") -> 
 
 @scim_endpoint("GET")
 def schemas(request: HttpRequest, client: ScimClient, name: str = "") -> HttpResponse:
-    found_all = scim.schemas(base_url(request), scim.scim_map(client))
+    found_all = scim.schemas(base_url(request), client)
     if name:
         found = next((s for s in found_all if s["id"] == name), None)
         return answer(found) if found else error(404, f"Schema {name} not found")

@@ -53,7 +53,7 @@ def world(settings, db_source_settings):
         Customer.objects.create(customer_id=customer_id, name=customer_id.title())
     Group.objects.create(name="billing")
     acme, acme_token = create_scim_client(name="acme-idp", source="CustomerUser", companies=["acme"])
-    beta, beta_token = create_scim_client(name="beta-idp", source="CustomerUser", companies=["BETA"])
+    _beta, beta_token = create_scim_client(name="beta-idp", source="CustomerUser", companies=["BETA"])
     return {"acme": Scim(acme_token), "beta": Scim(beta_token), "acme_client": acme}
 
 
@@ -247,8 +247,7 @@ def test_another_companys_users_and_groups_do_not_exist_for_a_client(world):
         a.status_code
         for a in answers
         if a.request["REQUEST_METHOD"] != "GET"
-        or "filter" not in a.request["QUERY_STRING"]
-        and "count" not in a.request["QUERY_STRING"]
+        or ("filter" not in a.request["QUERY_STRING"] and "count" not in a.request["QUERY_STRING"])
     } <= {400, 404}
     assert all(
         a.json()["totalResults"] == 0
