@@ -53,9 +53,12 @@ def get_permission_basics() -> tuple[dict[str, Any], dict[str, int]]:
         valid = valid.annotate(kind=Value("group"), text=Cast("id", TextField()))
         options: dict[str, Any] = {}
         groups: dict[str, int] = {}
-        for kind, name, text in stored.values_list("kind", "key", "text").union(
-            valid.values_list("kind", "name", "text"), all=True
-        ):  # one query
+        both = (
+            stored.order_by()
+            .values_list("kind", "key", "text")
+            .union(valid.order_by().values_list("kind", "name", "text"), all=True)
+        )  # one query (no ORDER BY inside: SQLite refuses it in a compound statement)
+        for kind, name, text in both:
             if kind == "setting":
                 options[name] = json.loads(text)
             else:
