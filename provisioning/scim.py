@@ -171,23 +171,18 @@ def _scim_field(attribute: str, mapped: Mapping[str, str]) -> str:
 
 
 def _refused(exc: HelpdeskError, mapped: Mapping[str, str], values: Mapping[str, Any]) -> ScimError:
-    """A service's refusal in SCIM's words: the SCIM attribute and the value; a taken login or address is
-    `uniqueness` (409), anything else `invalidValue` (400)."""
+    """A service's refusal in SCIM's words, each problem named by its SCIM attribute: a taken login or
+    address is `uniqueness` (409), anything else `invalidValue` (400)."""
     errors = exc.field_errors or {}
     taken = (
         login_taken_message(str(values.get("UserLogin", ""))),
         email_taken_message(str(values.get("UserEmail", ""))),
     )
+    parts = [f"{_scim_field(name, mapped)}: {' '.join(map(str, said))}" for name, said in errors.items()]
+    detail = "; ".join(parts) or exc.message
     if any(message in taken for messages in errors.values() for message in messages):
-        return ScimError(409, exc.message, "uniqueness")
-    parts = [
-        f"{_scim_field(attr, mapped)}: {' '.join(map(str, messages))}" for attr, messages in errors.items()
-    ]
-    return ScimError(
-        getattr(exc, "status", 400) if getattr(exc, "status", 400) != 409 else 409,
-        "; ".join(parts) or exc.message,
-        "invalidValue",
-    )
+        return ScimError(409, detail, "uniqueness")
+    return ScimError(400, detail, "invalidValue")
 
 
 # --------------------------------------------------------------------------------------------- users

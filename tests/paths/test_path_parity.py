@@ -136,6 +136,27 @@ def via_signup(attributes, staff, tmp_path, client, request):
     return None
 
 
+SCIM_FIELDS = {"userName": "UserLogin", "emails": "UserEmail", "name.givenName": "UserFirstname",
+               "name.familyName": "UserLastname", "active": "ValidID"}  # fmt: skip
+
+
+def via_scim(attributes, staff, tmp_path, client, request):
+    """POST /scim/v2/Users by a SCIM client of ACME (its company is the client's, never the person's)."""
+    from provisioning.clients import create_scim_client
+
+    _made, token = create_scim_client(name="parity-idp", source="CustomerUser", companies=["ACME"])
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": attributes["UserLogin"],
+            "name": {"givenName": attributes["UserFirstname"], "familyName": attributes["UserLastname"]},
+            "emails": [{"value": attributes["UserEmail"], "type": "work", "primary": True}]}  # fmt: skip
+    response = client.post("/scim/v2/Users", json.dumps(body), content_type="application/scim+json",
+                           HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+    assert response.status_code in (201, 400, 409), response.content
+    if response.status_code == 201:
+        return None
+    named = [part.split(":", 1)[0].strip() for part in response.json()["detail"].split("; ")]
+    return {SCIM_FIELDS.get(name, name) for name in named}
+
+
 USER_COLUMNS = {"UserLogin": "login", "UserEmail": "email", "UserCustomerID": "customer_id",
                 "UserFirstname": "first_name", "UserLastname": "last_name"}  # fmt: skip
 
@@ -158,7 +179,7 @@ def via_migration(vendor):
 
 
 PATHS = {
-    "api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup,
+    "api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup, "scim": via_scim,
     "migration-postgresql": via_migration("postgresql"), "migration-mariadb": via_migration("mariadb"),
 }  # fmt: skip
 # The migration copies the reference's people: a login already here (case-blind, R55) is the same person and is
@@ -214,6 +235,8 @@ def test_every_path_takes_the_same_decision_and_stores_the_same_value(
 ):
     if path == "signup" and "UserCustomerID" in attributes:
         pytest.skip("sign-up takes its customer ID from the configuration, never from the person")
+    if path == "scim" and "UserCustomerID" in attributes and decision == "UserCustomerID":
+        pytest.skip("a SCIM client's users belong to its company, never to one the person names")
     attributes = {**PERSON, **attributes}
     before = set(CustomerUser.objects.values_list("login", flat=True))
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from core.models import HistoryEntry
 from customers.models import Customer, CustomerUser, Group, LoginFailure, Service
 from customers.services import set_customer_user_password
-from helpdesk.access import ANYONE, CUSTOMER, Needs, declaration
+from helpdesk.access import ANYONE, CUSTOMER, SCIM_CLIENT, Needs, declaration
 from staff.roles import AGENTS, CUSTOMER_ADMINISTRATORS
 from tickets.models import Queue, Ticket
 
@@ -42,7 +42,7 @@ def _routes(patterns=None, prefix="", namespace=None):
 ROUTES = list(_routes())
 SAMPLES = {"login": "anna", "name": "billing", "attachment_id": "1", "customer_id": "ACME", "number": "7001", "uid": "bm9ib2R5", "token": "not-a-token",
            "app_label": "customers", "url": "no-such-page/", "content_type_id": "1", "object_id": "1",
-           "alias": "CustomerUser", "run_id": "1"}  # fmt: skip
+           "alias": "CustomerUser", "run_id": "1", "user_id": "1", "rest": "Nothing", "kind": "Users"}  # fmt: skip
 
 
 def _path(route: str, values: dict[str, str]) -> str:
@@ -199,6 +199,10 @@ def test_every_route_answers_each_role_as_it_declares(world, route):
                 assert status in (200, 404), where
             else:
                 assert (status, response.get("Location")) == (302, "/"), where
+        elif declared == SCIM_CLIENT:  # a SCIM client's bearer token and nothing else: no session, no API token
+            assert status == 401, where
+            assert response["Content-Type"] == "application/scim+json", where
+            assert client.post(path, {}).status_code == 401, f"POST {path} as {role}"
         else:
             raise AssertionError(f"{pattern}: an unknown declaration {declared!r}")
     assert Customer.objects.get(customer_id="ACME").name == "Acme"
