@@ -33,6 +33,9 @@ ANONYMISE = "customers.anonymise_customeruser"  # erase a person (GDPR Art. 17):
 EXPORT_PERSON = "customers.export_customeruser"  # everything held about a person (Art. 15, 20): the same
 VIEW_PANEL_AS = "customers.view_panel_as_customeruser"  # the panel as the person sees it, read-only
 CHANGE_DEFAULTS = "permissions.change_defaults"
+VIEW_SCIM_CLIENTS = "provisioning.view_scimclient"  # identity providers' SCIM clients (provisioning)
+ADD_SCIM_CLIENT = "provisioning.add_scimclient"
+CHANGE_SCIM_CLIENT = "provisioning.change_scimclient"
 
 
 @dataclass(frozen=True)

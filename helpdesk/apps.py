@@ -10,5 +10,5 @@ class HelpdeskAdminConfig(AdminConfig):
 
     def ready(self) -> None:
         super().ready()
-        for module in ("customers", "tickets", "history", "logins"):
+        for module in ("customers", "tickets", "history", "logins", "provisioning"):
             import_module(f"helpdesk.admin.{module}")

@@ -118,3 +118,39 @@ def get_scim_client(name: str) -> ScimClient:
     if client is None:
         raise NotFound(detail=_("There is no SCIM client %(name)r.") % {"name": name})
     return client
+
+
+@transaction.atomic
+def update_scim_client(*, name: str, changes: dict, acting_user=None) -> ScimClient:
+    """Change a client's companies, rate or whether it is active (its token, name and source stay: a new
+    token is a new client). Deactivated, its token is refused at once."""
+    client = get_scim_client(name)
+    unknown = sorted(set(changes) - {"companies", "rate", "is_active"})
+    if unknown:
+        raise ValidationFailed.on(
+            unknown[0], _("A SCIM client's %(key)s cannot be changed.") % {"key": unknown[0]}
+        )
+    before = {"companies": client.companies, "rate": client.rate, "is_active": client.is_active}
+    if "companies" in changes:
+        companies = [c.strip() for c in changes["companies"] if c and c.strip()]
+        stored = as_stored(companies)
+        known = set(Customer.objects.filter(customer_id__in=stored).values_list("customer_id", flat=True))
+        missing = [c for c, s in zip(companies, stored, strict=True) if s not in known]
+        if not companies or missing:
+            raise ValidationFailed.on("companies", _("No customer has the customer ID %(ids)s.") % {
+                "ids": ", ".join(repr(c) for c in missing) or "''"})  # fmt: skip
+        client.companies = list(dict.fromkeys(stored))
+    if "rate" in changes:
+        Rate.parse(changes["rate"])
+        client.rate = changes["rate"]
+    if "is_active" in changes:
+        client.is_active = bool(changes["is_active"])
+    client.save()
+    after = {"companies": client.companies, "rate": client.rate, "is_active": client.is_active}
+    history.record("scim_client.changed", "scim_client", client.name, actor=acting_user,
+                   changes={k: [before[k], after[k]] for k in after if before[k] != after[k]})  # fmt: skip
+    return client
+
+
+def list_scim_clients():
+    return ScimClient.objects.order_by("name")

@@ -45,6 +45,9 @@ ROLES: dict[str, list[str]] = {
         "permissions.view_permissionsetting",
         "permissions.change_permissionsetting",
         "core.view_historyentry",
+        "provisioning.view_scimclient",  # SCIM clients: made with a token shown once, deactivated
+        "provisioning.add_scimclient",
+        "provisioning.change_scimclient",
     ],
 }
 

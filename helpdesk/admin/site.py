@@ -158,6 +158,7 @@ class HelpdeskAdminSite(admin.AdminSite):
                 screen(_("Default services"), "default_services"),
                 model("permissions", "PermissionSetting"),
                 screen(_("Sources"), "source_status"),
+                model("provisioning", "ScimClient"),
                 model("customers", "LoginFailure"),
                 model("core", "HistoryEntry", _("History")),
             ]),

@@ -40,5 +40,7 @@ urlpatterns = [
     path("sources/", views.Sources.as_view(), name="sources"),
     path("sources/<str:alias>/sync-runs/", views.SourceSyncRuns.as_view(), name="source-sync-runs"),
     path("sources/<str:alias>/preview/", views.SourceRulesPreview.as_view(), name="source-preview"),
+    path("scim-clients/", views.ScimClientList.as_view(), name="scim-client-list"),
+    path("scim-clients/<str:name>/", views.ScimClientDetail.as_view(), name="scim-client-detail"),
     path("audit/", views.AuditLog.as_view(), name="audit"),
 ]

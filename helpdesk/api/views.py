@@ -75,6 +75,7 @@ from permissions.services import (
     update_service,
 )
 from privacy.services import anonymise_person, export_person
+from provisioning.clients import create_scim_client, get_scim_client, list_scim_clients, update_scim_client
 
 NAMES = {"type": "array", "items": {"type": "string"}}
 GROUP_PERMISSIONS = {
@@ -732,6 +733,57 @@ class SourceRulesPreview(ApiView):
         return Response(preview_directory_rules(alias, login.strip()))
 
 
+# ------------------------------------------------------------------------------------- SCIM clients
+def _scim_client_json(client) -> dict[str, Any]:
+    return {
+        "name": client.name, "source": client.source, "companies": client.companies, "rate": client.rate,
+        "is_active": client.is_active, "token_hint": client.token_hint, "created_at": client.created_at,
+        "last_used_at": client.last_used_at,
+    }  # fmt: skip
+
+
+class ScimClientList(ApiView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request) -> Response:
+        """Every SCIM client (its token never: only its first characters)."""
+        return Response([_scim_client_json(c) for c in list_scim_clients()])
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """A SCIM client ({"name", "source", "companies": [customer IDs], "rate"}); the answer carries its
+        bearer token, this once."""
+        body = _body(request, dict, _('an object such as {"name": "acme-entra", "source": "CustomerUser", '
+                                      '"companies": ["ACME"]}'))  # fmt: skip
+        companies = body.get("companies")
+        if not isinstance(companies, list) or not all(isinstance(c, str) for c in companies):
+            raise ValidationFailed.on("companies", _("Must be a list of customer IDs, not %(value)r.") % {
+                "value": companies})  # fmt: skip
+        for key in ("name", "source", "rate"):
+            if not isinstance(body.get(key, ""), str):
+                raise ValidationFailed.on(key, _("Must be text, not %(value)r.") % {"value": body.get(key)})
+        client, token = create_scim_client(name=body.get("name", ""), source=body.get("source", ""),
+                                           companies=companies, rate=body.get("rate", ""),
+                                           acting_user=request.user)  # fmt: skip
+        return Response({**_scim_client_json(client), "token": token}, status=status.HTTP_201_CREATED)
+
+
+class ScimClientDetail(ApiView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(_scim_client_json(get_scim_client(name)))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def patch(self, request: Request, name: str) -> Response:
+        """Change "companies", "rate" or "is_active" (false: its token is refused from the next request)."""
+        body = _body(request, dict, _('an object such as {"is_active": false}'))
+        if "is_active" in body and not isinstance(body["is_active"], bool):
+            raise ValidationFailed.on("is_active", _("Must be true or false, not %(value)r.") % {
+                "value": body["is_active"]})  # fmt: skip
+        return Response(
+            _scim_client_json(update_scim_client(name=name, changes=body, acting_user=request.user))
+        )
+
+
 # ----------------------------------------------------------------------------------------- history
 SINCE_UNTIL = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="entries at or after (ISO 8601)"),
@@ -849,6 +901,8 @@ DefaultServices.needs = needs(_SERVICE, access.CHANGE_DEFAULTS)
 Sources.needs = needs(access.VIEW_SOURCES)
 SourceSyncRuns.needs = needs((access.VIEW_SOURCES, access.VIEW_SYNC_RUNS), access.RUN_SYNC)
 SourceRulesPreview.needs = needs(access.VIEW_SOURCES)  # a POST that writes nothing
+ScimClientList.needs = needs(access.VIEW_SCIM_CLIENTS, access.ADD_SCIM_CLIENT)
+ScimClientDetail.needs = needs(access.VIEW_SCIM_CLIENTS, access.CHANGE_SCIM_CLIENT)
 CustomerUserHistory.needs = needs((_USER, access.VIEW_HISTORY))
 CustomerHistory.needs = needs((_CUSTOMER, access.VIEW_HISTORY))
 AuditLog.needs = needs(access.VIEW_HISTORY)

@@ -12,6 +12,7 @@ from core.models import HistoryEntry
 from customers.models import Customer, CustomerUser, CustomerUserCustomer, Group
 from permissions.matrix import get_permission_matrix
 from provisioning.clients import create_scim_client
+from provisioning.models import ScimClient
 
 pytestmark = [pytest.mark.django_db]
 SCIM = "application/scim+json"
@@ -260,3 +261,59 @@ def test_another_companys_users_and_groups_do_not_exist_for_a_client(world):
     )
     assert after == before
     assert len(answers) == 250
+
+
+def test_the_admin_makes_a_client_shows_its_token_once_and_deactivates_it(world, django_user_model):
+    browser = Client()
+    browser.force_login(django_user_model.objects.create_superuser("root", password="x"))
+
+    made = browser.post("/admin/provisioning/scimclient/add/", {
+        "name": "nord-okta", "source": "CustomerUser", "companies": "nord, ACME", "rate": "600/minute",
+    }, follow=True)  # fmt: skip
+
+    shown = [str(m) for m in made.context["messages"]]
+    token = next(m for m in shown if "scim_" in m).rsplit(" ", 1)[1]
+    scim = Scim(token)
+    assert scim("GET", "Users").status_code == 200
+    stored = ScimClient.objects.get(name="nord-okta")
+    assert (stored.companies, stored.rate, stored.token_digest != token) == (
+        ["NORD", "ACME"],
+        "600/minute",
+        True,
+    )
+    listed = browser.get("/admin/provisioning/scimclient/").content.decode()
+    assert token not in listed
+    assert stored.token_hint in listed
+    changed = browser.post(f"/admin/provisioning/scimclient/{stored.pk}/change/", {
+        "companies": "NORD", "rate": "600/minute", "is_active": ""})  # fmt: skip
+    assert changed.status_code == 302, changed.content
+    assert scim("GET", "Users").status_code == 401  # deactivated: its token is refused at once
+    assert HistoryEntry.objects.filter(action="scim_client.changed", object_key="nord-okta").exists()
+
+
+def test_the_api_lists_makes_and_deactivates_clients_and_refuses_bad_input(world, django_user_model):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(django_user_model.objects.create_superuser("root", password="x"))
+
+    made = api.post("/api/v1/scim-clients/", {"name": "nord", "source": "CustomerUser", "companies": ["NORD"]},
+                    format="json")  # fmt: skip
+    listed = api.get("/api/v1/scim-clients/").json()
+    wrong = [
+        api.post("/api/v1/scim-clients/", body, format="json")
+        for body in ({"name": "x", "source": "CustomerUser", "companies": "NORD"},
+                     {"name": "x", "source": "Nope", "companies": ["NORD"]},
+                     {"name": "x", "source": "CustomerUser", "companies": ["NOPE"]},
+                     {"name": "nord", "source": "CustomerUser", "companies": ["NORD"]})
+    ]  # fmt: skip
+    off = api.patch("/api/v1/scim-clients/nord/", {"is_active": False}, format="json")
+
+    assert made.status_code == 201, made.content
+    assert made.json()["token"].startswith("scim_")
+    assert "token" not in listed[0]
+    assert sorted(c["name"] for c in listed) == ["acme-idp", "beta-idp", "nord"]
+    assert [(w.status_code, list(w.json()["fields"])) for w in wrong] == [
+        (400, ["companies"]), (400, ["source"]), (400, ["companies"]), (400, ["name"])]
+    assert (off.status_code, off.json()["is_active"]) == (200, False)
+    assert Scim(made.json()["token"])("GET", "Users").status_code == 401

@@ -199,7 +199,9 @@ def test_every_route_answers_each_role_as_it_declares(world, route):
                 assert status in (200, 404), where
             else:
                 assert (status, response.get("Location")) == (302, "/"), where
-        elif declared == SCIM_CLIENT:  # a SCIM client's bearer token and nothing else: no session, no API token
+        elif (
+            declared == SCIM_CLIENT
+        ):  # a SCIM client's bearer token and nothing else: no session, no API token
             assert status == 401, where
             assert response["Content-Type"] == "application/scim+json", where
             assert client.post(path, {}).status_code == 401, f"POST {path} as {role}"
