@@ -68,11 +68,14 @@ def create_customer_user(
     acting_user: Any,
     source: str = "CustomerUser",
     registry: SourceHandler = sources,
+    generate_password: bool = True,
 ) -> tuple[CustomerUserRecord, str | None]:
     """Add a customer user to `source` (R25, R56). Return the record and the password if one was generated.
 
     A login that exists in any source is refused. Without a password a random one is set and returned,
-    so the caller can hand it over once; it is never stored or logged in clear.
+    so the caller can hand it over once; it is never stored or logged in clear. A path whose people sign
+    in elsewhere (SCIM: their identity provider) asks for none: they have no password until they set one
+    by the panel's "lost password" (a hash nobody will use is not computed on every create).
     """
     backend = registry[source]
     _check_values(backend.config, attributes, login=str(attributes.get("UserLogin") or ""), person=attributes)
@@ -83,7 +86,7 @@ def create_customer_user(
         raise login_taken(login)
     password = str(attributes.get("UserPassword") or "")
     generated = None
-    if not password and backend.sets_passwords:
+    if not password and backend.sets_passwords and generate_password:
         generated = password = generate_random_password(registry=registry)
     with transaction.atomic():
         stores_passwords = backend.sets_passwords

@@ -185,6 +185,10 @@ class RecordReads:
     def _record(self, row: models.Model) -> CustomerUserRecord:
         return self._record_of([getattr(row, f.attname) for f in self._read_fields])
 
+    def record_of_row(self, row: models.Model) -> CustomerUserRecord:
+        """The record of a row of this source's own table already read (no second query)."""
+        return self._record(row)
+
     def _record_of(self, values: list[Any]) -> CustomerUserRecord:
         """The record of one row of `_read_fields` (values converted as the ORM would). The hottest loop
         of a search page: text stays as it is, everything else goes through `from_storage`."""

@@ -314,6 +314,10 @@ def test_the_api_lists_makes_and_deactivates_clients_and_refuses_bad_input(world
     assert "token" not in listed[0]
     assert sorted(c["name"] for c in listed) == ["acme-idp", "beta-idp", "nord"]
     assert [(w.status_code, list(w.json()["fields"])) for w in wrong] == [
-        (400, ["companies"]), (400, ["source"]), (400, ["companies"]), (400, ["name"])]
+        (400, ["companies"]),
+        (400, ["source"]),
+        (400, ["companies"]),
+        (400, ["name"]),
+    ]
     assert (off.status_code, off.json()["is_active"]) == (200, False)
     assert Scim(made.json()["token"])("GET", "Users").status_code == 401
