@@ -711,7 +711,7 @@ def group_resource(client: ScimClient, group: ScimGroup, base: str, *, members: 
     if members:
         resource["members"] = [
             {"value": str(user.pk), "$ref": f"{base}/Users/{user.pk}", "type": "User"}
-            for user in group.members.order_by("pk")
+            for user in sorted(group.members.all(), key=lambda u: u.pk)
         ]
     resource["meta"] = {
         "resourceType": "Group",
@@ -750,7 +750,7 @@ def list_groups(
     }.get((sort_by or "").lower(), "pk")
     order = [f"-{column}" if descending else column, "pk"]
     return _page(
-        ScimGroup.objects.filter(client=client),
+        ScimGroup.objects.filter(client=client).prefetch_related("members"),
         GROUP_COLUMNS,
         filter_text,
         start,
