@@ -20,6 +20,7 @@ part of that process's keys.
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import hashlib
 import itertools
@@ -28,7 +29,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -147,11 +148,38 @@ def pinned_context(names: Iterable[str]) -> contextvars.Context:
     return context
 
 
+_deferred: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "deferred_generations", default=None
+)
+
+
 def forget(*names: str) -> None:
-    """Make every answer computed from `names` stale: for the writer now, for everyone at commit."""
+    """Make every answer computed from `names` stale: for the writer now, for everyone at commit (inside
+    `renewed_at_the_end`, at the end of the writer's transaction instead: see there)."""
+    deferred = _deferred.get()
+    if deferred is not None and transaction.get_connection().in_atomic_block:
+        deferred.update(names)
+        return
     _renew(names)
     if transaction.get_connection().in_atomic_block:  # outside one, the first renewal is already committed
         transaction.on_commit(lambda: _renew(names))
+
+
+@contextlib.contextmanager
+def renewed_at_the_end() -> Iterator[None]:
+    """Around the body of one transaction: the generations its writes make stale are renewed once, when
+    the body ends (just before the commit), not at each write. A renewal locks the generation's row until
+    the commit, so concurrent writers of one source queued on it for their whole transactions (SCIM: ~60
+    creates/s however many workers). Until then the writer's own reads of those names bypass the caches;
+    the renewal still commits with the data, and everyone else's answers are renewed again at commit."""
+    token = _deferred.set(set())
+    try:
+        yield
+        names = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    if names:
+        forget(*names)
 
 
 def _renew(names: Iterable[str]) -> None:
@@ -170,6 +198,9 @@ def _renew(names: Iterable[str]) -> None:
 def remember(names: Iterable[str], key: str, compute: Callable[[], T], timeout: float | None) -> T:
     """The answer cached under `key` for the current generations of `names`, computed on a miss."""
     names = list(names)
+    deferred = _deferred.get()
+    if deferred and deferred.intersection(names):  # written in this transaction, renewed at its end
+        return compute()
     generations = current(names)
     full_key = f"answer:{key}:{'.'.join(map(str, generations))}:{configuration()}:{_epoch}"
     value = _in_process.get(full_key, _MISSING)

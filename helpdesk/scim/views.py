@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.errors import HelpdeskError
+from core.generations import renewed_at_the_end
 from helpdesk.access import SCIM_CLIENT, opens_to
 from provisioning import scim
 from provisioning.clients import TooManyScimRequests, client_of_token, count_request
@@ -84,7 +85,7 @@ def _handled(
     view: Callable, request: HttpRequest, client: ScimClient, *args: Any, **kwargs: Any
 ) -> HttpResponse:
     try:
-        with transaction.atomic():
+        with transaction.atomic(), renewed_at_the_end():
             return view(request, client, *args, **kwargs)
     except scim.ScimError as exc:
         return answer(exc.as_scim(), exc.status)
