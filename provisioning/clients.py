@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,7 +76,7 @@ def create_scim_client(
             _("No customer has the customer ID %(ids)s.") % {"ids": ", ".join(repr(c) for c in missing)},
         )
     if rate:
-        Rate.parse(rate)
+        _rate(rate)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = ScimClient.objects.create(
         name=name,
@@ -94,6 +95,15 @@ def create_scim_client(
         companies=client.companies,
     )
     return client, token
+
+
+def _rate(text: str) -> None:
+    """A rate such as 1200/minute; anything else is a 400 naming it (not the configuration error it is
+    in the settings)."""
+    try:
+        Rate.parse(text)
+    except ImproperlyConfigured as exc:
+        raise ValidationFailed.on("rate", str(exc)) from None
 
 
 def client_of_token(token: str) -> ScimClient | None:
@@ -132,7 +142,11 @@ def update_scim_client(*, name: str, changes: dict, acting_user=None) -> ScimCli
         )
     before = {"companies": client.companies, "rate": client.rate, "is_active": client.is_active}
     if "companies" in changes:
-        companies = [c.strip() for c in changes["companies"] if c and c.strip()]
+        given = changes["companies"]
+        if not isinstance(given, list | tuple) or not all(isinstance(c, str) for c in given):
+            raise ValidationFailed.on("companies", _("Must be a list of customer IDs, not %(value)r.") % {
+                "value": given})  # fmt: skip
+        companies = [c.strip() for c in given if c and c.strip()]
         stored = as_stored(companies)
         known = set(Customer.objects.filter(customer_id__in=stored).values_list("customer_id", flat=True))
         missing = [c for c, s in zip(companies, stored, strict=True) if s not in known]
@@ -141,7 +155,9 @@ def update_scim_client(*, name: str, changes: dict, acting_user=None) -> ScimCli
                 "ids": ", ".join(repr(c) for c in missing) or "''"})  # fmt: skip
         client.companies = list(dict.fromkeys(stored))
     if "rate" in changes:
-        Rate.parse(changes["rate"])
+        if not isinstance(changes["rate"], str):
+            raise ValidationFailed.on("rate", _("Must be text, not %(value)r.") % {"value": changes["rate"]})
+        _rate(changes["rate"])
         client.rate = changes["rate"]
     if "is_active" in changes:
         client.is_active = bool(changes["is_active"])

@@ -203,3 +203,22 @@ class SyncRequestSerializer(serializers.Serializer):
 
 class AnonymisedSerializer(serializers.Serializer):
     UserLogin = serializers.CharField(help_text="the person's new, opaque login")
+
+
+class ScimClient(serializers.Serializer):
+    name = serializers.CharField()
+    source = serializers.CharField()
+    companies = serializers.ListField(
+        child=serializers.CharField(), help_text="customer IDs; the first is home"
+    )
+    rate = serializers.CharField(help_text="its rate limit, such as 1200/minute")
+    is_active = serializers.BooleanField()
+    token_hint = serializers.CharField(
+        help_text="the token's first characters (the token is never shown again)"
+    )
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class ScimClientCreated(ScimClient):
+    token = serializers.CharField(help_text="its bearer token, shown this once")

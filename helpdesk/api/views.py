@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from backends.base import CustomerUserRecord
 from backends.errors import CustomerUserNotFound, summarize
 from core.errors import DeletionRefused, HelpdeskError, NotFound, ValidationFailed
+from core.generations import renewed_at_the_end
 from core.history import audit_log
 from customers.directory_rules import preview_directory_rules
 from customers.selectors import (
@@ -134,7 +135,7 @@ class AtomicMixin:
             self.initial(request, *args, **kwargs)
             method = request.method.lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
-            with transaction.atomic():
+            with transaction.atomic(), renewed_at_the_end():  # concurrent writers do not queue on them
                 response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)
         except Exception as exc:  # DRF's own catch-all: every error becomes an API error
             response = self.handle_exception(exc)
@@ -743,12 +744,12 @@ def _scim_client_json(client) -> dict[str, Any]:
 
 
 class ScimClientList(ApiView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(responses={200: api.ScimClient(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         """Every SCIM client (its token never: only its first characters)."""
         return Response([_scim_client_json(c) for c in list_scim_clients()])
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: api.ScimClientCreated, **ERRORS})
     def post(self, request: Request) -> Response:
         """A SCIM client ({"name", "source", "companies": [customer IDs], "rate"}); the answer carries its
         bearer token, this once."""
@@ -768,11 +769,11 @@ class ScimClientList(ApiView):
 
 
 class ScimClientDetail(ApiView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(responses={200: api.ScimClient, **ERRORS})
     def get(self, request: Request, name: str) -> Response:
         return Response(_scim_client_json(get_scim_client(name)))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: api.ScimClient, **ERRORS})
     def patch(self, request: Request, name: str) -> Response:
         """Change "companies", "rate" or "is_active" (false: its token is refused from the next request)."""
         body = _body(request, dict, _('an object such as {"is_active": false}'))

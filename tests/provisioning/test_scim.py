@@ -321,3 +321,17 @@ def test_the_api_lists_makes_and_deactivates_clients_and_refuses_bad_input(world
     ]
     assert (off.status_code, off.json()["is_active"]) == (200, False)
     assert Scim(made.json()["token"])("GET", "Users").status_code == 401
+
+
+@pytest.mark.parametrize(("changes", "field"), [({"companies": "NORD"}, "companies"), ({"rate": "fast"}, "rate"),
+                                                ({"rate": 5}, "rate"), ({"companies": ["NOPE"]}, "companies")])  # fmt: skip
+def test_a_wrong_change_of_a_client_is_a_400_naming_the_field(world, django_user_model, changes, field):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(django_user_model.objects.create_superuser("root", password="x"))
+
+    answer = api.patch("/api/v1/scim-clients/acme-idp/", changes, format="json")
+
+    assert (answer.status_code, list(answer.json()["fields"])) == (400, [field])
+    assert ScimClient.objects.get(name="acme-idp").companies == ["ACME"]
