@@ -121,7 +121,9 @@ def update_customer_user(
 
     A changed login must not exist in any source; preferences and every relation move with it (W10).
     """
-    current = get_customer_user(login, registry=registry)
+    # The record as its source holds it: a change writes the Map's attributes, not the company's or the
+    # preferences that a data get merges in (R21, R137).
+    current = get_customer_user(login, registry=registry, enrich=False)
     if current is None:
         raise CustomerUserNotFound(login=login)
     backend = registry[current.source]
