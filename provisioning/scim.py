@@ -411,11 +411,6 @@ def create_user(
     if isinstance(_key(body, "password"), str) and _key(body, "password"):
         values["UserPassword"] = _key(body, "password")  # writeOnly (RFC 7643): hashed, never returned
     external_id = _external_id(body)
-    gone = CustomerUser.objects.filter(
-        login__ci=values["UserLogin"], customer_id__ci_in=client.companies, scim__deleted_at__isnull=False
-    ).first()
-    if gone is not None:  # deleted by SCIM before: provisioned again, the same person
-        return replace_user(client, gone, body, registry=registry)
     # A taken externalId is refused by its unique constraint (_keep_extras): the request's transaction
     # then takes back the customer user it made (helpdesk.scim.views runs each request in one).
     with history.acting(path="scim", name=f"scim:{client.name}"):
@@ -425,6 +420,13 @@ def create_user(
                 generate_password=False,
             )  # fmt: skip
         except HelpdeskError as exc:
+            gone = CustomerUser.objects.filter(
+                login__ci=values["UserLogin"],
+                customer_id__ci_in=client.companies,
+                scim__deleted_at__isnull=False,
+            ).first()
+            if gone is not None:  # deleted by SCIM before: provisioned again, the same person
+                return replace_user(client, gone, body, registry=registry)
             raise _refused(exc, mapped, values) from None
     user = CustomerUser.objects.get(login__ci=record.login)
     _keep_extras(client, user, body, external_id)
