@@ -233,6 +233,10 @@ class BaseSource(ABC):
     @abstractmethod
     def get(self, login: str) -> CustomerUserRecord | None: ...
 
+    def get_uncached(self, login: str) -> CustomerUserRecord | None:
+        """`get` from the source itself, past `CacheTTL` (backends.cache): what a write is based on."""
+        return self.get(login)
+
     def get_many(self, logins: Iterable[str]) -> dict[str, CustomerUserRecord]:
         """The records this source knows among `logins`, keyed by the casefolded login."""
         records = (self.get(login) for login in dict.fromkeys(logins))

@@ -155,15 +155,20 @@ def list_customer_users(
 
 
 def get_customer_user(
-    login: str, *, registry: SourceHandler = sources, enrich: bool = True
+    login: str, *, registry: SourceHandler = sources, enrich: bool = True, fresh: bool = False
 ) -> CustomerUserRecord | None:
-    """R21: the first source that knows the login, with preferences and company data merged in.
+    """R21: the first source that knows the login, with preferences and company data merged in; `fresh`:
+    from the sources themselves, past CacheTTL (what a write is based on).
 
     If no reachable source knows the login but a source is down, the answer is "unavailable", not
     "no such user".
     """
     unavailable: SourceUnavailable | None = None
-    for answer in ask_sources(registry, registry.aliases, "get", lambda backend: backend.get(login)):
+
+    def read(backend):
+        return backend.get_uncached(login) if fresh else backend.get(login)
+
+    for answer in ask_sources(registry, registry.aliases, "get", read):
         if answer.error is not None:
             unavailable = unavailable or answer.error
         elif answer.value is not None:

@@ -82,7 +82,7 @@ def create_customer_user(
     values = {k: v for k, v in attributes.items() if k != "UserPassword"}
     login = str(values.get("UserLogin") or "").strip()
     _check_customer_exists(backend, values, login=login)
-    if login and get_customer_user(login, registry=registry) is not None:
+    if login and get_customer_user(login, registry=registry, enrich=False, fresh=True) is not None:
         raise login_taken(login)
     password = str(attributes.get("UserPassword") or "")
     generated = None
@@ -123,7 +123,7 @@ def update_customer_user(
     """
     # The record as its source holds it: a change writes the Map's attributes, not the company's or the
     # preferences that a data get merges in (R21, R137).
-    current = get_customer_user(login, registry=registry, enrich=False)
+    current = get_customer_user(login, registry=registry, enrich=False, fresh=True)
     if current is None:
         raise CustomerUserNotFound(login=login)
     backend = registry[current.source]

@@ -444,6 +444,7 @@ def replace_user(
     """PUT /Users/<id>: the whole resource; its company stays the one it has (the client's)."""
     _schemas(body, USER)
     _check_version(user, if_match)
+    known = user.scim if _has_scim(user) else None  # read with the user (select_related)
     mapped = scim_map(client, registry)
     values = attributes_of(body, mapped)
     external_id = _external_id(body)
@@ -456,7 +457,7 @@ def replace_user(
         except HelpdeskError as exc:
             raise _refused(exc, mapped, values) from None
         user.refresh_from_db()
-        _keep_extras(client, user, body, external_id)
+        _keep_extras(client, user, body, external_id, known)
     return user
 
 
@@ -490,7 +491,10 @@ def deactivate_user(client: ScimClient, user: CustomerUser, *, registry: SourceH
         history.record("customer_user.scim_deleted", "customer_user", user.login, client=client.name)
 
 
-def _keep_extras(client: ScimClient, user: CustomerUser, body: Mapping[str, Any], external_id: str) -> None:
+def _keep_extras(
+    client: ScimClient, user: CustomerUser, body: Mapping[str, Any], external_id: str,
+    known: ScimUser | None = None,
+) -> None:  # fmt: skip
     emails = [
         {
             "value": str(e.get("value", "")).strip(),
@@ -509,9 +513,12 @@ def _keep_extras(client: ScimClient, user: CustomerUser, body: Mapping[str, Any]
     enterprise = _key(body, ENTERPRISE) if isinstance(_key(body, ENTERPRISE), Mapping) else {}
     values = {"client": client, "external_id": external_id, "emails": emails, "phone_numbers": phones,
               "addresses": addresses, "enterprise": dict(enterprise), "deleted_at": None}  # fmt: skip
+    if known is not None and all(getattr(known, name) == value for name, value in values.items()):
+        user.scim = known  # what SCIM holds beside the record did not change: nothing to write
+        return
     try:
         with transaction.atomic():
-            extra = ScimUser.objects.filter(customer_user=user).first()
+            extra = known or ScimUser.objects.filter(customer_user=user).first()
             if extra is None:
                 extra = ScimUser.objects.create(customer_user=user, **values)
             else:
