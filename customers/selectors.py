@@ -37,6 +37,7 @@ from customers.models import (
     Service,
     Validity,
 )
+from customers.rules import stored_customer_ids
 
 SESSION_VERSION = "UserSessionVersion"  # a preference, renewed whenever the password is set; never shown
 
@@ -273,16 +274,12 @@ def customer_ids_of(
 
 
 def as_stored(customer_ids: Iterable[str], spelled: Mapping[str, str] | None = None) -> list[str]:
-    """Customer IDs as the customers spell them (a rule may name `acme` for ACME; one key rule, core.lookups);
-    an ID no customer holds stays as given. `spelled` (folded → stored) when the caller read them."""
+    """Customer IDs as the customers spell them (a rule may name `acme` for ACME; one key rule,
+    customers.rules.stored_customer_ids); an ID no customer holds stays as given. `spelled` (folded →
+    stored) when the caller read them."""
     customer_ids = list(customer_ids)
-    if not customer_ids:
-        return []
     if spelled is None:
-        stored = Customer.objects.filter(customer_id__ci_in=customer_ids).values_list(
-            "customer_id", flat=True
-        )
-        spelled = {fold(customer_id): customer_id for customer_id in stored}
+        spelled = stored_customer_ids(customer_ids)
     return [spelled.get(fold(customer_id), customer_id) for customer_id in customer_ids]
 
 

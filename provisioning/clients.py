@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from backends.registry import SourceHandler, sources
 from core import history
 from core.errors import NotFound, ValidationFailed
+from core.lookups import fold
 from core.rates import Rate, hit
-from customers.models import Customer
-from customers.selectors import as_stored
+from customers.rules import stored_customer_ids
 from provisioning.models import ScimClient
 
 TOKEN_PREFIX = "scim_"
@@ -61,27 +61,14 @@ def create_scim_client(
             )
             % {"alias": source},
         )
-    companies = [c.strip() for c in companies if c and c.strip()]
-    if not companies:
-        raise ValidationFailed.on("companies", _("A SCIM client needs at least one company (customer ID)."))
-    stored = as_stored(companies)
-    missing = [
-        c
-        for c, s in zip(companies, stored, strict=True)
-        if not Customer.objects.filter(customer_id=s).exists()
-    ]
-    if missing:
-        raise ValidationFailed.on(
-            "companies",
-            _("No customer has the customer ID %(ids)s.") % {"ids": ", ".join(repr(c) for c in missing)},
-        )
+    companies = _companies(companies)
     if rate:
         _rate(rate)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = ScimClient.objects.create(
         name=name,
         source=source,
-        companies=list(dict.fromkeys(stored)),
+        companies=companies,
         token_digest=digest(token),
         token_hint=token[: len(TOKEN_PREFIX) + 4],
         **({"rate": rate} if rate else {}),
@@ -95,6 +82,23 @@ def create_scim_client(
         companies=client.companies,
     )
     return client, token
+
+
+def _companies(given) -> list[str]:
+    """The customer IDs a client is bound to, as the customers spell them; every one must name a customer
+    (one query, the one key rule of customers.rules.stored_customer_ids)."""
+    if not isinstance(given, list | tuple) or not all(isinstance(c, str) for c in given):
+        raise ValidationFailed.on("companies", _("Must be a list of customer IDs, not %(value)r.") % {
+            "value": given})  # fmt: skip
+    companies = list(dict.fromkeys(c.strip() for c in given if c and c.strip()))
+    if not companies:
+        raise ValidationFailed.on("companies", _("A SCIM client needs at least one company (customer ID)."))
+    stored = stored_customer_ids(companies)
+    missing = [c for c in companies if fold(c) not in stored]
+    if missing:
+        raise ValidationFailed.on("companies", _("No customer has the customer ID %(ids)s.") % {
+            "ids": ", ".join(repr(c) for c in missing)})  # fmt: skip
+    return list(dict.fromkeys(stored[fold(c)] for c in companies))
 
 
 def _rate(text: str) -> None:
@@ -142,18 +146,7 @@ def update_scim_client(*, name: str, changes: dict, acting_user=None) -> ScimCli
         )
     before = {"companies": client.companies, "rate": client.rate, "is_active": client.is_active}
     if "companies" in changes:
-        given = changes["companies"]
-        if not isinstance(given, list | tuple) or not all(isinstance(c, str) for c in given):
-            raise ValidationFailed.on("companies", _("Must be a list of customer IDs, not %(value)r.") % {
-                "value": given})  # fmt: skip
-        companies = [c.strip() for c in given if c and c.strip()]
-        stored = as_stored(companies)
-        known = set(Customer.objects.filter(customer_id__in=stored).values_list("customer_id", flat=True))
-        missing = [c for c, s in zip(companies, stored, strict=True) if s not in known]
-        if not companies or missing:
-            raise ValidationFailed.on("companies", _("No customer has the customer ID %(ids)s.") % {
-                "ids": ", ".join(repr(c) for c in missing) or "''"})  # fmt: skip
-        client.companies = list(dict.fromkeys(stored))
+        client.companies = _companies(changes["companies"])
     if "rate" in changes:
         if not isinstance(changes["rate"], str):
             raise ValidationFailed.on("rate", _("Must be text, not %(value)r.") % {"value": changes["rate"]})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -680,7 +681,7 @@ def _equalities(tree) -> dict[str, Any]:
             and node.value.lower() == "eq"
             and isinstance(node.attr_path.attr_name, str)
         ):
-            found[node.attr_path.attr_name] = scim_filter._value(node.comp_value)
+            found[node.attr_path.attr_name] = scim_filter.comparison_value(node.comp_value)
         for name in getattr(node, "_fields", ()):
             child = getattr(node, name)
             if isinstance(child, ast.AST):
@@ -708,8 +709,12 @@ GROUP_COLUMNS: scim_filter.Columns = {
 def group_mapping(client: ScimClient, group: ScimGroup, registry: SourceHandler = sources) -> dict[str, Any]:
     """What `ScimGroups` on the client's source says this group gives: {"Company": …} or {"Group": …,
     "Types": […]}, found by displayName or externalId (case-blind); {} for an unmapped group."""
+    return _mapping_of(client, group.display_name, group.external_id, registry)
+
+
+def _mapping_of(client: ScimClient, display_name: str, external_id: str, registry: SourceHandler) -> dict:
     configured = registry.configs[client.source].raw.get("ScimGroups") or {}
-    names = {fold(group.display_name), fold(group.external_id)} - {""}
+    names = {fold(display_name), fold(external_id)} - {""}
     return next((dict(m) for key, m in configured.items() if fold(str(key)) in names), {})
 
 
@@ -881,33 +886,40 @@ def _revoke(
     members: Iterable[CustomerUser],
     registry,
 ) -> None:
-    """Take back what this group gave `members`, except what another of the client's groups still gives."""
-    if not mapping:
+    """Take back what this group gave `members`, except what another of the client's groups still gives
+    them: the other groups of all of them in one query, one service call per thing taken back."""
+    members = list(members)
+    if not mapping or not members:
         return
+    held: dict[int, list[dict]] = defaultdict(list)  # member → what the client's other groups give them
+    others = ScimGroup.objects.filter(client=client, members__in=members).exclude(pk=group.pk)
+    for member, display_name, external_id in others.values_list("members", "display_name", "external_id"):
+        held[member].append(_mapping_of(client, display_name, external_id, registry))
+    company, name = str(mapping.get("Company") or ""), str(mapping.get("Group") or "")
+    losing_company = [
+        u.login
+        for u in members
+        if not any(fold(str(o.get("Company", ""))) == fold(company) for o in held[u.pk])
+    ]
+    losing_types: dict[tuple[str, ...], list[str]] = defaultdict(list)  # types taken back → logins
     for user in members:
-        others = [
-            group_mapping(client, g, registry)
-            for g in user.scim_groups.filter(client=client).exclude(pk=group.pk)
-        ]
-        with history.acting(path="scim", name=f"scim:{client.name}"):
-            company = mapping.get("Company")
-            if company and not any(fold(str(o.get("Company", ""))) == fold(str(company)) for o in others):
-                remove_customer_users_from_customer(
-                    logins=[user.login], customer_id=str(company), acting_user=None
+        kept = {
+            t
+            for o in held[user.pk]
+            if fold(str(o.get("Group", ""))) == fold(name)
+            for t in o.get("Types") or ["ro"]
+        }
+        gone = tuple(t for t in mapping.get("Types") or ["ro"] if t not in kept)
+        if gone:
+            losing_types[gone].append(user.login)
+    with history.acting(path="scim", name=f"scim:{client.name}"):
+        if company and losing_company:
+            remove_customer_users_from_customer(logins=losing_company, customer_id=company, acting_user=None)
+        if name:
+            for gone, logins in losing_types.items():
+                revoke_group_permissions(
+                    logins=logins, groups=[name], permissions=list(gone), acting_user=None
                 )
-            name = mapping.get("Group")
-            if name:
-                kept = {
-                    t
-                    for o in others
-                    if fold(str(o.get("Group", ""))) == fold(str(name))
-                    for t in o.get("Types") or ["ro"]
-                }
-                gone = [t for t in mapping.get("Types") or ["ro"] if t not in kept]
-                if gone:
-                    revoke_group_permissions(
-                        logins=[user.login], groups=[str(name)], permissions=gone, acting_user=None
-                    )
 
 
 # ----------------------------------------------------------------------------------------- discovery

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Q
 from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
-from scim2_filter_parser.parser import SCIMParser, SCIMParserError
+from scim2_filter_parser.parser import SCIMParser
 
 OPERATORS = ("eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le")
 CASE_EXACT = {"id", "externalid"}  # RFC 7643: every other string here compares case-blind
@@ -47,7 +47,7 @@ def parse(text: str) -> Filter:
         raise InvalidFilter("the filter is empty")
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(text))
-    except (SCIMParserError, Exception) as exc:  # the lexer raises plain errors on stray characters
+    except Exception as exc:  # SCIMParserError, and plain errors of the lexer on stray characters
         raise InvalidFilter(f"{text!r} is not a SCIM filter: {exc}") from None
     if tree is None:
         raise InvalidFilter(f"{text!r} is not a SCIM filter")
@@ -86,13 +86,14 @@ def _q(node: Any, columns: Columns, namespace: str | None) -> tuple[Q, bool]:
         column = columns.get(key)
         if column is None:
             return Q(), False
-        value = _value(node.comp_value)
+        value = comparison_value(node.comp_value)
         q = column(node.value.lower(), value)
         return (q, True) if q is not None else (Q(), False)
     return Q(), False
 
 
-def _value(comp: Any) -> Any:
+def comparison_value(comp: Any) -> Any:
+    """A comparison's value as JSON has it: true, false and null as such, anything else as written."""
     if comp is None:
         return None
     text = comp.value
@@ -167,7 +168,9 @@ def _matches(node: Any, resource: Any) -> bool:
             sub = path.sub_attr.value if path.sub_attr else None
             values = _values(resource, path.attr_name, sub)
             name = sub or path.attr_name
-        return _compare(node.value.lower(), values, _value(node.comp_value), name.lower() in CASE_EXACT)
+        return _compare(
+            node.value.lower(), values, comparison_value(node.comp_value), name.lower() in CASE_EXACT
+        )
     return False
 
 

@@ -335,3 +335,24 @@ def test_a_wrong_change_of_a_client_is_a_400_naming_the_field(world, django_user
 
     assert (answer.status_code, list(answer.json()["fields"])) == (400, [field])
     assert ScimClient.objects.get(name="acme-idp").companies == ["ACME"]
+
+
+def test_leaving_one_group_keeps_what_another_of_the_clients_groups_still_gives(world, settings):
+    config = settings.CUSTOMER_USER_BACKENDS["CustomerUser"]
+    settings.CUSTOMER_USER_BACKENDS = {"CustomerUser": {**config, "ScimGroups": {
+        **config["ScimGroups"], "Finance": {"Group": "billing", "Types": ["ro"]}}}}  # fmt: skip
+    scim = world["acme"]
+    anna = scim("POST", "Users", person()).json()["id"]
+    ben = scim("POST", "Users", person("ben@acme.example", externalId="ext-ben")).json()["id"]
+    readers = scim("POST", "Groups", {"schemas": [GROUP], "displayName": "Billing Readers",
+                                      "members": [{"value": anna}, {"value": ben}]}).json()  # fmt: skip
+    scim("POST", "Groups", {"schemas": [GROUP], "displayName": "Finance", "members": [{"value": anna}]})
+
+    assert scim("DELETE", f"Groups/{readers['id']}").status_code == 204
+
+    anna_matrix, ben_matrix = (
+        get_permission_matrix("anna@acme.example"),
+        get_permission_matrix("ben@acme.example"),
+    )
+    assert [g.kind for g in anna_matrix.why("billing", "ro")] == ["direct"]  # still given by Finance
+    assert ben_matrix.allows("billing", "ro") is False

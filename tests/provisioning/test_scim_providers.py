@@ -5,6 +5,7 @@ panel session ended on the next request."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import check_password
 from django.test import Client
 
 from core.models import HistoryEntry
@@ -139,3 +140,4 @@ def test_okta_provisions_with_put_and_deactivates_with_patch(scim):
     assert stored.password == "" or not stored.password.endswith(
         "1mz050nq"
     )  # a SCIM password is never stored clear
+    assert check_password("1mz050nq", stored.password)  # the one Okta sent is the person's password
