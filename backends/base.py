@@ -130,13 +130,16 @@ class SearchQuery:
     customer_id_raw: str | None = None
     valid_only: bool = True
     limit: int | None = None
+    # Ours, beyond R40 (the screens' search, customers.people_search): words (`*` a wildcard, `+` between
+    # them) matched accent-blind over the search fields; a source that cannot fold accents finds nothing.
+    folded: str | None = None
 
     @property
     def selector(self) -> tuple[str, str]:
-        for name in ("term", "postmaster", "login", "customer_id", "customer_id_raw"):
+        for name in ("term", "postmaster", "login", "customer_id", "customer_id_raw", "folded"):
             value = getattr(self, name)
             if value is not None:
-                return name, value.strip() if name == "term" else value
+                return name, value.strip() if name in ("term", "folded") else value
         raise ValueError("A search needs a term, postmaster e-mail, login or customer ID (R40).")
 
 
@@ -182,6 +185,7 @@ class BaseSource(ABC):
     hashes_passwords = True  # a refused password cost a slow hash here (False: a directory's bind did)
     supports_sync = False  # True: a local shadow can be synced from it (the directory lifecycle)
     supports_directory_rules = False  # True: CompanyRules and GroupRules apply to its entries
+    folds_accents = False  # True: it answers a `folded` search (SearchQuery); otherwise it finds nothing
     # What a configuration that leaves these keys out gets from this kind of source (R11, R14).
     config_defaults: Mapping[str, Any] = {
         "CustomerUserSearchListLimit": 250, "AdminSetPreferences": 1, "CacheTTL": 86400, "ReadOnly": 0,

@@ -104,13 +104,14 @@ def search_customer_users(
     login: str | None = None,
     customer_id: str | None = None,
     customer_id_raw: str | None = None,
+    folded: str | None = None,
     valid_only: bool = True,
     limit: int | None = None,
     source: str | None = None,
     registry: SourceHandler = sources,
 ) -> SearchPage:
     """Search every source in order (or one), merge by login with the first source winning (R20)."""
-    query = SearchQuery(term, postmaster, login, customer_id, customer_id_raw, valid_only, limit)
+    query = SearchQuery(term, postmaster, login, customer_id, customer_id_raw, valid_only, limit, folded)
     query.selector  # noqa: B018  (raises for a search without a selector, R40)
     selected = [registry[source].alias] if source else registry.aliases
     merged: dict[str, CustomerUserRecord] = {}

@@ -346,9 +346,16 @@ class LDAPSource(BaseSource):
         """A source served from its shadow reads the project's database: in the caller's thread."""
         return self._serving_shadow()
 
+    @property
+    def folds_accents(self) -> bool:
+        """A directory compares by its matching rules (caseIgnoreMatch keeps accents); its shadow folds."""
+        return self._serving_shadow() and self.shadow.folds_accents
+
     def search(self, query: SearchQuery) -> SourceResult:
         if self._serving_shadow():
             return self.shadow.search(query)
+        if query.selector[0] == "folded":
+            return SourceResult(records=[], total=0)
         limit = query.limit or self.config.search_list_limit
         try:
             selector = self._selector_filter(query)

@@ -13,6 +13,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lower
 
 from backends.base import SearchQuery, SourceResult, login_order
+from backends.folding import Folded, fold
 from backends.search import Expression, UnparsableSearch, parse_search
 from backends.sql.common import COUNT_CAP, INT_RE, NUL
 from backends.sql.lookups import Glob, Like, LikeBinary, glob_pattern, like_pattern
@@ -27,7 +28,9 @@ class Searches:
             return F(field.name)
         return KT(f"extra_attributes__{storage}")
 
-    def _match(self, storage: str, pattern: str) -> Q:
+    def _match(self, storage: str, pattern: str, *, folded: bool = False) -> Q:
+        if folded:
+            return Q(Like(Folded(Lower(self._text_expr(storage))), like_pattern(fold(pattern))))
         if self.case_sensitive:
             vendor = connections[self.using].vendor
             if vendor == "sqlite":
@@ -49,25 +52,27 @@ class Searches:
             return Cast(expression, models.CharField())
         return expression
 
-    def _match_any(self, storages: tuple[str, ...], pattern: str) -> Q:
+    def _match_any(self, storages: tuple[str, ...], pattern: str, *, folded: bool = False) -> Q:
         """The pattern matches at least one of the fields, through the search key where it covers them.
 
         The key is `␟f1␟f2␟…␟`, lower-cased. Over exactly the key's fields, a case-blind pattern without an
         inner `*` matches some field if and only if the key matches it with `␟` for each end that has no
         wildcard (`mül*` → `%␟mül%`, `*ller*` → `%ller%`): one comparison per row, answered by the key's
         trigram index, and estimated from its statistics. Otherwise the key only narrows the rows (a
-        necessary condition) and each field is tested.
+        necessary condition) and each field is tested. `folded`: the same, accent-blind (`Folded`, its own
+        trigram index over the folded key).
         """
-        any_field = reduce(or_, (self._match(s, pattern) for s in storages))
+        any_field = reduce(or_, (self._match(s, pattern, folded=folded) for s in storages))
         if not self._key_columns.issuperset(storages):
             return any_field
         separator = self._key_separator
-        key = pattern.lower()
+        key = fold(pattern) if folded else pattern.lower()
         key = ("" if key.startswith("*") else f"*{separator}") + key
         key = key if key.endswith("*") else f"{key}{separator}*"
-        in_key = Q(Like(F("search_key"), like_pattern(key)))
+        column = Folded(F("search_key")) if folded else F("search_key")
+        in_key = Q(Like(column, like_pattern(key)))
         exact = (
-            not self.case_sensitive
+            (folded or not self.case_sensitive)
             and self._key_columns == set(storages)
             and "*" not in pattern.strip("*")
             and separator not in pattern
@@ -90,6 +95,10 @@ class Searches:
             groups.append(reduce(and_, conditions))
         return reduce(or_, groups)
 
+    @property
+    def folds_accents(self) -> bool:
+        return connections[self.using].vendor == "postgresql"  # `translate`, and an index over the key
+
     def _base_queryset(self, valid_only: bool):
         qs = self.model._default_manager.using(self.using).all()
         if valid_only and self.config.customer_valid:
@@ -101,6 +110,13 @@ class Searches:
         config = self.config
         if name == "term":
             return self._expression_q(parse_search(value), self._searchable_storages())
+        if name == "folded":  # words joined by `+`, each accent-blind over the search fields
+            expression = parse_search(value)
+            storages = self._searchable_storages()
+            if len(expression) != 1 or not storages or any(term.negated for term in expression[0]):
+                return Q(pk__in=[])
+            patterns = [term.pattern(config.search_prefix, config.search_suffix) for term in expression[0]]
+            return reduce(and_, (self._match_any(storages, p, folded=True) for p in patterns))
         if name == "postmaster":
             # R45: exact whole-value match on each postmaster field, ORed (parenthesised, as Znuny: D2).
             return reduce(
@@ -123,6 +139,8 @@ class Searches:
         if NUL in query.selector[1]:
             return SourceResult(records=[], total=0)  # no stored value holds NUL: nothing can match
         selector = query.selector[0]
+        if selector == "folded" and not self.folds_accents:
+            return SourceResult(records=[], total=0)
         if selector == "postmaster":
             fast = self._postmaster_search(query, limit)
             if fast is not None:

@@ -73,6 +73,7 @@ def test_a_full_sync_writes_one_shadow_row_per_entry_and_reads_then_come_from_it
     live = {term: [r.login for r in source.search(SearchQuery(term=term)).records]
             for term in ("anna", "*ller00*", "müller01* OR jörg", "anna+!p00*", "p00*", "*r00?")}  # fmt: skip
     live_get = source.get("p007")
+    assert source.search(SearchQuery(folded="jorg+muller002")).records == []  # a directory keeps accents
 
     outcome = sync_source(ALIAS)
 
@@ -84,6 +85,10 @@ def test_a_full_sync_writes_one_shadow_row_per_entry_and_reads_then_come_from_it
     assert source.get("p007") == live_get
     assert [r.login for r in source.search(SearchQuery(postmaster="P005@example.org")).records] == ["p005"]
     assert source.count() == (PEOPLE, True)
+    folded = {t: [r.login for r in source.search(SearchQuery(folded=t)).records]
+              for t in ("jorg+muller002", "MULLER003", "*uller00*+jörg", "jorg+!p002")}  # fmt: skip
+    assert folded == {"jorg+muller002": ["p002"], "MULLER003": ["p003"], "*uller00*+jörg": ["p000", "p002",
+                      "p004", "p006", "p008"], "jorg+!p002": []}  # fmt: skip
 
 
 def test_an_incremental_run_applies_exactly_what_changed_in_the_directory(

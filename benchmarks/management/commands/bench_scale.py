@@ -24,9 +24,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from backends.folding import ACCENTED, PLAIN, fold
 from backends.registry import SourceHandler
 from benchmarks.data import LAST_NAMES
-from customers.models import CustomerUser
+from customers.models import SEARCH_KEY_SEPARATOR, CustomerUser
+from customers.people_search import find_customer_users
 from customers.selectors import customer_ids_of, get_customer_user, search_customer_users
 from permissions.matrix import build_permission_matrix
 
@@ -77,6 +79,10 @@ class Command(BaseCommand):
         rng = random.Random(size)
         stems = sorted({name[:3].lower() for name in LAST_NAMES if len(name) >= 4})
         middles = sorted({name[1:4].lower() for name in LAST_NAMES if len(name) >= 5})
+        # Stems typed without their accents (`woj` for Wójcik): the reference finds none, the folded key all.
+        unaccented = sorted(
+            {fold(n[:3]) for n in LAST_NAMES if fold(n[:3]) != n[:3].lower() and fold(n[:3]).isascii()}
+        )
         floor_db = psycopg2.connect(**_psycopg2_params())
         floor_db.autocommit = True
         cursor = floor_db.cursor()
@@ -111,6 +117,21 @@ class Command(BaseCommand):
                 lambda term: sql(
                     f"SELECT {COLUMNS} FROM customer_user WHERE valid_id = 1 AND search_key LIKE %(p)s"
                     f" LIMIT {PAGE}", p=f"%{term.strip('*')}%",
+                ), page,
+            ),
+            Operation(
+                "search_screen", "screens' search, R43 fills (mül)", PAGE, lambda: rng.choice(stems),
+                lambda text: find_customer_users(text, limit=PAGE, registry=db),
+                lambda text: sql(prefix_sql, pattern=text + "%"), page,
+            ),
+            Operation(
+                "search_unaccented", "screens' search, unaccented (woj)", PAGE,
+                lambda: rng.choice(unaccented),
+                lambda text: find_customer_users(text, limit=PAGE, registry=db),
+                lambda text: sql(
+                    f"SELECT {COLUMNS} FROM customer_user WHERE valid_id = 1 AND translate(search_key,"
+                    f" %(a)s, %(p)s) LIKE %(t)s LIMIT {PAGE}", a=ACCENTED, p=PLAIN,
+                    t=f"%{SEARCH_KEY_SEPARATOR}{text}%",
                 ), page,
             ),
             prefix_search("search_rare", "rare term (cu000123*)", lambda: f"{login()[:-1]}*"),
