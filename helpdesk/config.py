@@ -2,8 +2,9 @@
 
 The TOML file has one table per source, named as in the reference (`[CustomerUser]`, `[CustomerUser1]` …
 `[CustomerUser10]`, with `Map` as an array of arrays and `[CustomerUser.Params]` as a sub-table), and a
-`[Settings]` table for the global options of the permission service. This module only parses; the keys are
-validated by the system checks of `backends` (a bad source never reaches a request).
+`[Settings]` table for the global options of the permission service, and `[[IdentityProvider]]` tables for
+customer single sign-on. This module only parses; the keys are validated by the system checks of `backends`
+and `provisioning` (a bad source or provider never reaches a request).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 SETTINGS_TABLE = "Settings"
+PROVIDERS_ARRAY = "IdentityProvider"  # [[IdentityProvider]]: customer single sign-on (provisioning)
 
 
 def gettext_noop(text: str) -> str:
@@ -180,6 +182,7 @@ class HelpdeskConfig:
     customer_user_backends: dict[str, dict[str, Any]]
     settings: dict[str, Any] = field(default_factory=dict)
     problems: tuple[tuple[str, str], ...] = ()  # (problem, hint) of [Settings]: system checks helpdesk.E001
+    identity_providers: list[Any] = field(default_factory=list)  # as written; checked by provisioning.E002
 
 
 def translate_settings(options: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -221,6 +224,7 @@ def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: cannot be read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: not valid TOML: {exc}") from exc
+    identity_providers = raw.pop(PROVIDERS_ARRAY, [])
     global_options = raw.pop(SETTINGS_TABLE, {})
     if not isinstance(global_options, dict):
         raise ImproperlyConfigured(f"HELPDESK_CONFIG={path!r}: [{SETTINGS_TABLE}] must be a table")
@@ -237,6 +241,7 @@ def load_helpdesk_config(path: str | None) -> HelpdeskConfig:
         customer_user_backends=raw,
         settings={**DEFAULT_SETTINGS, **options},
         problems=tuple(problems),
+        identity_providers=providers if isinstance(providers := identity_providers, list) else [providers],
     )
 
 

@@ -248,6 +248,7 @@ _helpdesk_config = load_helpdesk_config(os.environ.get("HELPDESK_CONFIG"))
 CUSTOMER_USER_BACKENDS = _helpdesk_config.customer_user_backends
 HELPDESK_SETTINGS = _helpdesk_config.settings
 HELPDESK_SETTINGS_PROBLEMS = _helpdesk_config.problems  # system checks helpdesk.E001
+IDENTITY_PROVIDERS = _helpdesk_config.identity_providers  # [[IdentityProvider]]: customer single sign-on
 
 # Jobs (the directory sync's scheduled runs) on huey: embedded in a SQLite file under var/ (no server; what
 # `make run` uses), or on the shared Redis with HELPDESK_JOBS_URL=redis://… (production: `manage.py

@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
     path("scim/v2/", include("helpdesk.scim.urls")),
+    path("sso/", include("helpdesk.sso.urls")),
     path("", include("helpdesk.portal.urls")),
 ]

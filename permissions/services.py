@@ -515,10 +515,14 @@ def _save_named(obj: Group | Service, values: Mapping[str, Any], *, acting_user:
 
 
 # ------------------------------------------------------------------------------ directory rules' targets
-def create_rule_targets(alias: str, companies: Iterable[Any], groups: Iterable[Any]) -> None:
+def create_rule_targets(
+    alias: str, companies: Iterable[Any], groups: Iterable[Any], *, by: tuple[str, str] | None = None
+) -> None:
     """The customers and customer groups that rules marked `CreateMissing = true` give and that do not
     exist yet, made on first use through the same services as the admin's, each a history entry naming
-    the source and the rule (`directory:<alias>`). Another request making the same one first is fine."""
+    the source and the rule (`directory:<alias>`; an identity provider's rules name the provider, `by` =
+    (path, name)). Another request making the same one first is fine."""
+    path, actor = by or ("directory", f"directory:{alias}")
     wanted = {
         Customer: {d.name: d.reason for d in companies if d.create_missing},
         Group: {d.name: d.reason for d in groups if d.create_missing},
@@ -532,7 +536,7 @@ def create_rule_targets(alias: str, companies: Iterable[Any], groups: Iterable[A
         for name, reason in names.items():
             if fold(name) in existing:
                 continue
-            with history.acting(path="directory", name=f"directory:{alias}"):
+            with history.acting(path=path, name=actor):
                 try:
                     if model is Customer:
                         create_customer(acting_user=None, customer_id=name, name=name, comments=reason[:250])

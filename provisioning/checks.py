@@ -58,3 +58,17 @@ def check_scim_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 if mapping.get("Group") and wrong:
                     problem(alias, f"{where}['Types']", f"must be a list of permission types, not {types!r}")
     return errors
+
+
+@register()
+def check_identity_providers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`[[IdentityProvider]]`: every wrong key named (provisioning.E002)."""
+    from django.conf import settings
+
+    from provisioning.identity_providers import parse_providers
+
+    _providers, problems = parse_providers(list(getattr(settings, "IDENTITY_PROVIDERS", None) or []))
+    return [
+        Error(f"{p.path}: {p.message}", hint=p.hint or None, obj="IDENTITY_PROVIDERS", id=p.check_id)
+        for p in problems
+    ]

@@ -81,3 +81,29 @@ class ScimGroup(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class SignOnIdentity(models.Model):
+    """A customer user's identity at a single sign-on provider: linked by the provider's immutable subject,
+    never by e-mail. `granted` is what the provider's claims gave at the last login (companies, groups
+    with types), so the next login takes back what they no longer give."""
+
+    provider = models.CharField(_("identity provider"), max_length=64)
+    subject = models.CharField(_("subject"), max_length=255)
+    source = models.CharField(_("source"), max_length=32)
+    login = models.CharField(_("login"), max_length=191)
+    granted = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "sign_on_identity"
+        verbose_name = _("single sign-on identity")
+        verbose_name_plural = _("single sign-on identities")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="sign_on_identity_unique")
+        ]
+        indexes = [models.Index(Lower("login"), name="sign_on_identity_login")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.subject} → {self.login}"

@@ -18,7 +18,8 @@ import ldap.dn
 
 from backends.config import ConfigProblem
 
-FROM = ("group", "subtree", "attribute", "email-domain")
+FROM = ("group", "subtree", "attribute", "email-domain")  # a directory's rules
+CLAIM_FROM = ("claim", "email-domain")  # an identity provider's (single sign-on): its claims are the facts
 TYPES = ("ro", "move_into", "create", "note", "owner", "priority", "rw")
 NESTING_DEPTH = 10  # groups of groups are followed this deep; a cycle ends where it began
 _TEMPLATE = re.compile(r"\{value\}")
@@ -29,9 +30,9 @@ class DirectoryRule:
     """One table of `CompanyRules` (gives `company`) or `GroupRules` (gives `group` with `types`)."""
 
     path: str  # "CompanyRules[2]", for reasons and problems
-    source: str  # group | subtree | attribute | email-domain
+    source: str  # group | subtree | attribute | email-domain | claim
     match: str = ""
-    attribute: str = ""
+    attribute: str = ""  # the attribute, or the claim, whose values the rule reads
     company: str = ""  # a customer ID, or a template with {value}
     primary: bool = False
     group: str = ""
@@ -137,19 +138,20 @@ def normal_dn(dn: str) -> str:
 
 
 def parse_rules(
-    raw: Mapping[str, Any],
+    raw: Mapping[str, Any], kinds: tuple[str, ...] = FROM, check_id: str = "backends.E046"
 ) -> tuple[tuple[DirectoryRule, ...], tuple[DirectoryRule, ...], list[ConfigProblem]]:
-    """`CompanyRules` and `GroupRules` of a source as rules, and every problem, each named by its path."""
+    """`CompanyRules` and `GroupRules` of a source (or, with CLAIM_FROM, of an identity provider) as rules,
+    and every problem, each named by its path."""
     problems: list[ConfigProblem] = []
     parsed: dict[str, list[DirectoryRule]] = {"CompanyRules": [], "GroupRules": []}
     for key in parsed:
         tables = raw.get(key) or []
         if not isinstance(tables, list):
-            problems.append(ConfigProblem(f"[{key!r}]", "must be a list of tables", check_id="backends.E046"))
+            problems.append(ConfigProblem(f"[{key!r}]", "must be a list of tables", check_id=check_id))
             continue
         for index, table in enumerate(tables):
             path = f"{key}[{index}]"
-            rule, found = _rule(key, path, table)
+            rule, found = _rule(key, path, table, kinds, check_id)
             problems += found
             if rule is not None:
                 parsed[key].append(rule)
@@ -160,18 +162,18 @@ def parse_rules(
     return tuple(parsed["CompanyRules"]), tuple(parsed["GroupRules"]), problems
 
 
-def _rule(key: str, path: str, table: Any) -> tuple[DirectoryRule | None, list[ConfigProblem]]:
+def _rule(
+    key: str, path: str, table: Any, kinds: tuple[str, ...], check_id: str
+) -> tuple[DirectoryRule | None, list[ConfigProblem]]:
     where = f"[{key!r}][{path.rsplit('[', 1)[1]}"  # ['CompanyRules'][2]
 
     def problem(name: str, message: str, hint: str = "") -> ConfigProblem:
-        return ConfigProblem(
-            f"{where}[{name!r}]" if name else where, message, hint=hint, check_id="backends.E046"
-        )
+        return ConfigProblem(f"{where}[{name!r}]" if name else where, message, hint=hint, check_id=check_id)
 
     if not isinstance(table, Mapping):
         return None, [problem("", 'must be a table such as { From = "group", Match = "cn=…", … }')]
     gives = "Company" if key == "CompanyRules" else "Group"
-    known = {"From", "Match", "Attribute", gives, "CreateMissing"} | (
+    known = {"From", "Match", "Claim" if "claim" in kinds else "Attribute", gives, "CreateMissing"} | (
         {"Primary"} if gives == "Company" else {"Types"}
     )
     problems = [
@@ -180,10 +182,12 @@ def _rule(key: str, path: str, table: Any) -> tuple[DirectoryRule | None, list[C
         if name not in known
     ]
     source = table.get("From")
-    if source not in FROM:
-        problems.append(problem("From", f"{source!r} is not one of {', '.join(FROM)}"))
+    if source not in kinds:
+        problems.append(problem("From", f"{source!r} is not one of {', '.join(kinds)}"))
     if source == "attribute" and not str(table.get("Attribute") or "").strip():
         problems.append(problem("Attribute", "names the attribute whose values the rule reads"))
+    if source == "claim" and not str(table.get("Claim") or "").strip():
+        problems.append(problem("Claim", "names the claim (or SAML attribute) whose values the rule reads"))
     if source in ("group", "subtree", "email-domain") and not str(table.get("Match") or "").strip():
         problems.append(problem("Match", "names the group DN, the subtree's DN or the e-mail domain"))
     if source in ("group", "subtree") and table.get("Match") and not ldap.dn.is_dn(str(table["Match"])):
@@ -202,9 +206,10 @@ def _rule(key: str, path: str, table: Any) -> tuple[DirectoryRule | None, list[C
     ]
     if problems:
         return None, problems
-    text = {name: str(table.get(name) or "") for name in ("Match", "Attribute", "Company", "Group")}
+    text = {name: str(table.get(name) or "") for name in ("Match", "Attribute", "Claim", "Company", "Group")}
     return DirectoryRule(
-        path=path, source=source, match=text["Match"], attribute=text["Attribute"], company=text["Company"],
+        path=path, source=source, match=text["Match"], attribute=text["Attribute"] or text["Claim"],
+        company=text["Company"],
         primary=bool(table.get("Primary")), group=text["Group"], types=tuple(types),
         create_missing=bool(table.get("CreateMissing")),
     ), []  # fmt: skip
@@ -224,6 +229,10 @@ def apply_rules(rules: Iterable[DirectoryRule], facts: DirectoryFacts) -> list[D
             hits = ["entry under " + rule.match] if dn == match or dn.endswith("," + match) else []
         elif rule.source == "email-domain":
             hits = ["e-mail domain " + domain] if domain and domain == match else []
+        elif rule.source == "claim":  # every value, or with Match the one equal to it (case-blind)
+            values = facts.values.get(rule.attribute, ())
+            hits = [(f"claim {rule.attribute} = {value}", value) for value in values
+                    if value and (not match or value.casefold() == match)]  # fmt: skip
         else:
             values = next((v for k, v in facts.values.items() if k.lower() == rule.attribute.lower()), ())
             hits = [(f"{rule.attribute} = {value}", value) for value in values if value]

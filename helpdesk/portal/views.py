@@ -9,7 +9,7 @@ out at their next click. Authorisation lives in the selectors and services, not 
 from __future__ import annotations
 
 from functools import wraps
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import segno
 from django.conf import settings
@@ -48,7 +48,22 @@ from customers.signup import (
     signup_source,
 )
 from helpdesk.access import ANYONE, CUSTOMER, VIEW_PANEL_AS, opens_to
+from helpdesk.sessions import (
+    ID_TOKEN_KEY,
+    LINK_KEY,
+    NEXT_KEY,
+    PENDING_KEY,
+    PROVIDER_KEY,
+    SESSION_KEY,
+    SESSION_VERSION_KEY,
+    VIEW_AS_KEY,
+    await_second_factor,
+    log_in,
+)
+from helpdesk.sso.views import end_session_url
 from permissions.company_tickets import list_customer_user_services
+from provisioning.identity_providers import identity_providers, provider_for, provider_named
+from provisioning.single_sign_on import Person, SignInRefused, link
 from tickets.attachments import accepted as accepted_attachments
 from tickets.selectors import (
     can_reply,
@@ -59,10 +74,7 @@ from tickets.selectors import (
 )
 from tickets.services import close_as_customer, create_customer_ticket, reply_as_customer
 
-SESSION_KEY = "customer_user_login"
-SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password change (customers.selectors)
-PENDING_KEY = "customer_user_pending_second_factor"
-VIEW_AS_KEY = "customer_user_viewed_as"  # a staff user sees the panel as this customer user, read-only
+__all__ = ["SESSION_KEY", "SESSION_VERSION_KEY", "VIEW_AS_KEY"]  # for the admin and tests
 
 
 def _viewed_as(request: HttpRequest) -> str | None:
@@ -121,28 +133,32 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.session.get(SESSION_KEY):
         return redirect("portal:tickets")
     error, username = "", ""
+    discovery = bool(identity_providers())  # the e-mail (or login) first, then a provider or the password
     if request.method == "POST":
         username = request.POST.get("login", "")
+        provider = provider_for(username)
+        if provider is not None and (provider.required or "password" not in request.POST):
+            query = urlencode({"login_hint": username.strip()})
+            return redirect(f"{reverse('sso:start', args=[provider.name])}?{query}")
+        if "password" not in request.POST:  # no provider for this address: the password, as today
+            context = {"username": username, "signup": signup_enabled(), "password_step": True}
+            return render(request, "portal/login.html", context)
         outcome = authenticate_customer_user(
             username, request.POST.get("password", ""), remote_addr=client_address(request)
         )
         if outcome.ok and two_factor.is_enabled(outcome.login):
-            request.session.cycle_key()
-            request.session[PENDING_KEY] = outcome.login
+            await_second_factor(request, outcome.login)
             return redirect("portal:login_code")  # the password was right; now the code
         if outcome.ok:
-            _log_in(request, outcome.login)
+            log_in(request, outcome.login)
             return redirect("portal:tickets")
         error = outcome.message
         if outcome.reason == "throttled":
             return _too_many(request, "portal/login.html", outcome.retry_after,
                              {"error": error, "username": username, "signup": signup_enabled()})  # fmt: skip
-    return render(
-        request,
-        "portal/login.html",
-        {"error": error, "username": username, "signup": signup_enabled()},
-        status=401 if error else 200,
-    )
+    context = {"error": error, "username": username, "signup": signup_enabled(),
+               "password_step": not discovery or bool(error)}  # fmt: skip
+    return render(request, "portal/login.html", context, status=401 if error else 200)
 
 
 def _too_many(request: HttpRequest, template: str, retry_after: int, context: dict) -> HttpResponse:
@@ -150,13 +166,6 @@ def _too_many(request: HttpRequest, template: str, retry_after: int, context: di
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(retry_after)
     return response
-
-
-def _log_in(request: HttpRequest, login: str) -> None:
-    request.session.cycle_key()  # no session fixation
-    request.session.pop(PENDING_KEY, None)
-    request.session[SESSION_KEY] = login
-    request.session[SESSION_VERSION_KEY] = session_version(login)
 
 
 @opens_to(ANYONE)
@@ -173,14 +182,29 @@ def login_code(request: HttpRequest) -> HttpResponse:
             return _too_many(request, "portal/login_code.html", exc.retry_after, {"error": exc.message})
         checked = two_factor.verify(login, request.POST.get("code", ""))
         if checked == "ok":
-            _log_in(request, login)
-            return redirect("portal:tickets")
+            return _after_second_factor(request, login)
         if checked == "locked":  # too many wrong codes for this account, whichever logins sent them
             request.session.flush()
             messages.error(request, locked_message(two_factor.locked_until(login)))
             return redirect("portal:login")
         error = _("That code is not right (or was used already).")
     return render(request, "portal/login_code.html", {"error": error}, status=401 if error else 200)
+
+
+def _after_second_factor(request: HttpRequest, login: str) -> HttpResponse:
+    """The code was right: a single sign-on's link is made now (once), and the session begins."""
+    pending = request.session.get(LINK_KEY) or {}
+    target = request.session.get(NEXT_KEY) or reverse("portal:tickets")
+    provider = provider_named(pending["provider"]) if pending else None
+    if provider is not None:
+        try:
+            link(provider, Person(pending["subject"], pending["claims"]), login)
+        except SignInRefused as exc:
+            request.session.flush()
+            said = {"title": _("Single sign-on failed"), "message": exc.message}
+            return render(request, "portal/sso_refused.html", said, status=403)
+    log_in(request, login, provider=provider.name if provider else "", id_token=pending.get("id_token", ""))
+    return redirect(target)
 
 
 def _before_second_factor(view):
@@ -321,7 +345,11 @@ def view_as_end(request: HttpRequest) -> HttpResponse:
 @opens_to(ANYONE)
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
+    """Ends the panel's session and, after a single sign-on, the provider's where it offers that."""
+    provider, id_token = request.session.get(PROVIDER_KEY, ""), request.session.get(ID_TOKEN_KEY, "")
     request.session.flush()
+    if provider and (url := end_session_url(request, provider, id_token)):
+        return redirect(url)
     return redirect("portal:login")
 
 

@@ -157,6 +157,24 @@ def via_scim(attributes, staff, tmp_path, client, request):
     return {SCIM_FIELDS.get(name, name) for name in named}
 
 
+def via_sso(attributes, staff, tmp_path, client, request):
+    """The first login of a person an identity provider of ACME vouches for (the protocol's own checks are
+    tests/provisioning/test_single_sign_on.py's): its company is the provider's, never the person's."""
+    from provisioning.identity_providers import parse_providers
+    from provisioning.single_sign_on import Person, SignInRefused, sign_in
+
+    (provider,), _problems = parse_providers([{
+        "Name": "parity", "Protocol": "oidc", "Domains": ["example.com"], "Source": "CustomerUser",
+        "Company": "ACME", "Issuer": "https://idp.example", "ClientID": "c", "ClientSecret": "s"}])  # fmt: skip
+    claims = {"sub": attributes["UserLogin"], "given_name": attributes["UserFirstname"],
+              "family_name": attributes["UserLastname"], "email": attributes["UserEmail"]}  # fmt: skip
+    try:
+        sign_in(provider, Person(attributes["UserLogin"], claims))
+    except SignInRefused as exc:
+        return set(exc.field_errors)
+    return None
+
+
 USER_COLUMNS = {"UserLogin": "login", "UserEmail": "email", "UserCustomerID": "customer_id",
                 "UserFirstname": "first_name", "UserLastname": "last_name"}  # fmt: skip
 
@@ -180,6 +198,7 @@ def via_migration(vendor):
 
 PATHS = {
     "api": via_api, "admin": via_admin, "csv": via_csv, "jsonl": via_jsonl, "signup": via_signup, "scim": via_scim,
+    "sso": via_sso,
     "migration-postgresql": via_migration("postgresql"), "migration-mariadb": via_migration("mariadb"),
 }  # fmt: skip
 # The migration copies the reference's people: a login already here (case-blind, R55) is the same person and is
@@ -235,8 +254,10 @@ def test_every_path_takes_the_same_decision_and_stores_the_same_value(
 ):
     if path == "signup" and "UserCustomerID" in attributes:
         pytest.skip("sign-up takes its customer ID from the configuration, never from the person")
-    if path == "scim" and "UserCustomerID" in attributes and decision == "UserCustomerID":
-        pytest.skip("a SCIM client's users belong to its company, never to one the person names")
+    if path in ("scim", "sso") and "UserCustomerID" in attributes and decision == "UserCustomerID":
+        pytest.skip(
+            "a SCIM client's or an identity provider's people belong to its company, never to one they name"
+        )
     attributes = {**PERSON, **attributes}
     before = set(CustomerUser.objects.values_list("login", flat=True))
 
