@@ -31,6 +31,7 @@ from customers.selectors import (
 )
 from customers.services import forget_preferences, rename_in_own_data, update_customer_user
 from permissions.selectors import stored_group_permissions
+from provisioning.identities import forget_identities, identities_of
 from tickets.selectors import tickets_of_person
 from tickets.services import anonymise_tickets
 
@@ -63,6 +64,7 @@ def export_person(login: str, *, acting_user: Any, registry: SourceHandler = sou
         "groups": stored_group_permissions(login=record.login),
         "services": customer_user_service_names(record.login),
         "tickets": tickets_of_person(record.login),
+        "identities": identities_of(record.login),  # single sign-on links, what SCIM sent
         "history": [
             {
                 "at": e.at.isoformat(),
@@ -98,6 +100,7 @@ def anonymise_person(login: str, *, acting_user: Any, registry: SourceHandler = 
     personal.append(record.full_name)
     anonymise_tickets(record.login, new_login, personal)
     forget_preferences(record.login)
+    forget_identities(record.login)
     two_factor.reset(record.login, acting_user=acting_user)
     if source.read_only:
         rename_in_own_data(record.login, new_login)

@@ -356,3 +356,27 @@ def test_leaving_one_group_keeps_what_another_of_the_clients_groups_still_gives(
     )
     assert [g.kind for g in anna_matrix.why("billing", "ro")] == ["direct"]  # still given by Finance
     assert ben_matrix.allows("billing", "ro") is False
+
+
+def test_a_persons_export_holds_and_anonymisation_erases_what_scim_sent(world):
+    """The review: the home address, phone numbers and enterprise data a SCIM client sent stayed in
+    ScimUser after the person was anonymised, and were missing from their export."""
+    from privacy.services import anonymise_person, export_person
+
+    scim = world["acme"]
+    body = person(
+        phoneNumbers=[{"value": "+49 30 1234", "type": "work"}], **{ENTERPRISE: {"department": "Sales"}}
+    )
+    assert scim("POST", "Users", body).status_code == 201
+    exported = export_person("anna@acme.example", acting_user=None)["identities"]["scim"]
+    assert (exported["external_id"], exported["phone_numbers"][0]["value"]) == ("ext-anna", "+49 30 1234")
+    assert {"value": "anna@home.example", "type": "home", "primary": False} in exported["emails"]
+    anonymised = anonymise_person("anna@acme.example", acting_user=None)
+    kept = CustomerUser.objects.get(login=anonymised.login).scim
+    assert (kept.external_id, kept.emails, kept.phone_numbers, kept.addresses, kept.enterprise) == (
+        "",
+        [],
+        [],
+        [],
+        {},
+    )

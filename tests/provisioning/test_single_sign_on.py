@@ -300,3 +300,21 @@ def test_an_account_with_a_second_factor_is_linked_only_after_the_code_once(clie
     again = sign_on(client, iam_server, lea, "lea@acme.example")  # linked: the provider's word suffices now
     assert again["Location"] == reverse("portal:tickets")
     assert client.session[SESSION_KEY] == "lea"
+
+
+def test_a_renamed_account_keeps_its_link_and_an_anonymised_one_loses_it(client, iam_server, providers):
+    """The review: a link is stored by login, so a rename must carry it (as tickets are carried) and an
+    anonymisation must erase it (the subject names the person); a person's export lists it."""
+    from customers.services import update_customer_user
+    from privacy.services import anonymise_person, export_person
+
+    max_ = person(iam_server, "max", "max@acme.example")
+    sign_on(client, iam_server, max_, "max@acme.example")
+    update_customer_user(login="max", changes={"UserLogin": "max.mustermann"}, acting_user=None)
+    client.post(reverse("portal:logout"))
+    sign_on(client, iam_server, max_, "max@acme.example")
+    assert client.session[SESSION_KEY] == "max.mustermann"
+    exported = export_person("max.mustermann", acting_user=None)["identities"]["single_sign_on"]
+    assert [(link["provider"], link["subject"]) for link in exported] == [("acme", "max")]
+    anonymise_person("max.mustermann", acting_user=None)
+    assert not SignOnIdentity.objects.exists()
