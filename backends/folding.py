@@ -2,10 +2,9 @@
 
 One table, the same in Python and in SQL (PostgreSQL's `translate`): each Latin letter with an accent
 (Latin-1, Latin Extended-A/B, Vietnamese) becomes its plain lower-case letter. It is frozen as written, not
-computed from the running Python's Unicode tables, because indexes are built over `translate(search_key,
-ACCENTED, PLAIN)` (customers 0021, backends 0004): a change here needs a migration rebuilding them, or the
-indexes are no longer used. Letters that become two (ß, æ, œ) are left alone; the screens' German
-spellings cover ß.
+computed from the running Python's Unicode tables, because folded keys are stored with it (our table's
+`search_key_folded`, customers 0021; the shadow's `folded_key`): a change here needs a migration that
+recomputes them. Letters that become two (ß, æ, œ) are left alone; the screens' German spellings cover ß.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ class ShadowEntry(models.Model):
 
     `attributes` are the record's (the Map's attributes); `search_key` and `postmaster_key` hold every value
     of the source's search and postmaster fields as `␟v1␟v2␟…␟`, lower-cased, so a search is one
-    comparison per row, answered by a trigram index on PostgreSQL. A row is never deleted: an entry gone
-    from the directory stays, `present` False, so its customer user stays visible as invalid."""
+    comparison per row, answered by a trigram index on PostgreSQL; `folded_key` is `search_key` with its
+    accents dropped (backends.folding), for the screens' accent-blind search. A row is never deleted: an
+    entry gone from the directory stays, `present` False, so its customer user stays visible as invalid."""
 
     source = models.CharField(max_length=64)
     identity = models.CharField(max_length=255)
@@ -23,6 +24,7 @@ class ShadowEntry(models.Model):
     customer_id = models.CharField(max_length=255, blank=True)
     attributes = models.JSONField(default=dict)
     search_key = models.TextField(blank=True)
+    folded_key = models.TextField(blank=True, default="")
     postmaster_key = models.TextField(blank=True)
     valid_id = models.SmallIntegerField(default=1)  # the record's validity: gone or disabled is invalid
     listed = models.BooleanField(default=True)  # the valid filter and GroupDN let searches show it (R75, R76)

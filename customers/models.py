@@ -140,6 +140,9 @@ class CustomerUser(NeverDeleted, Audited):
 
     search_key_fields = SEARCH_KEY_FIELDS  # what `search_key` is built from (backends.sql reads these)
     search_key_separator = SEARCH_KEY_SEPARATOR
+    # `search_key` with its accents dropped, generated beside it on PostgreSQL only (migration 0021: not a
+    # model field, as SQLite and MariaDB have no `translate`); the screens' accent-blind search reads it.
+    folded_search_key_column = "search_key_folded"
     # Each has a `lower(column) COLLATE "C"` index on PostgreSQL (migration 0011): a term `x*` reads its
     # first matches straight from them, whatever their number (backends.sql DBSource._prefix_search).
     prefix_indexed_fields = SEARCH_KEY_FIELDS

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError, connection
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Lower
-from django.db.models.lookups import Regex
 
 from backends.base import CustomerUserRecord, SearchQuery, SourceResult, login_order
 from backends.errors import SourceUnavailable
-from backends.folding import Folded, fold
+from backends.folding import fold
 from backends.ldap.rules import StoredGrants
 from backends.models import ShadowEntry, ShadowValue, SyncState
 from backends.search import Expression, UnparsableSearch, parse_search
@@ -93,14 +92,15 @@ class ShadowRow:
     def model(self, source: str, run: int | None) -> ShadowEntry:
         return ShadowEntry(
             source=source, identity=self.identity, dn=self.dn, login=self.login, customer_id=self.customer_id,
-            attributes=self.attributes, search_key=self.search_key, postmaster_key=self.postmaster_key,
+            attributes=self.attributes, search_key=self.search_key, folded_key=fold(self.search_key),
+            postmaster_key=self.postmaster_key,
             valid_id=self.valid_id, listed=self.listed, disabled=self.disabled, present=True,
             derived=self.derived, facts=self.facts, digest=self.digest, run=run,
         )  # fmt: skip
 
 
-UPSERTED = ["dn", "login", "customer_id", "attributes", "search_key", "postmaster_key", "valid_id", "listed",
-            "disabled", "present", "derived", "facts", "digest", "run"]  # fmt: skip
+UPSERTED = ["dn", "login", "customer_id", "attributes", "search_key", "folded_key", "postmaster_key",
+            "valid_id", "listed", "disabled", "present", "derived", "facts", "digest", "run"]  # fmt: skip
 
 
 class Shadow:
@@ -263,21 +263,19 @@ class Shadow:
         more = len(found) > limit
         return SourceResult(records=records, has_more=more, total=None if more else len(records))
 
-    @property
-    def folds_accents(self) -> bool:
-        return connection.vendor == "postgresql"  # `translate`, and an index over the folded key
+    folds_accents = True  # `folded_key`, folded by the sync as it writes the row
 
     def _selector_q(self, name: str, value: str) -> Q:
         if name == "term":
             return self._expression_q(parse_search(value))
         if name == "folded":  # words joined by `+`, each accent-blind over the search fields
             expression = parse_search(value)
-            if len(expression) != 1 or any(term.negated for term in expression[0]) or not self.folds_accents:
+            if len(expression) != 1 or any(term.negated for term in expression[0]):
                 return Q(pk__in=[])
             patterns = [
                 t.pattern(self.config.search_prefix, self.config.search_suffix) for t in expression[0]
             ]
-            return reduce(and_, (_key_matches("search_key", p, folded=True) for p in patterns))
+            return reduce(and_, (_key_matches("folded_key", p, folded=True) for p in patterns))
         if name == "postmaster":
             return (
                 _key_matches("postmaster_key", value) if value.strip() else Q(pk__in=[])
@@ -446,17 +444,9 @@ class StoredAttributes(Mapping):
 def _key_matches(column: str, pattern: str, *, whole_column: bool = False, folded: bool = False) -> Q:
     """`pattern` (`*` a wildcard, case-blind) matches a value held in `column`: a `␟…␟` key, or with
     `whole_column` the column's one value. A pattern without an inner `*` is one LIKE (the trigram index
-    answers it); one with an inner `*` a regular expression that stays within a value. `folded`: the key,
-    accent-blind (`Folded`, its own trigram index)."""
+    answers it); one with an inner `*` a regular expression that stays within a value. `folded`: the pattern
+    folded as the key (`folded_key`) was."""
     text = fold(pattern) if folded else pattern.lower()
-    if folded and not whole_column:
-        key = Folded(F(column))
-        if "*" in text.strip("*"):
-            regex = SEPARATOR + f"[^{SEPARATOR}]*".join(re.escape(p) for p in text.split("*")) + SEPARATOR
-            return Q(Regex(key, regex))
-        like = ("" if text.startswith("*") else f"*{SEPARATOR}") + text
-        like = like if like.endswith("*") else f"{like}{SEPARATOR}*"
-        return Q(Like(key, like_pattern(like)))
     inner = "*" in text.strip("*")
     if whole_column:
         if inner:

@@ -8,7 +8,8 @@ from operator import and_, or_
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections, models
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lower
 
@@ -59,8 +60,8 @@ class Searches:
         inner `*` matches some field if and only if the key matches it with `␟` for each end that has no
         wildcard (`mül*` → `%␟mül%`, `*ller*` → `%ller%`): one comparison per row, answered by the key's
         trigram index, and estimated from its statistics. Otherwise the key only narrows the rows (a
-        necessary condition) and each field is tested. `folded`: the same, accent-blind (`Folded`, its own
-        trigram index over the folded key).
+        necessary condition) and each field is tested. `folded`: the same, accent-blind, over the stored
+        folded key (customers migration 0021) and its own trigram index.
         """
         any_field = reduce(or_, (self._match(s, pattern, folded=folded) for s in storages))
         if not self._key_columns.issuperset(storages):
@@ -69,8 +70,7 @@ class Searches:
         key = fold(pattern) if folded else pattern.lower()
         key = ("" if key.startswith("*") else f"*{separator}") + key
         key = key if key.endswith("*") else f"{key}{separator}*"
-        column = Folded(F("search_key")) if folded else F("search_key")
-        in_key = Q(Like(column, like_pattern(key)))
+        in_key = Q(Like(self._folded_key_expr() if folded else F("search_key"), like_pattern(key)))
         exact = (
             (folded or not self.case_sensitive)
             and self._key_columns == set(storages)
@@ -94,6 +94,11 @@ class Searches:
                     conditions.append(self._match_any(storages, pattern))
             groups.append(reduce(and_, conditions))
         return reduce(or_, groups)
+
+    def _folded_key_expr(self) -> RawSQL:
+        """The stored folded key (customers migration 0021): not a model field, so named as SQL."""
+        table = connections[self.using].ops.quote_name(self.model._meta.db_table)
+        return RawSQL(f"{table}.{connections[self.using].ops.quote_name(self._folded_key)}", (), TextField())
 
     @property
     def folds_accents(self) -> bool:

@@ -62,6 +62,7 @@ class DBSource(Searches, Writes, RecordReads, BaseSource):
         self.external = is_external(config.params)
         self.reads_own_table = not self.external
         self._key_columns: frozenset[str] = frozenset()  # the search key's fields; our own table only
+        self._folded_key = ""  # the folded search key's column (PostgreSQL), our own table only
         self._prefix_columns: frozenset[str] = frozenset()  # columns with a `lower(…) COLLATE "C"` index
         if self.external:
             self.using = external_database_alias(config)
@@ -70,6 +71,7 @@ class DBSource(Searches, Writes, RecordReads, BaseSource):
             self.model = own_table()
             self.using = "default"
             self._key_separator = self.model.search_key_separator
+            self._folded_key = self.model.folded_search_key_column
             self._key_columns = frozenset(
                 self.model._meta.get_field(f).column for f in self.model.search_key_fields
             )

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backends.folding import ACCENTED, PLAIN, fold
+from backends.folding import fold
 from backends.registry import SourceHandler
 from benchmarks.data import LAST_NAMES
 from customers.models import SEARCH_KEY_SEPARATOR, CustomerUser
@@ -129,8 +129,8 @@ class Command(BaseCommand):
                 lambda: rng.choice(unaccented),
                 lambda text: find_customer_users(text, limit=PAGE, registry=db),
                 lambda text: sql(
-                    f"SELECT {COLUMNS} FROM customer_user WHERE valid_id = 1 AND translate(search_key,"
-                    f" %(a)s, %(p)s) LIKE %(t)s LIMIT {PAGE}", a=ACCENTED, p=PLAIN,
+                    f"SELECT {COLUMNS} FROM customer_user WHERE valid_id = 1 AND search_key_folded LIKE %(t)s"
+                    f" LIMIT {PAGE}",
                     t=f"%{SEARCH_KEY_SEPARATOR}{text}%",
                 ), page,
             ),
