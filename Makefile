@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config
+RUN_APT := libldap2-dev libsasl2-dev gcc libmariadb-dev pkg-config xmlsec1
 TEST_APT := $(RUN_APT) slapd ldap-utils postgresql chromium redis-server mariadb-server gettext nginx-light
 export DJANGO_SETTINGS_MODULE := helpdesk.settings
 

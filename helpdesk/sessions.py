@@ -14,12 +14,14 @@ SESSION_VERSION_KEY = "customer_user_session_version"  # ended by a password cha
 PENDING_KEY = "customer_user_pending_second_factor"
 VIEW_AS_KEY = "customer_user_viewed_as"  # a staff user sees the panel as this customer user, read-only
 PROVIDER_KEY = "customer_user_identity_provider"  # the provider a single sign-on came through
-ID_TOKEN_KEY = "customer_user_id_token"  # its ID token, to end the provider's session at logout
+SIGN_ON_KEY = "customer_user_sign_on"  # what ends the provider's session at logout (an ID token; a NameID)
 LINK_KEY = "customer_user_pending_link"  # a single sign-on's link, made once the second factor is given
 NEXT_KEY = "customer_user_next"  # where a login waiting for its second factor lands after
 
 
-def log_in(request: HttpRequest, login: str, *, provider: str = "", id_token: str = "") -> None:
+def log_in(
+    request: HttpRequest, login: str, *, provider: str = "", sign_on: dict[str, str] | None = None
+) -> None:
     """Begin the session of `login` (a new session key: no fixation)."""
     request.session.cycle_key()
     for key in (PENDING_KEY, LINK_KEY, NEXT_KEY):
@@ -28,7 +30,7 @@ def log_in(request: HttpRequest, login: str, *, provider: str = "", id_token: st
     request.session[SESSION_VERSION_KEY] = session_version(login)
     if provider:
         request.session[PROVIDER_KEY] = provider
-        request.session[ID_TOKEN_KEY] = id_token
+        request.session[SIGN_ON_KEY] = sign_on or {}
 
 
 def await_second_factor(

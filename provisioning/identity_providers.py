@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -17,13 +18,19 @@ from backends.config import ConfigProblem
 from backends.ldap.rules import CLAIM_FROM, DirectoryRule, parse_rules
 
 PROTOCOLS = ("oidc", "saml")
-SERVED = ("oidc",)  # SAML's keys are known and checked; its views are not built yet (issue 39)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a path segment: /sso/<Name>/start/
 COMMON = {"Name": str, "Protocol": str, "Domains": list, "Source": str, "Company": str, "Required": bool,
           "LoginClaim": str, "CompanyRules": list, "GroupRules": list, "TrustEmail": bool}  # fmt: skip
 BY_PROTOCOL = {
     "oidc": {"Issuer": str, "ClientID": str, "ClientSecret": str, "Scopes": list},
-    "saml": {"MetadataURL": str, "MetadataFile": str, "EntityID": str, "SignRequests": bool},
+    "saml": {
+        "MetadataURL": str,
+        "MetadataFile": str,
+        "EntityID": str,
+        "SignRequests": bool,
+        "KeyFile": str,
+        "CertFile": str,
+    },
 }
 REQUIRED = {"oidc": ("Issuer", "ClientID", "ClientSecret"), "saml": ()}
 CHECK_ID = "provisioning.E002"
@@ -49,8 +56,10 @@ class IdentityProvider:
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     metadata_url: str = ""
     metadata_file: str = ""
-    entity_id: str = ""
+    entity_id: str = ""  # ours at this provider; default <base>/sso/<Name>/metadata/
     sign_requests: bool = False
+    key_file: str = ""  # our signing key and certificate (SAML)
+    cert_file: str = ""
 
     @property
     def actor(self) -> str:
@@ -111,8 +120,6 @@ def _provider(where: str, table: Mapping[str, Any]) -> tuple[IdentityProvider | 
     ]
     if protocol not in PROTOCOLS:
         problems.append(problem("Protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}"))
-    elif protocol not in SERVED:
-        problems.append(problem("Protocol", f"{protocol!r} is not served by this release yet", "Use 'oidc'."))
     if not NAME.match(str(table.get("Name") or "")):
         problems.append(problem("Name", f"{table.get('Name')!r} is not a name of letters, digits, - and _"))
     for key in ("Source", "Company", *REQUIRED.get(str(protocol), ())):
@@ -123,6 +130,12 @@ def _provider(where: str, table: Mapping[str, Any]) -> tuple[IdentityProvider | 
         problems.append(problem("Domains", f"must be e-mail domains such as 'acme.example', not {domains!r}"))
     if protocol == "saml" and bool(table.get("MetadataURL")) == bool(table.get("MetadataFile")):
         problems.append(problem("MetadataURL", "give MetadataURL or MetadataFile (one of them)"))
+    for key in ("MetadataFile", "KeyFile", "CertFile"):
+        if isinstance(table.get(key), str) and table[key] and not Path(table[key]).is_file():
+            problems.append(problem(key, f"{table[key]!r} is not a readable file"))
+    if protocol == "saml" and (table.get("SignRequests") or table.get("KeyFile") or table.get("CertFile")):
+        problems += [problem(key, "is required to sign requests (with the other of KeyFile and CertFile)")
+                     for key in ("KeyFile", "CertFile") if not table.get(key)]  # fmt: skip
     source = str(table.get("Source") or "")
     if source and source not in settings.CUSTOMER_USER_BACKENDS:
         problems.append(problem("Source", f"{source!r} is not a configured source"))
@@ -144,6 +157,7 @@ def _provider(where: str, table: Mapping[str, Any]) -> tuple[IdentityProvider | 
         scopes=tuple(table.get("Scopes") or ("openid", "email", "profile")),
         metadata_url=table.get("MetadataURL", ""), metadata_file=table.get("MetadataFile", ""),
         entity_id=table.get("EntityID", ""), sign_requests=bool(table.get("SignRequests")),
+        key_file=table.get("KeyFile", ""), cert_file=table.get("CertFile", ""),
     ), []  # fmt: skip
 
 

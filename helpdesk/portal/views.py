@@ -49,13 +49,13 @@ from customers.signup import (
 )
 from helpdesk.access import ANYONE, CUSTOMER, VIEW_PANEL_AS, opens_to
 from helpdesk.sessions import (
-    ID_TOKEN_KEY,
     LINK_KEY,
     NEXT_KEY,
     PENDING_KEY,
     PROVIDER_KEY,
     SESSION_KEY,
     SESSION_VERSION_KEY,
+    SIGN_ON_KEY,
     VIEW_AS_KEY,
     await_second_factor,
     log_in,
@@ -203,7 +203,7 @@ def _after_second_factor(request: HttpRequest, login: str) -> HttpResponse:
             request.session.flush()
             said = {"title": _("Single sign-on failed"), "message": exc.message}
             return render(request, "portal/sso_refused.html", said, status=403)
-    log_in(request, login, provider=provider.name if provider else "", id_token=pending.get("id_token", ""))
+    log_in(request, login, provider=provider.name if provider else "", sign_on=pending.get("sign_on"))
     return redirect(target)
 
 
@@ -346,9 +346,9 @@ def view_as_end(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """Ends the panel's session and, after a single sign-on, the provider's where it offers that."""
-    provider, id_token = request.session.get(PROVIDER_KEY, ""), request.session.get(ID_TOKEN_KEY, "")
+    provider, sign_on = request.session.get(PROVIDER_KEY, ""), request.session.get(SIGN_ON_KEY) or {}
     request.session.flush()
-    if provider and (url := end_session_url(request, provider, id_token)):
+    if provider and (url := end_session_url(request, provider, sign_on)):
         return redirect(url)
     return redirect("portal:login")
 
