@@ -36,7 +36,7 @@ def provider_clients(iam_server):
             client_id=f"{name}-{uuid.uuid4().hex[:8]}", client_secret=uuid.uuid4().hex, client_name=name,
             redirect_uris=[CALLBACK.format(name)], grant_types=["authorization_code"], response_types=["code"],
             token_endpoint_auth_method="client_secret_basic", scope=["openid", "email", "profile", "groups"],
-            post_logout_redirect_uris=["http://testserver/login/"],
+            post_logout_redirect_uris=["http://testserver/"],
         )  # fmt: skip
         iam_server.backend.save(client)
         made[name] = client
