@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import shutil
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -204,3 +205,21 @@ def test_every_wrong_key_of_a_saml_provider_is_named(settings, saml_world):
         call_command("check")
     for wrong in ("['MetadataFile']", "['KeyFile']", "['CertFile']", "['ClientID']"):
         assert f"IdentityProvider[0]{wrong}" in str(raised.value), wrong
+
+
+def test_requests_are_signed_where_the_provider_wants_them(client, settings, saml_world, tmp_path):
+    from cryptography.x509 import load_pem_x509_certificate
+    from saml2.sigver import verify_redirect_signature
+
+    key_file, cert_file = key_pair(tmp_path, "sp")
+    settings.IDENTITY_PROVIDERS = [{**settings.IDENTITY_PROVIDERS[0], "SignRequests": True, "KeyFile": key_file,
+                                    "CertFile": cert_file}]  # fmt: skip
+    start = client.get(reverse("sso:start", args=["initech"]))
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start["Location"]).query).items()}
+    assert {"SAMLRequest", "SigAlg", "Signature"} <= query.keys()
+    ours = load_pem_x509_certificate(Path(cert_file).read_bytes()).public_key()
+    assert verify_redirect_signature(query, saml_world["idp"].sec.sec_backend, sigkey=ours)
+    other = load_pem_x509_certificate(Path(saml_world["cert"]).read_bytes()).public_key()
+    assert not verify_redirect_signature(query, saml_world["idp"].sec.sec_backend, sigkey=other)
+    metadata = client.get(reverse("sso:metadata", args=["initech"])).content.decode()
+    assert 'AuthnRequestsSigned="true"' in metadata
