@@ -430,7 +430,7 @@ def create_user(
                 return replace_user(client, gone, body, registry=registry)
             raise _refused(exc, mapped, values) from None
     user = CustomerUser.objects.get(login__ci=record.login)
-    _keep_extras(client, user, body, external_id)
+    _keep_extras(client, user, body, external_id, new=True)
     return user
 
 
@@ -450,7 +450,8 @@ def replace_user(
     values = attributes_of(body, mapped)
     external_id = _external_id(body)
     clash = ScimUser.objects.filter(client=client, external_id=external_id).exclude(customer_user=user)
-    if external_id and clash.exists():
+    unchanged = known is not None and known.client_id == client.pk and known.external_id == external_id
+    if external_id and not unchanged and clash.exists():  # an unchanged one is the person's own
         raise ScimError(409, _("externalId %(id)r is taken") % {"id": external_id}, "uniqueness")
     with history.acting(path="scim", name=f"scim:{client.name}"):
         try:
@@ -494,8 +495,9 @@ def deactivate_user(client: ScimClient, user: CustomerUser, *, registry: SourceH
 
 def _keep_extras(
     client: ScimClient, user: CustomerUser, body: Mapping[str, Any], external_id: str,
-    known: ScimUser | None = None,
+    known: ScimUser | None = None, *, new: bool = False,
 ) -> None:  # fmt: skip
+    """What SCIM holds beside the record; `known`: as read with the user; `new`: a user created just now."""
     emails = [
         {
             "value": str(e.get("value", "")).strip(),
@@ -514,12 +516,17 @@ def _keep_extras(
     enterprise = _key(body, ENTERPRISE) if isinstance(_key(body, ENTERPRISE), Mapping) else {}
     values = {"client": client, "external_id": external_id, "emails": emails, "phone_numbers": phones,
               "addresses": addresses, "enterprise": dict(enterprise), "deleted_at": None}  # fmt: skip
-    if known is not None and all(getattr(known, name) == value for name, value in values.items()):
+    unchanged = (
+        known is not None
+        and known.client_id == client.pk
+        and all(getattr(known, name) == value for name, value in values.items() if name != "client")
+    )  # the client compared by key: reading it would cost a query
+    if unchanged:
         user.scim = known  # what SCIM holds beside the record did not change: nothing to write
         return
     try:
         with transaction.atomic():
-            extra = known or ScimUser.objects.filter(customer_user=user).first()
+            extra = known or (None if new else ScimUser.objects.filter(customer_user=user).first())
             if extra is None:
                 extra = ScimUser.objects.create(customer_user=user, **values)
             else:

@@ -380,3 +380,21 @@ def test_a_persons_export_holds_and_anonymisation_erases_what_scim_sent(world):
         [],
         {},
     )
+
+
+def test_a_create_and_a_patch_cost_a_bounded_number_of_statements(world):
+    """Issue 38's latency: no statement a write does not need (measured 24 for a create and 20 for a PATCH
+    of a given name; a PATCH read the client and checked an unchanged externalId again)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    scim = world["acme"]
+    scim("POST", "Users", person(user_name="warm@acme.example", externalId="warm"))  # caches warm
+    with CaptureQueriesContext(connection) as created:
+        answer = scim("POST", "Users", person(user_name="count@acme.example", externalId="count"))
+    assert answer.status_code == 201
+    patch = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "name.givenName", "value": "Zed"}]}
+    with CaptureQueriesContext(connection) as patched:
+        assert scim("PATCH", f"Users/{answer.json()['id']}", patch).status_code == 200
+    assert len(created.captured_queries) <= 23
+    assert len(patched.captured_queries) <= 18
